@@ -1,0 +1,55 @@
+# keepwarm: `make demo` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST_ARGS ?=
+
+.PHONY: help install system-deps demo test lint format bench clean
+
+help:
+	@echo "make demo   - set up, then simulate, ingest (and later train/score) on the embedded store"
+	@echo "make test   - set up (PostgreSQL included), then run the whole test suite"
+	@echo "make lint   - ruff and mypy"
+	@echo "make bench  - the speed benchmarks in benchmarks/"
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]' 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# PostgreSQL server binaries for the store tests and benchmarks (Debian's package).
+system-deps:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		echo "PostgreSQL server found"; \
+	else \
+		echo "installing PostgreSQL (Debian package)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+
+demo: install
+	$(BIN)/keepwarm demo
+
+test: install system-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install system-deps
+	$(BIN)/python benchmarks/bench_simulate.py
+	$(BIN)/python benchmarks/bench_ingest.py
+
+clean:
+	rm -rf $(VENV) .keepwarm .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""The ``keepwarm`` command line."""

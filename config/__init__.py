@@ -1,0 +1,5 @@
+"""Settings shared by every stage: where state lives and which store to use."""
+
+from config.settings import Settings, get_settings
+
+__all__ = ["Settings", "get_settings"]

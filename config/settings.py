@@ -1,0 +1,61 @@
+"""The one object that reads the environment.
+
+Everything keepwarm keeps (the store, MLflow's tracking data, Prefect's home)
+lives under ``KEEPWARM_HOME`` unless a URL points elsewhere.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KEEPWARM_", extra="ignore")
+
+    home: Path = Field(default=Path(".keepwarm"), description="Directory holding all state.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; SQLite under home when unset.",
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "KEEPWARM_MLFLOW_TRACKING_URI"),
+        description="MLflow tracking server; a SQLite store under home when unset.",
+    )
+    max_reported_problems: int = Field(
+        default=50, ge=1, description="How many problems a rejected bundle reports."
+    )
+
+    @property
+    def resolved_home(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def store_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.resolved_home / 'keepwarm.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{self.resolved_home / 'mlflow.db'}"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.resolved_home / "prefect"
+
+    def ensure_home(self) -> Path:
+        home = self.resolved_home
+        home.mkdir(parents=True, exist_ok=True)
+        return home
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""features stage (see issue 3+): nothing here yet."""

@@ -1,0 +1,1 @@
+"""flows stage (see issue 3+): nothing here yet."""

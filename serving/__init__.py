@@ -1,0 +1,1 @@
+"""serving stage (see issue 3+): nothing here yet."""

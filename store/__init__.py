@@ -1,0 +1,1 @@
+"""The store: schema, migrations, bundle reading and ingest."""

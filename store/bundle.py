@@ -1,0 +1,439 @@
+"""Read a season bundle and check it against the contract.
+
+Everything is read as text first so that every problem can be reported with
+its file, row and column; only a bundle with no problem is converted into
+typed frames. Values of personal columns never appear in a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera import Check
+
+from store.contract import (
+    CANDIDATES,
+    CONTENT,
+    EVENTS,
+    OUTCOMES_SPEC,
+    TABLES,
+    TOPICS,
+    TRUTH,
+    Field,
+    TableSpec,
+)
+
+_FORMATS = (".csv", ".jsonl", ".parquet")
+_TS_RE = re.compile(
+    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$"
+)
+_OFFSET_RE = r"(Z|[+-]\d{2}:?\d{2})$"
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_TRUE = {"true", "1", "yes"}
+_FALSE = {"false", "0", "no"}
+
+
+class KeepwarmError(Exception):
+    """A user error: its message is safe to show and names what to fix."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    where: str | None  # "row 12", "line 3", or None for the whole file
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.where:
+            parts.append(self.where)
+        if self.column:
+            parts.append(f"column {self.column}")
+        return ", ".join(parts) + ": " + self.message
+
+
+class BundleError(KeepwarmError):
+    def __init__(self, source: str, problems: list[Problem], truncated: bool = False) -> None:
+        self.source = source
+        self.problems = problems
+        self.truncated = truncated
+        more = " (more not shown)" if truncated else ""
+        head = f"bundle {source} rejected, nothing was loaded: {len(problems)} problem(s){more}"
+        super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
+
+
+@dataclass
+class Bundle:
+    """A checked bundle: typed frames, one per table present."""
+
+    source: str
+    fingerprint: str
+    candidates: pd.DataFrame
+    events: pd.DataFrame
+    outcomes: pd.DataFrame | None = None
+    content: pd.DataFrame | None = None
+    truth: pd.DataFrame | None = None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+# --- reading ---------------------------------------------------------------
+
+
+def _find_file(folder: Path, table: str) -> Path | None:
+    found = [folder / f"{table}{ext}" for ext in _FORMATS if (folder / f"{table}{ext}").is_file()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise BundleError(
+            str(folder), [Problem(found[0].name, None, None, f"several files for {table}: {names}")]
+        )
+    return found[0] if found else None
+
+
+def _as_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "true" if value else "false"
+    if isinstance(value, pd.Timestamp):
+        if value.tzinfo is None:
+            return value.isoformat()  # no offset: the check below reports it
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _read_text_frame(path: Path) -> pd.DataFrame:
+    """The file as a frame of strings, '' for missing, in file order."""
+    if path.suffix == ".csv":
+        return pd.read_csv(
+            path,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8",
+            skipinitialspace=False,
+        ).fillna("")
+    if path.suffix == ".jsonl":
+        raw = pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+    else:
+        raw = pd.read_parquet(path)
+    out = pd.DataFrame(index=raw.index)
+    for col in raw.columns:
+        series = raw[col]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            out[str(col)] = series.map(_as_text).astype(str)
+        else:
+            out[str(col)] = series.astype(object).map(_as_text).astype(str)
+    return out
+
+
+def _where(path: Path, index: int) -> str:
+    if path.suffix == ".csv":
+        return f"row {index + 2}"  # as a spreadsheet shows it: the header is row 1
+    if path.suffix == ".jsonl":
+        return f"line {index + 1}"
+    return f"row {index + 1}"
+
+
+# --- checks ----------------------------------------------------------------
+
+
+def _valid_timestamp(s: pd.Series) -> pd.Series:
+    ok = s.str.match(_TS_RE)
+    parsed = pd.to_datetime(s.where(ok, None), format="ISO8601", utc=True, errors="coerce")
+    return ok & parsed.notna()
+
+
+def _valid_date(s: pd.Series) -> pd.Series:
+    ok = s.str.match(_DATE_RE)
+    parsed = pd.to_datetime(s.where(ok, None), format="%Y-%m-%d", errors="coerce")
+    return ok & parsed.notna()
+
+
+def _valid_topic_list(s: pd.Series) -> pd.Series:
+    allowed = set(TOPICS)
+    return s.map(lambda v: all(t.strip() in allowed for t in v.split(";") if t.strip()))
+
+
+def _kind_check(f: Field) -> tuple[Callable[[pd.Series], pd.Series], str]:
+    if f.kind == "enum":
+        allowed = set(f.choices)
+        return (lambda s: s.isin(allowed)), "must be one of " + ", ".join(f.choices)
+    if f.kind == "int_1_3":
+        return (lambda s: s.isin({"1", "2", "3"})), "must be 1, 2 or 3"
+    if f.kind == "date":
+        return _valid_date, "must be a date YYYY-MM-DD"
+    if f.kind == "timestamp":
+        return _valid_timestamp, "must be an ISO 8601 timestamp with an offset"
+    if f.kind == "bool":
+        return (lambda s: s.str.lower().isin(_TRUE | _FALSE)), "must be true or false"
+    if f.kind == "number":
+        return (lambda s: pd.to_numeric(s, errors="coerce").notna()), "must be a number"
+    if f.kind == "prob":
+        return (lambda s: pd.to_numeric(s, errors="coerce").between(0, 1)), "must be in 0..1"
+    if f.kind == "topic_list":
+        return _valid_topic_list, "must be ;-separated topics from: " + ", ".join(TOPICS)
+    return (lambda s: pd.Series(True, index=s.index)), ""
+
+
+def _schema(spec: TableSpec) -> pa.DataFrameSchema:
+    columns = {}
+    for f in spec.fields:
+        checks = []
+        if not f.nullable:
+            checks.append(Check(lambda s: s.str.strip() != "", error="is empty but required"))
+        if f.kind != "str":
+            fn, msg = _kind_check(f)
+            checks.append(
+                Check(lambda s, fn=fn: (s.str.strip() == "") | fn(s.str.strip()), error=msg)
+            )
+        columns[f.name] = pa.Column(str, checks=checks, required=f.required, nullable=False)
+    return pa.DataFrameSchema(columns, strict=False, coerce=False)
+
+
+_SCHEMAS = {spec.name: _schema(spec) for spec in TABLES}
+
+
+def _column_problems(spec: TableSpec, path: Path, frame: pd.DataFrame) -> list[Problem]:
+    try:
+        _SCHEMAS[spec.name].validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        personal = {f.name for f in spec.fields if f.personal}
+        problems = []
+        for row in exc.failure_cases.itertuples(index=False):
+            if row.column is None or pd.isna(row.index):
+                col = str(row.failure_case) if row.check == "column_in_dataframe" else row.column
+                problems.append(Problem(path.name, None, col, "required column is missing"))
+                continue
+            message = str(row.check)
+            if row.column not in personal and str(row.failure_case).strip():
+                message += f" (got {_shown(row.failure_case)})"
+            problems.append(Problem(path.name, _where(path, int(row.index)), row.column, message))
+        return problems
+    return []
+
+
+def _shown(value: object) -> str:
+    text = str(value)
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+def _duplicate_problems(
+    spec: TableSpec, path: Path, frame: pd.DataFrame, allow_identical: bool
+) -> tuple[list[Problem], pd.DataFrame]:
+    key = list(spec.key)
+    if not set(key) <= set(frame.columns):
+        return [], frame
+    if allow_identical:
+        frame = frame.drop_duplicates()
+    dup = frame.duplicated(subset=key, keep="first")
+    problems = [
+        Problem(
+            path.name,
+            _where(path, int(i)),
+            key[0],
+            f"duplicate {'/'.join(key)} {_shown(frame.loc[i, key[0]])}"
+            + (" with different values" if allow_identical else ""),
+        )
+        for i in frame.index[dup]
+    ]
+    return problems, frame
+
+
+# --- typing ----------------------------------------------------------------
+
+
+def _blank_to_none(s: pd.Series) -> pd.Series:
+    s = s.str.strip()
+    return s.where(s != "", None)
+
+
+def _typed(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame(index=frame.index)
+    for f in spec.fields:
+        if f.name not in frame.columns:
+            out[f.name] = None
+            continue
+        s = _blank_to_none(frame[f.name])
+        if f.kind == "date":
+            out[f.name] = pd.to_datetime(s, format="%Y-%m-%d").dt.date
+        elif f.kind == "int_1_3":
+            out[f.name] = pd.to_numeric(s).astype("Int64")
+        elif f.kind in ("number", "prob"):
+            out[f.name] = pd.to_numeric(s).astype(float)
+        elif f.kind == "bool":
+            out[f.name] = s.str.lower().isin(_TRUE)
+        elif f.kind == "timestamp":
+            out[f.name] = s
+        else:
+            out[f.name] = s.astype(object)
+    return out
+
+
+def split_timestamps(ts: pd.Series) -> pd.DataFrame:
+    """ISO strings with offsets -> naive UTC, offset minutes, and the local calendar day."""
+    utc = pd.to_datetime(ts, format="ISO8601", utc=True)
+    off = ts.str.extract(_OFFSET_RE, expand=False)
+    sign = np.where(off.str[0] == "-", -1, 1)
+    digits = off.str.replace(":", "", regex=False).str[1:]
+    minutes = np.where(
+        off == "Z",
+        0,
+        sign
+        * (
+            pd.to_numeric(digits.str[:2], errors="coerce").fillna(0) * 60
+            + pd.to_numeric(digits.str[2:4], errors="coerce").fillna(0)
+        ),
+    ).astype(int)
+    local = utc.dt.tz_localize(None) + pd.to_timedelta(minutes, unit="min")
+    return pd.DataFrame(
+        {
+            "ts_utc": utc.dt.tz_localize(None),
+            "utc_offset_min": minutes,
+            "local_day": local.dt.normalize(),
+        },
+        index=ts.index,
+    )
+
+
+# --- the whole bundle --------------------------------------------------------
+
+
+def _fingerprint(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for p in sorted(paths):
+        h.update(p.name.encode())
+        with p.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def read_bundle(
+    folder: Path | str,
+    known: pd.DataFrame | None = None,
+    max_problems: int = 50,
+) -> Bundle:
+    """Read and check a bundle; raise BundleError listing what is wrong.
+
+    ``known`` holds the store's candidates (``candidate_id``,
+    ``consent_external_signals``) that events and outcomes may refer to.
+    """
+    folder = Path(folder)
+    source = folder.name or str(folder)
+    if not folder.is_dir():
+        raise KeepwarmError(f"no bundle folder at {folder}")
+    problems: list[Problem] = []
+    paths: dict[str, Path] = {}
+    texts: dict[str, pd.DataFrame] = {}
+    for spec in TABLES:
+        path = _find_file(folder, spec.name)
+        if path is None:
+            if spec.required:
+                problems.append(Problem(f"{spec.name}.csv", None, None, "required file is missing"))
+            continue
+        try:
+            frame = _read_text_frame(path)
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            kind = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "cannot be read"
+            problems.append(Problem(path.name, None, None, f"{kind} ({type(exc).__name__})"))
+            continue
+        paths[spec.name] = path
+        problems += _column_problems(spec, path, frame)
+        dups, frame = _duplicate_problems(spec, path, frame, allow_identical=spec is EVENTS)
+        problems += dups
+        texts[spec.name] = frame
+    if problems:
+        _raise(source, problems, max_problems)
+
+    typed = {name: _typed(spec, texts[name]) for spec in TABLES if (name := spec.name) in texts}
+    problems += _reference_problems(typed, paths, known)
+    if problems:
+        _raise(source, problems, max_problems)
+
+    events = typed["events"]
+    events = pd.concat(
+        [events.drop(columns=["ts"]), split_timestamps(texts["events"]["ts"])], axis=1
+    )
+    return Bundle(
+        source=str(folder),
+        fingerprint=_fingerprint(paths.values()),
+        candidates=typed["candidates"].reset_index(drop=True),
+        events=events.reset_index(drop=True),
+        outcomes=typed.get("outcomes"),
+        content=typed.get("content"),
+        truth=typed.get("truth"),
+        files={k: p.name for k, p in paths.items()},
+    )
+
+
+def _raise(source: str, problems: list[Problem], limit: int) -> None:
+    raise BundleError(source, problems[:limit], truncated=len(problems) > limit)
+
+
+def _reference_problems(
+    typed: dict[str, pd.DataFrame], paths: dict[str, Path], known: pd.DataFrame | None
+) -> list[Problem]:
+    cands = typed["candidates"][["candidate_id", "consent_external_signals"]]
+    if known is not None and len(known):
+        known = known[~known["candidate_id"].isin(cands["candidate_id"])]
+        cands = pd.concat([cands, known[["candidate_id", "consent_external_signals"]]])
+    consent = dict(
+        zip(cands["candidate_id"], cands["consent_external_signals"].fillna(False), strict=True)
+    )
+    problems: list[Problem] = []
+    for name in ("events", "outcomes", "truth"):
+        if name not in typed:
+            continue
+        frame, path = typed[name], paths[name]
+        unknown = ~frame["candidate_id"].isin(consent.keys())
+        problems += [
+            Problem(
+                path.name,
+                _where(path, int(i)),
+                "candidate_id",
+                f"unknown candidate {_shown(frame.at[i, 'candidate_id'])}",
+            )
+            for i in frame.index[unknown]
+        ]
+    ev, path = typed["events"], paths["events"]
+    signal = ev["type"] == "external_signal"
+    no_consent = signal & ~ev["candidate_id"].map(consent).fillna(True).astype(bool)
+    problems += [
+        Problem(
+            path.name,
+            _where(path, int(i)),
+            "type",
+            "external_signal for a candidate without consent_external_signals=true",
+        )
+        for i in ev.index[no_consent]
+    ]
+    return problems
+
+
+def known_candidates_frame(rows: Iterable[tuple[str, bool]]) -> pd.DataFrame:
+    return pd.DataFrame(list(rows), columns=["candidate_id", "consent_external_signals"])
+
+
+__all__ = [
+    "CANDIDATES",
+    "CONTENT",
+    "EVENTS",
+    "OUTCOMES_SPEC",
+    "TRUTH",
+    "Bundle",
+    "BundleError",
+    "KeepwarmError",
+    "Problem",
+    "read_bundle",
+    "split_timestamps",
+]

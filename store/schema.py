@@ -1,0 +1,163 @@
+"""SQLAlchemy models: the same schema on SQLite (default) and PostgreSQL.
+
+Timestamps are stored as naive UTC (``ts_utc``) next to the calendar day in
+the event's own offset (``local_day``): "known by the end of day D" is then
+``local_day <= D`` on either database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class Candidate(Base):
+    __tablename__ = "candidates"
+
+    candidate_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    season: Mapped[str] = mapped_column(String(32), index=True)
+    school: Mapped[str | None] = mapped_column(String(200))
+    school_tier: Mapped[int | None] = mapped_column(SmallInteger)
+    major: Mapped[str | None] = mapped_column(String(200))
+    degree: Mapped[str | None] = mapped_column(String(16))
+    role_family: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(200))
+    work_city: Mapped[str | None] = mapped_column(String(100))
+    home_city: Mapped[str | None] = mapped_column(String(100))
+    hr_owner: Mapped[str] = mapped_column(String(64), index=True)
+    birthday: Mapped[dt.date | None] = mapped_column(Date)
+    start_date: Mapped[dt.date | None] = mapped_column(Date)
+    consent_external_signals: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Kept for bias audits only; never a model input.
+    gender: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_batches.batch_id"))
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    event_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    ts_utc: Mapped[dt.datetime] = mapped_column(DateTime)
+    utc_offset_min: Mapped[int] = mapped_column(SmallInteger)
+    local_day: Mapped[dt.date] = mapped_column(Date)
+    type: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str | None] = mapped_column(String(16))
+    content_id: Mapped[str | None] = mapped_column(String(64))
+    topic: Mapped[str | None] = mapped_column(String(32))
+    value: Mapped[float | None] = mapped_column(Float)
+    actor: Mapped[str | None] = mapped_column(String(16))
+    # Personal data: never logged, never in an error message.
+    text: Mapped[str | None] = mapped_column(Text)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_events_candidate_day", "candidate_id", "local_day"),
+        Index("ix_events_local_day", "local_day"),
+    )
+
+
+class Outcome(Base):
+    __tablename__ = "outcomes"
+
+    candidate_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    outcome_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Content(Base):
+    __tablename__ = "content"
+
+    content_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str | None] = mapped_column(String(300))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    role_families: Mapped[str | None] = mapped_column(String(300))
+    topics: Mapped[str | None] = mapped_column(String(300))
+    stage: Mapped[str | None] = mapped_column(String(16))
+
+
+class Truth(Base):
+    """The simulator's own renege probability: for evaluation only, never a model input."""
+
+    __tablename__ = "sim_truth"
+
+    candidate_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    p_true: Mapped[float] = mapped_column(Float)
+
+
+class IngestBatch(Base):
+    __tablename__ = "ingest_batches"
+
+    batch_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(500))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+
+
+class Score(Base):
+    """Daily score history: one row per candidate, day and model version."""
+
+    __tablename__ = "scores"
+
+    score_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    model_version: Mapped[str] = mapped_column(String(32))
+    risk: Mapped[float] = mapped_column(Float)
+    rank: Mapped[int | None] = mapped_column(Integer)
+    reasons: Mapped[list[dict[str, object]] | None] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("candidate_id", "as_of", "model_version", name="uq_scores_cand_day_model"),
+        Index("ix_scores_day", "as_of"),
+    )
+
+
+class OutreachAction(Base):
+    """A planned outreach step for a recruiter, and what became of it."""
+
+    __tablename__ = "outreach_actions"
+
+    action_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[str] = mapped_column(String(64), index=True)
+    hr_owner: Mapped[str] = mapped_column(String(64))
+    plan_date: Mapped[dt.date] = mapped_column(Date)
+    action: Mapped[str] = mapped_column(String(32))
+    content_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    expected_benefit: Mapped[float | None] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(16), default="planned")
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (Index("ix_outreach_owner_day", "hr_owner", "plan_date"),)

@@ -1,0 +1,1 @@
+"""training stage (see issue 3+): nothing here yet."""
