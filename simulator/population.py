@@ -74,7 +74,6 @@ class Population:
     interview_day: np.ndarray
     interview_score: np.ndarray
     info_session_day: np.ndarray  # -1 when not attended
-    birthday_doy: np.ndarray
 
 
 def make_population(
@@ -187,7 +186,6 @@ def make_population(
         interview_day=interview_day,
         interview_score=interview_score,
         info_session_day=info_session_day,
-        birthday_doy=birthday.dt.dayofyear.to_numpy(),
     )
 
 

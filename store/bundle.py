@@ -123,7 +123,7 @@ def _read_text_frame(path: Path) -> pd.DataFrame:
             skipinitialspace=False,
         ).fillna("")
     if path.suffix == ".jsonl":
-        raw = pd.read_json(path, lines=True, dtype=False, convert_dates=False)
+        raw = pd.read_json(path, lines=True, dtype=False)
     else:
         raw = pd.read_parquet(path)
     out = pd.DataFrame(index=raw.index)

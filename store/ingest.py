@@ -51,7 +51,8 @@ class IngestReport:
             f"ingested {self.source} (batch {self.batch_id}): "
             f"candidates {self.candidates_new} new, {self.candidates_updated} updated; "
             f"events {self.events_new} new, {self.events_known} already known; "
-            f"outcomes {self.outcomes}; content {self.content}; truth rows {self.truth}"
+            f"outcomes {self.outcomes} new or changed; content {self.content}; "
+            f"truth rows {self.truth}"
         )
 
 
@@ -125,6 +126,56 @@ def _known_candidates(conn: Connection) -> pd.DataFrame:
     return known_candidates_frame((r[0], bool(r[1])) for r in rows)
 
 
+def _normalised(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Values as comparable text: the store's and the bundle's types differ slightly."""
+    out = frame[columns].astype(object).where(frame[columns].notna(), None)
+    return out.map(lambda v: None if v is None else str(v).removesuffix(".0"))
+
+
+def _existing(conn: Connection, model: type, frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    table = model.__table__  # type: ignore[attr-defined]
+    columns = list(frame.columns)
+    first = table.c[keys[0]]
+    values = frame[keys[0]].unique().tolist()
+    parts = [
+        pd.DataFrame(
+            conn.execute(
+                select(*(table.c[c] for c in columns)).where(first.in_(values[i : i + 5000]))
+            ).all(),
+            columns=columns,
+        )
+        for i in range(0, len(values), 5000)
+    ]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def _upsert_changed(
+    conn: Connection, model: type, frame: pd.DataFrame, keys: list[str], extra: dict[str, Any]
+) -> tuple[int, int]:
+    """Insert new rows and update changed ones; identical rows are left alone.
+
+    Returns (new, updated).
+    """
+    if frame.empty:
+        return 0, 0
+    columns = list(frame.columns)
+    old = _existing(conn, model, frame, keys)
+    mine, theirs = _normalised(frame, columns), _normalised(old, columns)
+    merged = mine.reset_index().merge(
+        theirs, on=keys, how="left", suffixes=("", "_old"), indicator=True
+    )
+    is_new = merged["_merge"] == "left_only"
+    others = [c for c in columns if c not in keys]
+    differs = pd.Series(False, index=merged.index)
+    for c in others:
+        differs |= merged[c].fillna("\0") != merged[f"{c}_old"].fillna("\0")
+    pick = merged.loc[is_new | differs, "index"]
+    rows = _records(frame.loc[pick].assign(**extra))
+    _upsert(conn, model.__table__, rows, keys)  # type: ignore[attr-defined]
+    n_new = int(is_new.sum())
+    return n_new, len(rows) - n_new
+
+
 def load_bundle(conn: Connection, bundle: Bundle) -> IngestReport:
     """Write a checked bundle through ``conn``; the caller owns the transaction."""
     batch_id = conn.execute(
@@ -132,47 +183,34 @@ def load_bundle(conn: Connection, bundle: Bundle) -> IngestReport:
         .values(source=Path(bundle.source).name, fingerprint=bundle.fingerprint, counts={})
         .returning(IngestBatch.batch_id)
     ).scalar_one()
-
-    ids = list(bundle.candidates["candidate_id"])
-    existing: set[str] = set()
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        existing |= set(
-            conn.execute(select(Candidate.candidate_id).where(Candidate.candidate_id.in_(chunk)))
-            .scalars()
-            .all()
-        )
-    cands = bundle.candidates.assign(
-        batch_id=batch_id, updated_at=pd.Timestamp.utcnow().tz_localize(None)
+    now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()
+    cand_new, cand_updated = _upsert_changed(
+        conn,
+        Candidate,
+        bundle.candidates,
+        ["candidate_id"],
+        {"batch_id": batch_id, "updated_at": now},
     )
-    _upsert(conn, Candidate.__table__, _records(cands), ["candidate_id"])  # type: ignore[arg-type]
-
     events_new = _insert_events(conn, _event_frame(bundle.events, batch_id))
-
-    n_outcomes = n_content = n_truth = 0
-    if bundle.outcomes is not None:
-        rows = _records(bundle.outcomes.assign(batch_id=batch_id))
-        _upsert(conn, Outcome.__table__, rows, ["candidate_id"])  # type: ignore[arg-type]
-        n_outcomes = len(rows)
-    if bundle.content is not None:
-        rows = _records(bundle.content)
-        _upsert(conn, Content.__table__, rows, ["content_id"])  # type: ignore[arg-type]
-        n_content = len(rows)
-    if bundle.truth is not None:
-        rows = _records(bundle.truth)
-        _upsert(conn, Truth.__table__, rows, ["candidate_id", "as_of"])  # type: ignore[arg-type]
-        n_truth = len(rows)
-
+    optional: tuple[tuple[type, pd.DataFrame | None, list[str], dict[str, Any]], ...] = (
+        (Outcome, bundle.outcomes, ["candidate_id"], {"batch_id": batch_id}),
+        (Content, bundle.content, ["content_id"], {}),
+        (Truth, bundle.truth, ["candidate_id", "as_of"], {}),
+    )
+    changed = [
+        sum(_upsert_changed(conn, model, frame, keys, extra)) if frame is not None else 0
+        for model, frame, keys, extra in optional
+    ]
     report = IngestReport(
         batch_id=batch_id,
         source=Path(bundle.source).name,
-        candidates_new=len(set(ids) - existing),
-        candidates_updated=len(existing),
+        candidates_new=cand_new,
+        candidates_updated=cand_updated,
         events_new=events_new,
         events_known=len(bundle.events) - events_new,
-        outcomes=n_outcomes,
-        content=n_content,
-        truth=n_truth,
+        outcomes=changed[0],
+        content=changed[1],
+        truth=changed[2],
     )
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int) and k != "batch_id"}
     conn.execute(update(IngestBatch).where(IngestBatch.batch_id == batch_id).values(counts=counts))

@@ -1,0 +1,78 @@
+"""Shared fixtures: a private KEEPWARM_HOME per test, real SQLite and PostgreSQL stores."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import Engine, text
+
+from config import Settings, get_settings
+from store.db import make_engine, migrate
+from store.pgserver import PostgresServer, running_postgres
+
+SAMPLE = Path(__file__).parent / "data" / "contract_sample"
+DOMAIN_TABLES = ("candidates", "events", "outcomes", "content", "sim_truth")
+
+
+@pytest.fixture(autouse=True)
+def keepwarm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "keepwarm-home"
+    monkeypatch.setenv("KEEPWARM_HOME", str(home))
+    monkeypatch.delenv("KEEPWARM_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def settings(keepwarm_home: Path) -> Settings:
+    return get_settings()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    # No skip: `make test` installs PostgreSQL, so its absence is a failure.
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty store on each database keepwarm supports."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'store.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database()
+    engine = make_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path) -> Path:
+    """A writable copy of the contract's sample bundle."""
+    dest = tmp_path / "sample"
+    shutil.copytree(SAMPLE, dest)
+    return dest
+
+
+def snapshot(engine: Engine) -> dict[str, pd.DataFrame]:
+    """Every domain table, sorted, for before/after comparisons."""
+    out = {}
+    with engine.connect() as conn:
+        for table in DOMAIN_TABLES:
+            frame = pd.read_sql(text(f"SELECT * FROM {table}"), conn)
+            frame = frame.drop(columns=[c for c in ("updated_at",) if c in frame.columns])
+            out[table] = frame.sort_values(list(frame.columns[:2])).reset_index(drop=True)
+    return out
+
+
+def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    assert a.keys() == b.keys()
+    for table in a:
+        pd.testing.assert_frame_equal(a[table], b[table], obj=table)
