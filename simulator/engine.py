@@ -237,23 +237,24 @@ def step(
     ph = s["phase"]
 
     # -- recruiting history (before the offer) -------------------------------------
+    # State changes happen whether or not events are logged, so roll-outs match the run.
+    att = np.flatnonzero(s["info_day"] == day)
+    asks = att[rng.random(att.size) < 0.25]
+    topic = pick_column(s["interests"][asks], rng)
+    asks, topic = asks[topic >= 0], topic[topic >= 0]
+    s["asked"][asks, topic] = True
     if log is not None:
-        att = np.flatnonzero(s["info_day"] == day)
         log.add(att, day, "info_session_attended", rng=rng, channel="onsite")
-        asks = att[rng.random(att.size) < 0.25]
-        if asks.size:
-            topic = pick_column(s["interests"][asks], rng)
-            log.add(
-                asks,
-                day,
-                "info_session_question",
-                rng=rng,
-                channel="onsite",
-                actor="candidate",
-                topic=_contract_topic(topic, p),
-                text=True,
-            )
-            s["asked"][asks, np.maximum(topic, 0)] |= topic >= 0
+        log.add(
+            asks,
+            day,
+            "info_session_question",
+            rng=rng,
+            channel="onsite",
+            actor="candidate",
+            topic=_contract_topic(topic, p),
+            text=True,
+        )
         iv = np.flatnonzero(s["interview_day"] == day)
         log.add(iv, day, "interview_completed", rng=rng, actor="hr", value=s["interview_score"][iv])
 

@@ -34,7 +34,6 @@ _FORMATS = (".csv", ".jsonl", ".parquet")
 _TS_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$"
 )
-_OFFSET_RE = r"(Z|[+-]\d{2}:?\d{2})$"
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -233,9 +232,13 @@ def _duplicate_problems(
     key = list(spec.key)
     if not set(key) <= set(frame.columns):
         return [], frame
-    if allow_identical:
-        frame = frame.drop_duplicates()
     dup = frame.duplicated(subset=key, keep="first")
+    if allow_identical and dup.any():
+        # only rows that share a key can be exact copies: compare just those
+        shared = frame.duplicated(subset=key, keep=False)
+        copies = frame[shared].duplicated(keep="first")
+        frame = frame.drop(index=copies.index[copies])
+        dup = frame.duplicated(subset=key, keep="first")
     problems = [
         Problem(
             path.name,
@@ -282,25 +285,19 @@ def _typed(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
 def split_timestamps(ts: pd.Series) -> pd.DataFrame:
     """ISO strings with offsets -> naive UTC, offset minutes, and the local calendar day."""
     utc = pd.to_datetime(ts, format="ISO8601", utc=True)
-    off = ts.str.extract(_OFFSET_RE, expand=False)
+    # The offset is the tail: "Z", "+08:00" or "+0800" (slices keep this vectorised).
+    tail6, tail5 = ts.str[-6:], ts.str[-5:]
+    colon = tail6.str.match(r"^[+-]\d\d:\d\d$")
+    off = tail6.where(colon, tail5).str.replace(":", "", regex=False)
+    zulu = ts.str.endswith("Z")
+    hours = pd.to_numeric(off.str[1:3].where(~zulu, "0"))
+    mins = pd.to_numeric(off.str[3:5].where(~zulu, "0"))
     sign = np.where(off.str[0] == "-", -1, 1)
-    digits = off.str.replace(":", "", regex=False).str[1:]
-    minutes = np.where(
-        off == "Z",
-        0,
-        sign
-        * (
-            pd.to_numeric(digits.str[:2], errors="coerce").fillna(0) * 60
-            + pd.to_numeric(digits.str[2:4], errors="coerce").fillna(0)
-        ),
-    ).astype(int)
-    local = utc.dt.tz_localize(None) + pd.to_timedelta(minutes, unit="min")
+    minutes = (sign * (hours * 60 + mins)).astype(int).to_numpy()
+    naive = utc.dt.tz_localize(None)
+    local = naive + pd.to_timedelta(minutes, unit="min")
     return pd.DataFrame(
-        {
-            "ts_utc": utc.dt.tz_localize(None),
-            "utc_offset_min": minutes,
-            "local_day": local.dt.normalize(),
-        },
+        {"ts_utc": naive, "utc_offset_min": minutes, "local_day": local.dt.normalize()},
         index=ts.index,
     )
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 
 class PostgresUnavailable(RuntimeError):
@@ -64,7 +64,8 @@ class PostgresServer:
 
 
 @contextmanager
-def running_postgres() -> Iterator[PostgresServer]:
+def running_postgres(durable: bool = False) -> Iterator[PostgresServer]:
+    """Start a server; ``durable=False`` turns fsync off, which only tests should do."""
     bindir = _bindir()
     root = Path(tempfile.mkdtemp(prefix="keepwarm-pg-"))
     as_root = os.geteuid() == 0
@@ -90,7 +91,9 @@ def running_postgres() -> Iterator[PostgresServer]:
             "UTF8",
             "--no-locale",
         )
-        opts = f"-p {port} -k {root} -c listen_addresses='' -c fsync=off"
+        opts = f"-p {port} -k {root} -c listen_addresses=''"
+        if not durable:
+            opts += " -c fsync=off -c synchronous_commit=off"
         run(
             str(bindir / "pg_ctl"),
             "-D",
@@ -114,3 +117,20 @@ def running_postgres() -> Iterator[PostgresServer]:
             cwd=root,
         )
         shutil.rmtree(root, ignore_errors=True)
+
+
+def psql_command(server: PostgresServer, url: str) -> list[str]:
+    """A psql command line for the database behind ``url`` on ``server``."""
+    database = str(make_url(url).database)
+    return [
+        str(_bindir() / "psql"),
+        "-q",
+        "-h",
+        str(server.root),
+        "-p",
+        str(server.port),
+        "-U",
+        server.user,
+        "-d",
+        database,
+    ]

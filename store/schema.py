@@ -76,10 +76,9 @@ class Event(Base):
     text: Mapped[str | None] = mapped_column(Text)
     batch_id: Mapped[int | None] = mapped_column(BigInteger)
 
-    __table_args__ = (
-        Index("ix_events_candidate_day", "candidate_id", "local_day"),
-        Index("ix_events_local_day", "local_day"),
-    )
+    # One secondary index: per-candidate timelines. Feature building scans by day range
+    # over everyone, where an index on local_day would cost every insert and help no query.
+    __table_args__ = (Index("ix_events_candidate_day", "candidate_id", "local_day"),)
 
 
 class Outcome(Base):

@@ -157,3 +157,26 @@ def test_killed_ingest_writes_nothing_and_a_rerun_completes(store: Engine) -> No
         "batches": 0,
     }
     assert ingest_bundle(store, SAMPLE).events_new == 2596
+
+
+def test_events_already_known_deep_in_a_bundle_are_skipped(
+    store: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On PostgreSQL this takes the staging path after the direct COPY meets a known id."""
+    first = tmp_path / "first"
+    first.mkdir()
+    (first / "candidates.csv").write_bytes((SAMPLE / "candidates.csv").read_bytes())
+    events = pd.read_csv(SAMPLE / "events.csv", dtype=str, keep_default_na=False)
+    # The loader probes every other row of the bundle in (candidate, day) order for known
+    # ids; the row at position 1 in that order escapes the probe.
+    order = events.assign(day=events["ts"].str[:10]).sort_values(
+        ["candidate_id", "day"], kind="stable"
+    )
+    order.iloc[[1]].drop(columns="day").to_csv(first / "events.csv", index=False)
+    assert ingest_bundle(store, first).events_new == 1
+    caplog.set_level("INFO", logger="store.ingest")
+    report = ingest_bundle(store, SAMPLE)
+    assert (report.events_new, report.events_known) == (2595, 1)
+    assert count_rows(store)["events"] == 2596
+    if store.dialect.name == "postgresql":
+        assert "staging table" in caplog.text

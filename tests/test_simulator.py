@@ -147,3 +147,12 @@ def test_truth_covers_the_active_population_and_predicts_outcomes() -> None:
         lambda g: roc_auc_score(g["outcome"] == "reneged", g["p_true"]), include_groups=False
     )
     assert np.all(by_day > 0.6)
+
+
+def test_questions_and_signals_carry_their_topic() -> None:
+    ev = _season().events
+    asked = ev[ev["type"].isin(["candidate_question", "info_session_question", "external_signal"])]
+    assert len(asked) > 0
+    assert (asked["topic"] != "").all()
+    questions = asked[asked["type"] != "external_signal"]
+    assert (questions["text"] != "").all()

@@ -47,7 +47,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_events_candidate_day", ["candidate_id", "local_day"], unique=False
         )
-        batch_op.create_index("ix_events_local_day", ["local_day"], unique=False)
 
     op.create_table(
         "ingest_batches",
@@ -165,7 +164,6 @@ def downgrade() -> None:
     op.drop_table("outcomes")
     op.drop_table("ingest_batches")
     with op.batch_alter_table("events", schema=None) as batch_op:
-        batch_op.drop_index("ix_events_local_day")
         batch_op.drop_index("ix_events_candidate_day")
 
     op.drop_table("events")
