@@ -53,7 +53,7 @@ class IngestReport:
             f"ingested {self.source} (batch {self.batch_id}): "
             f"candidates {self.candidates_new} new, {self.candidates_updated} updated; "
             f"events {self.events_new} new, {self.events_known} already known; "
-            f"outcomes {self.outcomes} new or changed; content {self.content}; "
+            f"new or changed: outcomes {self.outcomes}, content {self.content}, "
             f"truth rows {self.truth}"
         )
 
