@@ -5,16 +5,25 @@ User errors end with exit code 1 and a reason on stderr, never a traceback.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 from typer.exceptions import TyperException
 
 from config import get_settings
 from store.bundle import KeepwarmError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from training.train import TrainResult
+
+Promote = Literal["auto", "force", "never"]
 
 app = typer.Typer(
     add_completion=False,
@@ -69,12 +78,118 @@ def ingest(
     typer.echo(report.summary())
 
 
+def _print_metrics(result: TrainResult) -> None:
+    table = result.metrics
+    cols = [
+        "scorer",
+        "slice",
+        "n",
+        "auc",
+        "pr_auc",
+        "brier",
+        "ece",
+        "precision_top",
+        "recall_top",
+        "precision_capacity",
+        "recall_capacity",
+    ]
+    typer.echo(table[cols].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    oracle = result.oracle
+    if oracle.get("auc_oracle") is not None:
+        typer.echo(
+            f"oracle (truth.csv rows: {oracle['truth_rows']:.0f}): p_true AUC "
+            f"{oracle['auc_oracle']:.3f}, model {oracle['auc_model_on_truth']:.3f}, "
+            f"share {oracle['share_of_oracle']:.3f}"
+        )
+
+
+def _run_train(train_seasons: list[str], test_season: str, promote: Promote) -> dict[str, object]:
+    from flows.runtime import configure_prefect
+
+    configure_prefect(get_settings())
+    from flows.pipeline import train_flow
+
+    result, registered = train_flow(train_seasons, test_season, promote)
+    _print_metrics(result)
+    typer.echo(f"model version {registered.version} -> {registered.alias}: {registered.reason}")
+    head = result.headline()
+    rounded = {k: None if v is None else round(v, 4) for k, v in head.items()}
+    keys = ("auc", "auc_rules", "auc_logistic", "auc_oracle", "share_of_oracle", "ece")
+    return {
+        **{k: rounded[k] for k in keys},
+        "model_version": registered.version,
+        "alias": registered.alias,
+    }
+
+
+@app.command()
+def train(
+    train_seasons: Annotated[
+        str, typer.Option(help="Comma-separated seasons to train on.")
+    ] = "2023-autumn",
+    test_season: Annotated[str, typer.Option(help="The later season to test on.")] = "2024-autumn",
+    promote: Annotated[
+        str, typer.Option(help="auto: champion only if it beats the current one; force; never.")
+    ] = "auto",
+) -> None:
+    """Train on past seasons, test on a later one, register in MLflow, gate promotion."""
+    if promote not in ("auto", "force", "never"):
+        raise KeepwarmError("--promote must be auto, force or never")
+    seasons = [s.strip() for s in train_seasons.split(",") if s.strip()]
+    summary = _run_train(seasons, test_season.strip(), cast(Promote, promote))
+    typer.echo(json.dumps(summary))
+
+
+def _parse_day(value: str | None) -> dt.date:
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise KeepwarmError(f"--as-of: {value!r} is not a date YYYY-MM-DD") from exc
+
+
+def _run_score(day: dt.date) -> tuple[pd.DataFrame, str]:
+    from flows.runtime import configure_prefect
+
+    configure_prefect(get_settings())
+    from flows.pipeline import daily_scoring_flow
+
+    return daily_scoring_flow(day)
+
+
+@app.command()
+def score(
+    as_of: Annotated[
+        str | None, typer.Option(help="Day to score, YYYY-MM-DD (default today).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the ranked list to this CSV.")] = None,
+    top: Annotated[int, typer.Option(help="Rows to print.")] = 10,
+) -> None:
+    """Score the candidates active on a day with the champion model and store the scores."""
+    day = _parse_day(as_of)
+    scores, version = _run_score(day)
+    if out is not None:
+        scores.drop(columns="reasons_detail").to_csv(out, index=False)
+    typer.echo(f"scored {len(scores)} active candidates as of {day} with model v{version}")
+    _print_top(scores, top)
+
+
+def _print_top(frame: pd.DataFrame, top: int) -> None:
+    for row in frame.head(top).itertuples(index=False):
+        reasons = "；".join(r["text"] for r in row.reasons_detail) or "-"
+        typer.echo(
+            f"{row.rank:>4}  {row.candidate_id:<12} {row.hr_owner:<6} "
+            f"风险 {row.risk:6.1%}  {reasons}"
+        )
+
+
 @app.command()
 def demo(
     candidates: Annotated[int, typer.Option(min=20, help="Candidates per season.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Simulate two seasons, ingest them, and summarise the store."""
+    """Simulate two seasons, ingest, train on the first, test on the second, score a day."""
     from simulator import simulate_seasons, write_bundle
     from store.db import open_store
     from store.ingest import count_rows, ingest_bundle
@@ -89,6 +204,15 @@ def demo(
         typer.echo("  " + ingest_bundle(engine, folder).summary())
     counts = count_rows(engine)
     typer.echo("store now holds: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    typer.echo("\ntraining on 2023-autumn, testing on 2024-autumn ...")
+    summary = _run_train(["2023-autumn"], "2024-autumn", "auto")
+    typer.echo(json.dumps(summary))
+    day = dt.date(2024, 12, 2)
+    scores, version = _run_score(day)
+    typer.echo(
+        f"\n{day} 风险名单 (risk list), model v{version}, {len(scores)} active candidates; top 10:"
+    )
+    _print_top(scores, 10)
 
 
 def _log_crash() -> Path | None:
@@ -108,6 +232,11 @@ def _log_crash() -> Path | None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Libraries set their own loggers to INFO (Prefect, MLflow); the console shows warnings up.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(logging.WARNING)
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         app(standalone_mode=False)
     except KeepwarmError as exc:

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "KEEPWARM_MLFLOW_TRACKING_URI"),
         description="MLflow tracking server; a SQLite store under home when unset.",
     )
+    prefect_api_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PREFECT_API_URL", "KEEPWARM_PREFECT_API_URL"),
+        description="A Prefect server for scheduled deployments; none for one-shot runs.",
+    )
     max_reported_problems: int = Field(
         default=50, ge=1, description="How many problems a rejected bundle reports."
     )

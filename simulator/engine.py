@@ -158,7 +158,7 @@ def initial_state(pop: Population, params: SimParams, rng: np.random.Generator) 
     n_topics = len(params.topics)
     c = (
         params.base_commitment
-        + rng.normal(0, params.base_commitment_sd, n)
+        + params.base_commitment_sd * pop.affinity
         - params.far_from_home_penalty * pop.far
         - params.major_misfit_penalty * pop.misfit
         - params.attractiveness_penalty * pop.attractiveness
@@ -396,7 +396,17 @@ def step(
     ph = s["phase"]
     deciding = np.flatnonzero(
         (ph == OFFERED)
-        & ((s["deadline"] <= day) | ((day - s["sent_day"] >= 2) & (rng.random(n) < 0.12)))
+        & (
+            (s["deadline"] <= day)
+            | (
+                (day - s["sent_day"] >= 1)
+                & (
+                    rng.random(n)
+                    < p.decide_early_base
+                    + p.decide_early_keen * _sigmoid(2 * (s["c"] - p.base_commitment))
+                )
+            )
+        )
     )
     if deciding.size:
         accept = s["c"][deciding] + rng.normal(0, p.decline_noise_sd, deciding.size) > 0

@@ -17,6 +17,7 @@ class SimParams:
     start_date_month_day: tuple[int, int] = (7, 6)  # first working day, next July
     interview_window: tuple[int, int] = (14, 85)  # mid-Sep .. late Nov
     info_session_share: float = 0.55
+    info_session_affinity: float = 0.8  # log-odds of attending per unit of affinity
     decision_days: int = 14  # offer deadline after sending
     extension_days: int = 14
 
@@ -75,6 +76,8 @@ class SimParams:
 
     # dropping out
     decline_noise_sd: float = 0.5
+    decide_early_base: float = 0.04  # daily chance of deciding before the deadline ...
+    decide_early_keen: float = 0.3  # ... rising with commitment: keen people say yes fast
     withdraw_rate: float = 0.01  # scale of the daily hazard once accepted
     withdraw_slope: float = 4.0
     no_show_base: float = -3.2

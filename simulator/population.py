@@ -74,6 +74,7 @@ class Population:
     interview_day: np.ndarray
     interview_score: np.ndarray
     info_session_day: np.ndarray  # -1 when not attended
+    affinity: np.ndarray  # hidden: the random part of initial commitment
 
 
 def make_population(
@@ -137,7 +138,11 @@ def make_population(
     lo, hi = p.interview_window
     interview_day = rng.integers(lo, hi, n)
     interview_score = np.clip(np.round(3 + 0.8 * quality + rng.normal(0, 0.5, n)), 1, 5)
-    attended = rng.random(n) < p.info_session_share
+    # latent affinity for this company: the hidden part of commitment, which also shows
+    # (noisily) in who bothers to come to an info session
+    affinity = rng.normal(0, 1, n)
+    logit_share = np.log(p.info_session_share / (1 - p.info_session_share))
+    attended = rng.random(n) < 1 / (1 + np.exp(-(logit_share + p.info_session_affinity * affinity)))
     info_session_day = np.where(attended, np.maximum(interview_day - rng.integers(3, 25, n), 0), -1)
 
     birth_year = year - 22 + (degree == "master") * -2 + (degree == "phd") * -5
@@ -186,6 +191,7 @@ def make_population(
         interview_day=interview_day,
         interview_score=interview_score,
         info_session_day=info_session_day,
+        affinity=affinity,
     )
 
 

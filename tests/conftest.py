@@ -76,3 +76,27 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
     assert a.keys() == b.keys()
     for table in a:
         pd.testing.assert_frame_equal(a[table], b[table], obj=table)
+
+
+@pytest.fixture(scope="session")
+def small_seasons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two small simulated seasons (truth included), written once per test session."""
+    from simulator import simulate_seasons, write_bundle
+
+    root = tmp_path_factory.mktemp("seasons")
+    return {
+        r.season: write_bundle(r, root / r.season)
+        for r in simulate_seasons(["2023-autumn", "2024-autumn"], 400, 5, workers=1)
+    }
+
+
+@pytest.fixture
+def small_store(small_seasons: dict[str, Path], settings: Settings) -> Engine:
+    """The configured store (under this test's KEEPWARM_HOME) holding both small seasons."""
+    from store.db import open_store
+    from store.ingest import ingest_bundle
+
+    engine = open_store(settings)
+    for folder in small_seasons.values():
+        ingest_bundle(engine, folder)
+    return engine

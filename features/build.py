@@ -1,0 +1,296 @@
+"""Point-in-time features: one builder for training snapshots and today's scores.
+
+``build_features(events, candidates, spine)`` takes a spine of
+``(candidate_id, as_of)`` pairs and returns one row per pair, computed only
+from events whose ``local_day`` is on or before ``as_of`` (the end of that day
+in the event's own offset). Everything is vectorised in DuckDB: events become
+one row per candidate and day with running totals, and each spine row picks
+the latest day at or before ``as_of`` (and before ``as_of - 7/14/30`` for the
+windows) with an ASOF join. No Python loop runs per candidate.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES, TOPICS
+
+EVENT_COLUMNS = ["candidate_id", "local_day", "ts_utc", "type", "topic", "value", "actor"]
+CANDIDATE_COLUMNS = [
+    "candidate_id",
+    "school_tier",
+    "degree",
+    "role_family",
+    "major",
+    "work_city",
+    "home_city",
+    "start_date",
+]
+
+# Which majors fit which role family: keywords in the (Chinese) major's name.
+MAJOR_FIT = {
+    "tech": ("计算机", "软件", "电子", "信息", "通信", "自动化", "数学", "人工智能", "数据"),
+    "product": ("信息", "计算机", "工业设计", "管理", "心理"),
+    "design": ("设计", "美术", "艺术"),
+    "marketing": ("市场", "营销", "新闻", "传播", "广告", "管理"),
+    "sales": ("市场", "营销", "管理", "经济"),
+    "operations": ("管理", "信息", "经济", "统计"),
+    "manufacturing": ("材料", "机械", "电子", "自动化", "工业", "化工"),
+}
+DEGREE_LEVEL = {"bachelor": 0, "master": 1, "phd": 2}
+
+_COUNTS = {
+    # running totals kept per candidate and day: name -> SQL condition on an event
+    "hr_messages": "type = 'message_sent'",
+    "opens": "type = 'message_opened'",
+    "clicks": "type = 'link_clicked'",
+    "replies": "type = 'message_replied'",
+    "calls_made": "type = 'call_made'",
+    "calls_answered": "type = 'call_answered'",
+    "questions": "type IN ('candidate_question', 'info_session_question')",
+    "info_sessions": "type = 'info_session_attended'",
+    "signals": "type = 'external_signal' AND topic = 'competing_offer'",
+    "materials": "type = 'materials_submitted'",
+    "approval_steps": "type = 'offer_approval_step'",
+    "interviews": "type = 'interview_completed' AND value IS NOT NULL",
+    "extensions": "type = 'offer_extension_requested'",
+    "housing_messages": "covers_housing",
+    **{
+        f"asked_{t}": f"type IN ('candidate_question', 'info_session_question') AND topic = '{t}'"
+        for t in TOPICS
+    },
+}
+_FIRST = {  # first day something happened
+    "requested": "type = 'offer_approval_requested'",
+    "approved": "type = 'offer_approved'",
+    "sent": "type = 'offer_sent'",
+    "accepted": "type = 'offer_accepted'",
+}
+_LAST = {  # last day something happened
+    "last_activity": "actor = 'candidate'",
+    "last_reply": "type IN ('message_replied', 'call_answered')",
+    "last_hr": "type IN ('message_sent', 'call_made') OR (actor = 'hr' AND type = 'offer_sent')",
+    "last_interview": "type = 'interview_completed'",
+    "last_signal": "type = 'external_signal' AND topic = 'competing_offer'",
+    **{
+        f"q_{t}": f"type IN ('candidate_question', 'info_session_question') AND topic = '{t}'"
+        for t in TOPICS
+    },
+    **{f"a_{t}": f"type = 'message_sent' AND actor = 'hr' AND topic = '{t}'" for t in TOPICS},
+}
+
+
+def _daily_sql() -> str:
+    per_day = ",\n".join(
+        [f"count(*) FILTER (WHERE {cond}) AS n_{k}" for k, cond in _COUNTS.items()]
+        + ["sum(value) FILTER (WHERE type = 'interview_completed') AS n_score"]
+        + [f"bool_or({cond}) AS has_{k}" for k, cond in {**_FIRST, **_LAST}.items()]
+    )
+    running = ",\n".join(
+        [f"sum(n_{k}) OVER w AS {k}" for k in [*_COUNTS, "score", "delay_hours", "delays"]]
+        + [f"min(CASE WHEN has_{k} THEN day END) OVER w AS {k}_day" for k in _FIRST]
+        + [f"max(CASE WHEN has_{k} THEN day END) OVER w AS {k}_day" for k in _LAST]
+        # HR messages sent up to the last reply: running totals only grow, so the
+        # running max of the total on reply days is the total at the last reply.
+        + ["max(CASE WHEN has_last_reply THEN hr_cum END) OVER w AS hr_at_reply"]
+    )
+    return f"""
+        WITH sent AS (
+            SELECT candidate_id, ts_utc FROM ev WHERE type = 'message_sent'
+        ), delays AS (
+            -- each reply against the latest HR message before it: how long it took
+            SELECT r.candidate_id, r.local_day AS day,
+                   date_diff('minute', m.ts_utc, r.ts_utc) / 60.0 AS hours
+            FROM (SELECT * FROM ev WHERE type = 'message_replied') r
+            ASOF JOIN sent m ON m.candidate_id = r.candidate_id AND r.ts_utc >= m.ts_utc
+        ), delay_day AS (
+            SELECT candidate_id, day, sum(hours) AS n_delay_hours, count(*) AS n_delays
+            FROM delays GROUP BY candidate_id, day
+        ), per_day AS (
+            SELECT e.*, coalesce(d.n_delay_hours, 0) AS n_delay_hours,
+                   coalesce(d.n_delays, 0) AS n_delays
+            FROM (SELECT candidate_id, local_day AS day, {per_day}
+                  FROM ev GROUP BY candidate_id, local_day) e
+            LEFT JOIN delay_day d USING (candidate_id, day)
+        ), with_cum AS (
+            SELECT *, sum(n_hr_messages) OVER w AS hr_cum FROM per_day
+            WINDOW w AS (PARTITION BY candidate_id ORDER BY day
+                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        )
+        SELECT candidate_id, day, {running}
+        FROM with_cum
+        WINDOW w AS (PARTITION BY candidate_id ORDER BY day
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+    """
+
+
+def _asof(alias: str, lag: int) -> str:
+    return (
+        f"ASOF LEFT JOIN daily {alias} ON {alias}.candidate_id = s.candidate_id "
+        f"AND s.as_of - INTERVAL {lag} DAY >= {alias}.day"
+    )
+
+
+def _point_sql() -> str:
+    def total(k: str, alias: str = "d0") -> str:
+        return f"coalesce({alias}.{k}, 0)"
+
+    windows = []
+    for k in ("hr_messages", "opens", "clicks", "replies"):
+        windows.append(f"{total(k)} AS {k}_total")
+        for w in (7, 14, 30):
+            windows.append(f"{total(k)} - {total(k, f'd{w}')} AS {k}_{w}d")
+    for k in ("calls_made", "calls_answered"):
+        windows.append(f"{total(k)} - {total(k, 'd30')} AS {k}_30d")
+    windows.append(f"{total('delay_hours')} / nullif({total('delays')}, 0) AS reply_hours_total")
+    windows.append(
+        f"({total('delay_hours')} - {total('delay_hours', 'd30')})"
+        f" / nullif({total('delays')} - {total('delays', 'd30')}, 0) AS reply_hours_30d"
+    )
+    days_since = {
+        k: f"date_diff('day', d0.{k}_day, s.as_of)"
+        for k in ("last_activity", "last_reply", "last_hr", "last_signal")
+    }
+    open_q = [
+        f"(d0.q_{t}_day IS NOT NULL AND (d0.a_{t}_day IS NULL OR d0.a_{t}_day < d0.q_{t}_day))"
+        for t in TOPICS
+    ]
+    open_age = [
+        f"CASE WHEN {cond} THEN date_diff('day', d0.q_{t}_day, s.as_of) END"
+        for t, cond in zip(TOPICS, open_q, strict=True)
+    ]
+    entry = "least(d0.requested_day, d0.sent_day)"
+    return f"""
+        SELECT s.candidate_id, s.as_of,
+            (d0.sent_day IS NOT NULL)::INT AS offer_sent,
+            (d0.accepted_day IS NOT NULL)::INT AS offer_accepted,
+            CASE WHEN d0.requested_day IS NOT NULL AND d0.approved_day IS NULL
+                 THEN date_diff('day', d0.requested_day, s.as_of) ELSE 0 END
+                AS approval_pending_days,
+            {total("approval_steps")} AS approval_steps_done,
+            date_diff('day', d0.requested_day, d0.approved_day) AS approval_days_taken,
+            date_diff('day', d0.last_interview_day, d0.sent_day) AS interview_to_offer_days,
+            date_diff('day', d0.sent_day, s.as_of) AS days_since_offer_sent,
+            date_diff('day', d0.sent_day, d0.accepted_day) AS accept_lag_days,
+            ({total("extensions")} > 0)::INT AS extension_requested,
+            {", ".join(windows)},
+            {days_since["last_activity"]} AS days_since_candidate_activity,
+            {days_since["last_reply"]} AS days_since_reply,
+            {days_since["last_hr"]} AS days_since_hr_contact,
+            {total("hr_messages")} - coalesce(d0.hr_at_reply, 0) AS unreplied_hr_messages,
+            {" + ".join(f"{c}::INT" for c in open_q)} AS open_questions,
+            greatest({", ".join(open_age)}) AS open_question_days,
+            ({total("materials")} > 0)::INT AS materials_submitted,
+            {total("housing_messages")} AS housing_messages,
+            ({total("info_sessions")} > 0)::INT AS info_session_attended,
+            {total("questions")} AS questions_total,
+            {", ".join(f"{total('asked_' + t)} AS asked_{t}" for t in TOPICS)},
+            d0.score / nullif(d0.interviews, 0) AS interview_score,
+            {total("signals")} AS competing_offer_signals,
+            {days_since["last_signal"]} AS days_since_competing_signal,
+            date_diff('day', {entry}, s.as_of) AS days_since_entry
+        FROM spine s
+        {_asof("d0", 0)}
+        {_asof("d7", 7)}
+        {_asof("d14", 14)}
+        {_asof("d30", 30)}
+    """
+
+
+def _profile(candidates: pd.DataFrame) -> pd.DataFrame:
+    c = candidates.set_index("candidate_id")
+    home, work = c["home_city"], c["work_city"]
+    role = c["role_family"].astype("string")
+    major = c["major"].fillna("").astype(str)
+    fit = [
+        int(any(k in m for k in MAJOR_FIT.get(str(r), ()))) if pd.notna(r) else np.nan
+        for m, r in zip(major, role, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "far_from_home": np.where(home.isna() | work.isna(), np.nan, (home != work) * 1.0),
+            "school_tier": pd.to_numeric(c["school_tier"], errors="coerce").astype(float),
+            "degree_level": c["degree"].map(DEGREE_LEVEL).astype(float),
+            "role_family": pd.Categorical(
+                role.where(role.isin(ROLE_FAMILIES)), categories=list(ROLE_FAMILIES)
+            ),
+            "major_role_fit": np.array(fit, dtype=float),
+            "start_date": pd.to_datetime(c["start_date"]),
+        },
+        index=c.index,
+    )
+
+
+def _covers(events: pd.DataFrame, content: pd.DataFrame | None, topic: str) -> np.ndarray:
+    """HR messages about ``topic``: by the event's own topic or the content it carried."""
+    about = events["topic"].eq(topic).fillna(False).to_numpy(dtype=bool, copy=True)
+    if content is not None and "content_id" in events:
+        ids = content.loc[
+            content["topics"]
+            .fillna("")
+            .str.split(";")
+            .map(lambda ts: topic in [t.strip() for t in ts]),
+            "content_id",
+        ]
+        about |= events["content_id"].isin(set(ids)).to_numpy(dtype=bool)
+    return about & events["type"].eq("message_sent").to_numpy(dtype=bool)
+
+
+def build_features(
+    events: pd.DataFrame,
+    candidates: pd.DataFrame,
+    spine: pd.DataFrame,
+    content: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """One row of features per ``(candidate_id, as_of)`` in ``spine``, in spine order.
+
+    ``events`` needs the columns in ``EVENT_COLUMNS`` (``local_day`` a date) and
+    may carry ``content_id``; ``content`` is the content library, which tells
+    what a message was about. Only events with ``local_day <= as_of`` count.
+    """
+    ev = events[EVENT_COLUMNS].copy()
+    ev["local_day"] = pd.to_datetime(ev["local_day"]).dt.date
+    ev["covers_housing"] = _covers(events, content, "housing")
+    sp = pd.DataFrame(
+        {
+            "candidate_id": spine["candidate_id"].astype(str).to_numpy(),
+            "as_of": pd.to_datetime(spine["as_of"]).dt.date.to_numpy(),
+            "_row": np.arange(len(spine)),
+        }
+    )
+    con = duckdb.connect()
+    try:
+        con.register("ev", ev)
+        con.register("spine", sp)
+        con.execute(f"CREATE TEMP TABLE daily AS {_daily_sql()}")
+        point = con.execute(_point_sql() + " ORDER BY s._row").df()
+    finally:
+        con.close()
+    profile = _profile(candidates).reindex(point["candidate_id"])
+    start = profile.pop("start_date").to_numpy()
+    out = point.reset_index(drop=True)
+    for col in profile.columns:
+        out[col] = profile[col].to_numpy() if col != "role_family" else profile[col].values
+    out["days_to_start"] = (start - pd.to_datetime(out["as_of"]).to_numpy()) / np.timedelta64(
+        1, "D"
+    )
+    out["reply_rate_30d"] = out["replies_30d"] / out["hr_messages_30d"].where(
+        out["hr_messages_30d"] > 0
+    )
+    out["reply_rate_total"] = out["replies_total"] / out["hr_messages_total"].where(
+        out["hr_messages_total"] > 0
+    )
+    out["reply_trend"] = 2 * out["replies_14d"] - out["replies_30d"]
+    for key in ("opens", "clicks"):
+        out[f"{key}_rate_total"] = out[f"{key}_total"] / out["hr_messages_total"].where(
+            out["hr_messages_total"] > 0
+        )
+    out["reply_rate_14d"] = out["replies_14d"] / out["hr_messages_14d"].where(
+        out["hr_messages_14d"] > 0
+    )
+    out["as_of"] = pd.to_datetime(out["as_of"]).dt.date
+    numeric = [n for n in FEATURE_NAMES if n != "role_family"]
+    out[numeric] = out[numeric].astype(float)
+    return out[["candidate_id", "as_of", *FEATURE_NAMES]]

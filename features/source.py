@@ -1,0 +1,55 @@
+"""Read what features need from the store: events without free text, profiles without names."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from features.build import CANDIDATE_COLUMNS, EVENT_COLUMNS
+from store.schema import Candidate, Content, Event, Outcome
+
+
+def load_events(engine: Engine, until: dt.date | None = None) -> pd.DataFrame:
+    """Events known by the end of ``until`` (all when None); never the ``text`` column."""
+    query = select(*(getattr(Event, c) for c in EVENT_COLUMNS), Event.content_id)
+    if until is not None:
+        query = query.where(Event.local_day <= until)
+    with engine.connect() as conn:
+        frame = pd.read_sql(query, conn)
+    frame["local_day"] = pd.to_datetime(frame["local_day"]).dt.date
+    return frame
+
+
+def load_candidates(engine: Engine, seasons: list[str] | None = None) -> pd.DataFrame:
+    columns = [*CANDIDATE_COLUMNS, "season", "hr_owner"]
+    query = select(*(getattr(Candidate, c) for c in columns))
+    if seasons:
+        query = query.where(Candidate.season.in_(seasons))
+    with engine.connect() as conn:
+        return pd.read_sql(query, conn)
+
+
+def load_outcomes(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        frame = pd.read_sql(
+            select(Outcome.candidate_id, Outcome.outcome, Outcome.outcome_date, Outcome.reason),
+            conn,
+        )
+    frame["outcome_date"] = pd.to_datetime(frame["outcome_date"]).dt.date
+    return frame
+
+
+def load_content(engine: Engine) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql(
+            select(
+                Content.content_id,
+                Content.topics,
+                Content.role_families,
+                Content.kind,
+                Content.stage,
+            ),
+            conn,
+        )

@@ -1,0 +1,118 @@
+"""Prefect wiring of keepwarm's stages: retraining per season and daily scoring.
+
+Nothing but wiring: every task calls a package function. Tasks are coarse (a
+stage, not a candidate) and not cached: their inputs are whole seasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from config import get_settings
+from features.build import build_features
+from serving.scoring import DayInputs, day_inputs, rank_scores, store_scores
+from store.db import open_store
+from training.config import load_config
+from training.tracking import Promote, Registered, load_champion, log_and_register
+from training.train import (
+    SeasonData,
+    TrainResult,
+    fit_and_evaluate,
+    labelled,
+    load_season_data,
+    season_spine,
+)
+
+
+@task(name="load-season-data", cache_policy=NO_CACHE)
+def load_data_task() -> SeasonData:
+    return load_season_data(open_store(get_settings()))
+
+
+@task(name="build-features", cache_policy=NO_CACHE)
+def build_features_task(
+    events: pd.DataFrame, candidates: pd.DataFrame, spine: pd.DataFrame, content: pd.DataFrame
+) -> pd.DataFrame:
+    """The one feature builder, shared by retraining and daily scoring."""
+    return build_features(events, candidates, spine, content)
+
+
+@task(name="fit-and-evaluate", cache_policy=NO_CACHE)
+def fit_task(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    data: SeasonData,
+    train_seasons: list[str],
+    test_season: str,
+) -> TrainResult:
+    return fit_and_evaluate(train, test, data.truth, train_seasons, test_season, load_config())
+
+
+@task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def register_task(
+    result: TrainResult, train_seasons: list[str], test_season: str, promote: Promote
+) -> Registered:
+    cfg = load_config()
+    params = {
+        "train_seasons": ",".join(train_seasons),
+        "test_season": test_season,
+        **cfg.lightgbm,
+        "num_boost_round": cfg.num_boost_round,
+        "snapshot_every_days": cfg.snapshot_every_days,
+    }
+    return log_and_register(result, params, get_settings(), promote)
+
+
+@flow(name="train", log_prints=False)
+def train_flow(
+    train_seasons: list[str], test_season: str, promote: Promote = "auto"
+) -> tuple[TrainResult, Registered]:
+    """Snapshots -> features -> fit -> evaluate -> log -> register/promote."""
+    cfg = load_config()
+    data = load_data_task()
+    train_spine = season_spine(data, train_seasons, cfg)
+    test_spine = season_spine(data, [test_season], cfg, with_truth_days=True)
+    train = labelled(
+        build_features_task(data.events, data.candidates, train_spine, data.content),
+        train_spine,
+        data,
+    )
+    test = labelled(
+        build_features_task(data.events, data.candidates, test_spine, data.content),
+        test_spine,
+        data,
+    )
+    result = fit_task(train, test, data, train_seasons, test_season)
+    registered = register_task(result, train_seasons, test_season, promote)
+    return result, registered
+
+
+@task(name="load-day", cache_policy=NO_CACHE)
+def day_inputs_task(as_of: dt.date) -> DayInputs:
+    return day_inputs(open_store(get_settings()), as_of)
+
+
+@task(name="score-and-rank", cache_policy=NO_CACHE)
+def score_task(features: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    model, version = load_champion(get_settings())
+    return rank_scores(model, features, candidates), version
+
+
+@task(name="store-scores", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def store_task(scores: pd.DataFrame, version: str) -> int:
+    return store_scores(open_store(get_settings()), scores, version)
+
+
+@flow(name="daily-scoring", log_prints=False)
+def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
+    """Active population as of a day -> features -> scores with reasons -> score history."""
+    day = as_of or dt.date.today()
+    inputs = day_inputs_task(day)
+    features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
+    scores, version = score_task(features, inputs.candidates)
+    store_task(scores, version)
+    return scores, version

@@ -1,0 +1,116 @@
+"""The dropout model: calibrated, persisted natively, explained, and behaving as it must."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalogue import FEATURE_NAMES
+from training.evaluate import expected_calibration_error
+from training.model import MONOTONE, DropoutClassifier
+
+
+def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    """Snapshot-like rows whose true renege probability is known."""
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame(rng.normal(0, 1, (n, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    X["role_family"] = rng.choice(["tech", "sales", "design"], n)
+    X["days_since_reply"] = rng.integers(0, 30, n).astype(float)
+    X["replies_total"] = rng.integers(0, 10, n).astype(float)
+    logit = (
+        -1.5 + 0.12 * X["days_since_reply"] - 0.3 * X["replies_total"] + 0.8 * X["far_from_home"]
+    )
+    p = 1 / (1 + np.exp(-logit.to_numpy()))
+    y = (rng.random(n) < p).astype(int)
+    groups = np.arange(n) // 5  # five snapshots per "candidate"
+    return X, y, p, groups
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[DropoutClassifier, pd.DataFrame, np.ndarray, np.ndarray]:
+    X, y, _, groups = _synthetic(30_000, 1)
+    model = DropoutClassifier(params={"min_data_in_leaf": 50}, num_boost_round=400).fit(
+        X, y, groups
+    )
+    X_test, y_test, p_test, _ = _synthetic(20_000, 2)
+    return model, X_test, y_test, p_test
+
+
+def test_fit_returns_self_and_sets_fitted_attributes() -> None:
+    X, y, _, groups = _synthetic(3000, 3)
+    model = DropoutClassifier(num_boost_round=50)
+    assert model.fit(X, y, groups) is model
+    assert model.features_ == list(X.columns)
+    assert hasattr(model, "booster_") and hasattr(model, "calibration_")
+
+
+def test_probabilities_are_calibrated_on_unseen_data(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, X, y, p_true = fitted
+    risk = model.predict_proba(X)[:, 1]
+    assert expected_calibration_error(y, risk) < 0.02
+    assert abs(risk.mean() - y.mean()) < 0.01
+    assert np.corrcoef(risk, p_true)[0, 1] > 0.9
+    assert risk.min() >= 0.005 and risk.max() <= 0.995
+
+
+def test_native_save_and_load_give_the_same_risks(fitted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model, X, _, _ = fitted
+    model.save(tmp_path / "m")
+    assert (tmp_path / "m" / "booster.txt").read_text().startswith("tree")
+    again = DropoutClassifier.load(tmp_path / "m")
+    np.testing.assert_allclose(again.predict_proba(X)[:, 1], model.predict_proba(X)[:, 1])
+
+
+def test_a_model_with_a_foreign_feature_list_is_refused(fitted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    model, _, _, _ = fitted
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    meta["features"][0] = "shoe_size"
+    (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="features"):
+        DropoutClassifier.load(tmp_path / "m")
+
+
+def test_reasons_are_the_largest_positive_contributions(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, X, _, _ = fitted
+    rows = X.head(50)
+    contrib = model.contributions(rows)
+    for i, reasons in enumerate(model.reasons(rows, top=3)):
+        expected = contrib.iloc[i][contrib.iloc[i] > 0].sort_values(ascending=False).head(3)
+        assert [r["code"] for r in reasons] == list(expected.index)
+        assert all(r["contribution"] > 0 and r["text"] for r in reasons)
+    silent = X.head(1).assign(days_since_reply=29.0)
+    codes = [r["code"] for r in model.reasons(silent, lang="en")[0]]
+    assert "days_since_reply" in codes
+
+
+def test_a_fresh_reply_never_raises_risk(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, X, _, _ = fitted
+    rows = X.head(2000)
+    replied = rows.copy()
+    for w in ("7d", "14d", "30d", "total"):
+        replied[f"replies_{w}"] = rows[f"replies_{w}"] + 1
+    replied["days_since_reply"] = 0.0
+    replied["days_since_candidate_activity"] = 0.0
+    replied["unreplied_hr_messages"] = np.minimum(rows["unreplied_hr_messages"], 0)
+    before, after = model.predict_proba(rows)[:, 1], model.predict_proba(replied)[:, 1]
+    assert (after <= before + 1e-12).all()
+    assert (after < before).mean() > 0.3  # and it usually lowers it
+
+
+def test_monotone_directions_name_real_features() -> None:
+    assert set(MONOTONE) <= set(FEATURE_NAMES)
+
+
+@pytest.mark.parametrize(("rows", "kind"), [(4000, "platt"), (30_000, "isotonic")])
+def test_calibration_fits_the_data_it_has(rows: int, kind: str) -> None:
+    X, y, _, groups = _synthetic(rows, 4)
+    model = DropoutClassifier(params={"min_data_in_leaf": 50}, num_boost_round=200)
+    model.fit(X, y, groups)
+    assert model.calibration_.kind == kind
+    X_test, y_test, _, _ = _synthetic(20_000, 5)
+    assert expected_calibration_error(y_test, model.predict_proba(X_test)[:, 1]) < 0.03

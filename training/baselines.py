@@ -1,0 +1,65 @@
+"""What keepwarm must beat: the brief's rules, and a logistic regression on the same features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from training.config import RuleThresholds
+
+
+def rules_score(frame: pd.DataFrame, rules: RuleThresholds) -> np.ndarray:
+    """How many of the brief's warnings fire for each snapshot (0-4), as a risk score.
+
+    No reply for more than N days after an HR message; approval pending past its
+    SLA; a competing-offer signal; a request for more time.
+    """
+    no_reply = (frame["unreplied_hr_messages"] > 0) & (
+        frame["days_since_reply"].fillna(frame["days_since_offer_sent"]).fillna(0)
+        > rules.no_reply_days
+    )
+    slow = frame["approval_pending_days"] > rules.approval_pending_days
+    signal = frame["competing_offer_signals"] > 0
+    extension = frame["extension_requested"] > 0
+    return (no_reply.astype(int) + slow + signal + extension).to_numpy(dtype=float)
+
+
+def logistic_baseline(features: list[str]) -> Pipeline:
+    numeric = [f for f in features if f != "role_family"]
+    pre = ColumnTransformer(
+        [
+            (
+                "num",
+                make_pipeline(
+                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                ),
+                numeric,
+            ),
+            (
+                "cat",
+                make_pipeline(
+                    SimpleImputer(strategy="constant", fill_value="unknown"),
+                    OneHotEncoder(handle_unknown="ignore"),
+                ),
+                ["role_family"],
+            ),
+        ]
+    )
+    return make_pipeline(pre, LogisticRegression(max_iter=2000, C=1.0))
+
+
+def fit_logistic(train: pd.DataFrame, y: np.ndarray, features: list[str]) -> Pipeline:
+    X = train[features].copy()
+    X["role_family"] = X["role_family"].astype(object)
+    return logistic_baseline(features).fit(X, y)
+
+
+def logistic_proba(model: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
+    X = frame[features].copy()
+    X["role_family"] = X["role_family"].astype(object)
+    return model.predict_proba(X)[:, 1]

@@ -1,0 +1,33 @@
+"""Typed training configuration, loaded from the versioned ``training/config.toml``."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
+
+
+class RuleThresholds(BaseModel):
+    """The brief's warnings (BRIEF.md, capability 4)."""
+
+    no_reply_days: int = 3
+    approval_pending_days: int = 2
+
+
+class TrainConfig(BaseModel):
+    snapshot_every_days: int = Field(7, ge=1)
+    hr_capacity_share: float = Field(0.05, gt=0, le=1)
+    top_share: float = Field(0.10, gt=0, le=1)
+    horizons: list[int] = Field(default_factory=lambda: [60, 120, 180])
+    lightgbm: dict[str, Any] = Field(default_factory=dict)
+    num_boost_round: int = 600
+    rules: RuleThresholds = Field(default_factory=RuleThresholds)
+
+
+def load_config(path: Path | None = None) -> TrainConfig:
+    with (path or DEFAULT_CONFIG).open("rb") as fh:
+        return TrainConfig.model_validate(tomllib.load(fh))

@@ -1,0 +1,113 @@
+"""Honest metrics: on a season the model never saw, per horizon, next to rules and oracle."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate - predicted risk| over equal-count bins, weighted by bin size."""
+    order = np.argsort(p)
+    total = 0.0
+    for chunk in np.array_split(order, bins):
+        if len(chunk):
+            total += len(chunk) * abs(float(y[chunk].mean()) - float(p[chunk].mean()))
+    return total / max(len(y), 1)
+
+
+def _top_share(y: np.ndarray, p: np.ndarray, days: np.ndarray, share: float) -> tuple[float, float]:
+    """Precision and recall when HR acts on the top ``share`` of each day's list."""
+    picked = np.zeros(len(y), dtype=bool)
+    for day in np.unique(days):
+        idx = np.flatnonzero(days == day)
+        k = max(1, round(len(idx) * share))
+        picked[idx[np.argsort(-p[idx], kind="stable")[:k]]] = True
+    hits = float((y[picked] == 1).sum())
+    return hits / max(picked.sum(), 1), hits / max((y == 1).sum(), 1)
+
+
+def metrics(
+    y: np.ndarray, p: np.ndarray, days: np.ndarray, top_share: float, capacity_share: float
+) -> dict[str, float]:
+    y = np.asarray(y, dtype=int)
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    if len(np.unique(y)) < 2:
+        return {"n": float(len(y)), "positives": float(y.sum())}
+    prec_top, rec_top = _top_share(y, p, days, top_share)
+    prec_cap, rec_cap = _top_share(y, p, days, capacity_share)
+    return {
+        "n": float(len(y)),
+        "positives": float(y.sum()),
+        "auc": float(roc_auc_score(y, p)),
+        "pr_auc": float(average_precision_score(y, p)),
+        "brier": float(brier_score_loss(y, p)),
+        "log_loss": float(log_loss(y, p)),
+        "ece": expected_calibration_error(y, p),
+        "precision_top": prec_top,
+        "recall_top": rec_top,
+        "precision_capacity": prec_cap,
+        "recall_capacity": rec_cap,
+    }
+
+
+def horizon_label(days_to_start: pd.Series, edges: list[int]) -> pd.Series:
+    bins = [-np.inf, *edges, np.inf]
+    labels = [f"<={edges[0]}d"] + [f"{a + 1}-{b}d" for a, b in itertools.pairwise(edges)]
+    labels.append(f">{edges[-1]}d")
+    return pd.cut(days_to_start, bins=bins, labels=labels).astype(str)
+
+
+def evaluate(
+    test: pd.DataFrame,
+    scores: dict[str, np.ndarray],
+    top_share: float,
+    capacity_share: float,
+    horizons: list[int],
+) -> pd.DataFrame:
+    """One row per (scorer, slice): pooled, per season, per horizon."""
+    rows = []
+    slices: list[tuple[str, np.ndarray]] = [("all", np.ones(len(test), dtype=bool))]
+    for season in sorted(test["season"].unique()):
+        slices.append((f"season={season}", (test["season"] == season).to_numpy()))
+    horizon = horizon_label(test["days_to_start"], horizons)
+    for h in sorted(horizon.unique()):
+        slices.append((f"horizon={h}", (horizon == h).to_numpy()))
+    y, days = test["label"].to_numpy(), test["as_of"].astype(str).to_numpy()
+    for name, p in scores.items():
+        for label, mask in slices:
+            rows.append(
+                {
+                    "scorer": name,
+                    "slice": label,
+                    **metrics(y[mask], p[mask], days[mask], top_share, capacity_share),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def oracle_comparison(
+    test: pd.DataFrame, truth: pd.DataFrame, model_p: np.ndarray, rules_p: np.ndarray
+) -> dict[str, float | None]:
+    """AUC of the simulator's p_true vs the model's on exactly the same (candidate, day) rows."""
+    if truth.empty:
+        return {"auc_oracle": None, "auc_model_on_truth": None, "share_of_oracle": None}
+    keyed = test[["candidate_id", "as_of", "label"]].assign(
+        model=model_p, rules=rules_p, as_of=pd.to_datetime(test["as_of"]).dt.date
+    )
+    t = truth.assign(as_of=pd.to_datetime(truth["as_of"]).dt.date)
+    both = keyed.merge(t, on=["candidate_id", "as_of"])
+    if both.empty or both["label"].nunique() < 2:
+        return {"auc_oracle": None, "auc_model_on_truth": None, "share_of_oracle": None}
+    oracle = float(roc_auc_score(both["label"], both["p_true"]))
+    model = float(roc_auc_score(both["label"], both["model"]))
+    return {
+        "truth_rows": float(len(both)),
+        "auc_oracle": oracle,
+        "auc_model_on_truth": model,
+        "auc_rules_on_truth": float(roc_auc_score(both["label"], both["rules"])),
+        "share_of_oracle": model / oracle,
+    }

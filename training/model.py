@@ -1,0 +1,252 @@
+"""The dropout model: LightGBM trees, isotonic calibration, reasons from contributions.
+
+Saved in native formats (the booster as LightGBM text, the calibration and the
+feature list as JSON), never pickled, so the serving side loads exactly what
+was trained without importing scikit-learn on the hot path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+from features.catalogue import BY_NAME, FEATURE_NAMES, ROLE_FAMILIES, reason_text
+
+DEFAULT_PARAMS: dict[str, Any] = {
+    "objective": "binary",
+    "learning_rate": 0.05,
+    "num_leaves": 31,
+    "min_data_in_leaf": 100,
+    "feature_fraction": 0.8,
+    "bagging_fraction": 0.8,
+    "bagging_freq": 1,
+    "lambda_l2": 1.0,
+    "verbose": -1,
+    "num_threads": 2,
+    "seed": 7,
+}
+
+
+# Directions the model must respect whatever the data says (behavioural guarantees):
+# a reply, or any sign of life, never raises risk; silence and competing offers never lower it.
+MONOTONE: dict[str, int] = {
+    **{f"replies_{w}": -1 for w in ("7d", "14d", "30d", "total")},
+    "reply_rate_14d": -1,
+    "reply_rate_30d": -1,
+    "reply_rate_total": -1,
+    "reply_trend": -1,
+    "days_since_reply": 1,
+    "days_since_candidate_activity": 1,
+    "unreplied_hr_messages": 1,
+    "competing_offer_signals": 1,
+}
+
+
+def _group_split(groups: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """A boolean mask choosing ``share`` of the groups (all rows of a group together)."""
+    unique = np.unique(groups)
+    rng = np.random.default_rng(seed)
+    chosen = set(rng.choice(unique, size=max(1, int(len(unique) * share)), replace=False))
+    return np.array([g in chosen for g in groups])
+
+
+def prepare(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The model's input frame: the feature columns, role family as a fixed category."""
+    X = frame[features].copy()
+    if "role_family" in X:
+        X["role_family"] = pd.Categorical(
+            X["role_family"].astype("string"), categories=list(ROLE_FAMILIES)
+        )
+    return X
+
+
+@dataclass
+class Calibration:
+    """A map from raw tree probability to calibrated risk, stored as plain numbers.
+
+    Isotonic (``x``/``y`` steps) when the calibration set is large enough to
+    support it; otherwise Platt scaling (``a * logit(p) + b``), which needs far
+    fewer cases and does not produce long flat plateaus of tied risks.
+    """
+
+    kind: str = "identity"
+    x: list[float] = field(default_factory=list)
+    y: list[float] = field(default_factory=list)
+    a: float = 1.0
+    b: float = 0.0
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        if self.kind == "isotonic":
+            return np.interp(p, self.x, self.y)
+        if self.kind == "platt":
+            z = self.a * _logit(p) + self.b
+            return np.clip(1 / (1 + np.exp(-z)), 0.005, 0.995)
+        return p
+
+    @classmethod
+    def fit(cls, raw: np.ndarray, y: np.ndarray, min_positives: int) -> Calibration:
+        if y.sum() >= min_positives and (len(y) - y.sum()) >= min_positives:
+            # Certainty is never warranted: the map stays inside [0.5%, 99.5%].
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.005, y_max=0.995)
+            iso.fit(raw, y)
+            return cls(
+                "isotonic",
+                [float(v) for v in iso.X_thresholds_],
+                [float(v) for v in iso.y_thresholds_],
+            )
+        platt = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), y)
+        return cls("platt", a=float(platt.coef_[0, 0]), b=float(platt.intercept_[0]))
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class DropoutClassifier(ClassifierMixin, BaseEstimator):
+    """Gradient-boosted trees with probabilities calibrated on candidates the trees never saw.
+
+    ``fit(X, y, groups)`` keeps every candidate's snapshots on one side of each split:
+    a share of candidates for early stopping, another for calibration.
+    """
+
+    def __init__(
+        self,
+        params: dict[str, Any] | None = None,
+        num_boost_round: int = 600,
+        early_stopping_rounds: int = 40,
+        valid_share: float = 0.15,
+        calib_share: float = 0.2,
+        seed: int = 7,
+        isotonic_min_positives: int = 1000,
+    ) -> None:
+        self.params = params
+        self.num_boost_round = num_boost_round
+        self.early_stopping_rounds = early_stopping_rounds
+        self.valid_share = valid_share
+        self.calib_share = calib_share
+        self.seed = seed
+        self.isotonic_min_positives = isotonic_min_positives
+
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray | pd.Series, groups: np.ndarray | None = None
+    ) -> DropoutClassifier:
+        y = np.asarray(y, dtype=float)
+        groups = np.asarray(groups if groups is not None else np.arange(len(y)))
+        self.features_ = list(X.columns)
+        X = prepare(X, self.features_)
+        calib = _group_split(groups, self.calib_share, self.seed)
+        rest = ~calib
+        valid = rest & _group_split(
+            groups, self.valid_share / (1 - self.calib_share), self.seed + 1
+        )
+        fit = rest & ~valid
+        params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed}
+        params["monotone_constraints"] = [MONOTONE.get(f, 0) for f in self.features_]
+        params.setdefault("monotone_constraints_method", "advanced")
+        train_set = lgb.Dataset(X[fit], y[fit], categorical_feature="auto")
+        valid_set = lgb.Dataset(X[valid], y[valid], reference=train_set)
+        self.booster_ = lgb.train(
+            params,
+            train_set,
+            num_boost_round=self.num_boost_round,
+            valid_sets=[valid_set],
+            callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
+        )
+        raw = self.booster_.predict(X[calib], num_iteration=self.booster_.best_iteration)
+        self.calibration_ = Calibration.fit(np.asarray(raw), y[calib], self.isotonic_min_positives)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def raw_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(
+            self.booster_.predict(
+                prepare(X, self.features_), num_iteration=self.booster_.best_iteration
+            )
+        )
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.calibration_(self.raw_proba(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
+        """Each feature's push on the log-odds (LightGBM's own ``pred_contrib``)."""
+        contrib = self.booster_.predict(
+            prepare(X, self.features_),
+            num_iteration=self.booster_.best_iteration,
+            pred_contrib=True,
+        )
+        return pd.DataFrame(np.asarray(contrib)[:, :-1], columns=self.features_, index=X.index)
+
+    def reasons(
+        self, X: pd.DataFrame, top: int = 3, lang: str = "zh"
+    ) -> list[list[dict[str, Any]]]:
+        """The features that raise each candidate's risk most, with their reason text."""
+        contrib = self.contributions(X).to_numpy()
+        order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
+        picked = np.take_along_axis(contrib, order, axis=1)
+        values = X[self.features_].to_numpy(dtype=object)
+        names = np.array(self.features_)
+        out = []
+        for i in range(len(contrib)):
+            out.append(
+                [
+                    {
+                        "code": str(names[j]),
+                        "text": reason_text(str(names[j]), _num(values[i, j]), lang),
+                        "contribution": round(float(c), 4),
+                    }
+                    for j, c in zip(order[i], picked[i], strict=True)
+                    if c > 0
+                ]
+            )
+        return out
+
+    # --- native persistence -------------------------------------------------------
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster_.save_model(
+            str(folder / "booster.txt"), num_iteration=self.booster_.best_iteration
+        )
+        meta = {
+            "features": self.features_,
+            "calibration": asdict(self.calibration_),
+            "params": self.get_params(),
+        }
+        (folder / "model.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> DropoutClassifier:
+        meta = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        model = cls(**meta["params"])
+        model.booster_ = lgb.Booster(model_file=str(folder / "booster.txt"))
+        model.features_ = list(meta["features"])
+        unknown = [f for f in model.features_ if f not in BY_NAME]
+        if unknown or model.booster_.feature_name() != model.features_:
+            raise ValueError(f"model features do not match the catalogue: {unknown[:5]}")
+        model.calibration_ = Calibration(**meta["calibration"])
+        model.classes_ = np.array([0, 1])
+        return model
+
+
+def _num(value: object) -> float | None:
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return None if np.isnan(out) else out
+
+
+MODEL_FEATURES: list[str] = list(FEATURE_NAMES)

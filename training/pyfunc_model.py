@@ -1,0 +1,28 @@
+"""MLflow "models from code" entry point: the registered model as a pyfunc.
+
+MLflow loads this file instead of unpickling an object; the model itself is
+the native LightGBM text file and JSON beside it (artifact ``model_dir``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow.pyfunc import PythonModel
+
+from training.model import DropoutClassifier
+
+
+class KeepwarmDropoutModel(PythonModel):
+    def load_context(self, context: Any) -> None:
+        self.model = DropoutClassifier.load(Path(context.artifacts["model_dir"]))
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        risk = self.model.predict_proba(model_input)[:, 1]
+        return pd.DataFrame({"risk": risk}, index=model_input.index)
+
+
+mlflow.models.set_model(KeepwarmDropoutModel())

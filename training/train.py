@@ -1,0 +1,163 @@
+"""Train on past seasons, test on a later one: plain functions, no MLflow or Prefect here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, select
+
+from features.build import build_features
+from features.catalogue import FEATURE_NAMES
+from features.source import load_candidates, load_content, load_events, load_outcomes
+from store.bundle import KeepwarmError
+from store.schema import Truth
+from training.baselines import fit_logistic, logistic_proba, rules_score
+from training.config import TrainConfig
+from training.evaluate import evaluate, oracle_comparison
+from training.model import DropoutClassifier
+from training.snapshots import scored_population, snapshot_spine
+
+
+@dataclass
+class SeasonData:
+    """Everything a training run reads from the store, read once."""
+
+    events: pd.DataFrame
+    candidates: pd.DataFrame
+    population: pd.DataFrame  # with season
+    truth: pd.DataFrame
+    content: pd.DataFrame
+
+
+@dataclass
+class TrainResult:
+    model: DropoutClassifier
+    metrics: pd.DataFrame
+    oracle: dict[str, float | None]
+    test: pd.DataFrame  # test snapshots with features, label and every scorer's risk
+    fingerprint: dict[str, object] = field(default_factory=dict)
+
+    def headline(self) -> dict[str, float | None]:
+        pooled = self.metrics[self.metrics["slice"] == "all"].set_index("scorer")
+        return {
+            "auc": float(pooled.at["keepwarm", "auc"]),
+            "auc_rules": float(pooled.at["rules", "auc"]),
+            "auc_logistic": float(pooled.at["logistic", "auc"]),
+            "ece": float(pooled.at["keepwarm", "ece"]),
+            "auc_oracle": self.oracle.get("auc_oracle"),
+            "auc_model_on_truth": self.oracle.get("auc_model_on_truth"),
+            "share_of_oracle": self.oracle.get("share_of_oracle"),
+        }
+
+
+def load_season_data(engine: Engine) -> SeasonData:
+    events = load_events(engine)
+    candidates = load_candidates(engine)
+    population = scored_population(events, load_outcomes(engine)).merge(
+        candidates[["candidate_id", "season"]], on="candidate_id"
+    )
+    with engine.connect() as conn:
+        truth = pd.read_sql(select(Truth.candidate_id, Truth.as_of, Truth.p_true), conn)
+    truth["as_of"] = pd.to_datetime(truth["as_of"]).dt.date
+    return SeasonData(events, candidates, population, truth, load_content(engine))
+
+
+def season_spine(
+    data: SeasonData, seasons: list[str], cfg: TrainConfig, with_truth_days: bool = False
+) -> pd.DataFrame:
+    """Labelled (candidate_id, as_of) snapshots of the seasons' finished candidates."""
+    pop = data.population[data.population["season"].isin(seasons)]
+    extra: tuple[dt.date, ...] = ()
+    if with_truth_days:
+        truth = data.truth[data.truth["candidate_id"].isin(pop["candidate_id"])]
+        extra = tuple(sorted(set(truth["as_of"])))
+    spine = snapshot_spine(pop, cfg.snapshot_every_days, extra_days=extra)
+    if spine.empty:
+        raise KeepwarmError(f"no finished candidates with outcomes in {', '.join(seasons)}")
+    return spine
+
+
+def labelled(features: pd.DataFrame, spine: pd.DataFrame, data: SeasonData) -> pd.DataFrame:
+    """Feature rows (in spine order) with their label and season."""
+    out = features.copy()
+    out["label"] = spine["label"].to_numpy()
+    season = data.candidates.set_index("candidate_id")["season"]
+    out["season"] = out["candidate_id"].map(season).to_numpy()
+    return out
+
+
+def season_snapshots(
+    data: SeasonData, seasons: list[str], cfg: TrainConfig, with_truth_days: bool = False
+) -> pd.DataFrame:
+    spine = season_spine(data, seasons, cfg, with_truth_days)
+    return labelled(build_features(data.events, data.candidates, spine, data.content), spine, data)
+
+
+def fingerprint(frame: pd.DataFrame, seasons: list[str]) -> dict[str, object]:
+    digest = hashlib.sha256(
+        pd.util.hash_pandas_object(
+            frame[["candidate_id", "as_of", "label"]], index=False
+        ).to_numpy()
+    ).hexdigest()
+    return {
+        "seasons": seasons,
+        "snapshots": len(frame),
+        "candidates": int(frame["candidate_id"].nunique()),
+        "positives": int(frame["label"].sum()),
+        "sha256": digest,
+    }
+
+
+def fit_and_evaluate(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    truth: pd.DataFrame,
+    train_seasons: list[str],
+    test_season: str,
+    cfg: TrainConfig,
+) -> TrainResult:
+    """Fit on the training snapshots; score the test season next to the baselines."""
+    features = list(FEATURE_NAMES)
+    y_train = train["label"].to_numpy()
+    model = DropoutClassifier(params=cfg.lightgbm, num_boost_round=cfg.num_boost_round).fit(
+        train[features], y_train, groups=train["candidate_id"].to_numpy()
+    )
+    logistic = fit_logistic(train, y_train, features)
+    scores = {
+        "keepwarm": model.predict_proba(test[features])[:, 1],
+        "rules": rules_score(test, cfg.rules),
+        "logistic": logistic_proba(logistic, test, features),
+    }
+    table = evaluate(test, scores, cfg.top_share, cfg.hr_capacity_share, cfg.horizons)
+    truth = truth[truth["candidate_id"].isin(test["candidate_id"])]
+    oracle = oracle_comparison(test, truth, scores["keepwarm"], scores["rules"])
+    test = test.assign(**{f"risk_{name}": p for name, p in scores.items()})
+    return TrainResult(
+        model=model,
+        metrics=table,
+        oracle=oracle,
+        test=test,
+        fingerprint={
+            "train": fingerprint(train, train_seasons),
+            "test": fingerprint(test, [test_season]),
+        },
+    )
+
+
+def train_model(
+    data: SeasonData, train_seasons: list[str], test_season: str, cfg: TrainConfig
+) -> TrainResult:
+    """Fit on ``train_seasons``, evaluate on ``test_season`` next to the baselines."""
+    if test_season in train_seasons:
+        raise KeepwarmError("the test season must not be a training season")
+    train = season_snapshots(data, train_seasons, cfg)
+    test = season_snapshots(data, [test_season], cfg, with_truth_days=True)
+    return fit_and_evaluate(train, test, data.truth, train_seasons, test_season, cfg)
+
+
+def score_frame(model: DropoutClassifier, frame: pd.DataFrame) -> np.ndarray:
+    return model.predict_proba(frame[model.features_])[:, 1]
