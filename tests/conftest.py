@@ -23,6 +23,8 @@ def keepwarm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home = tmp_path / "keepwarm-home"
     monkeypatch.setenv("KEEPWARM_HOME", str(home))
     monkeypatch.delenv("KEEPWARM_DATABASE_URL", raising=False)
+    # MLflow's set_tracking_uri exports MLFLOW_TRACKING_URI; keep it from leaking between tests.
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()

@@ -157,3 +157,14 @@ def test_cli_trains_and_scores_without_a_server_and_without_noise(
         assert "database is locked" not in noise
         assert "ERROR" not in noise
     assert MlflowClient  # imported for the harness-free path too
+
+
+def test_deployments_schedule_daily_scoring_and_retraining(harness: None) -> None:
+    from flows.deploy import deployments
+
+    scoring, retraining = deployments()
+    assert scoring.name == "daily-scoring"
+    assert retraining.name == "retrain-when-a-season-closes"
+    crons = [(d.schedules[0].schedule.cron, d.schedules[0].schedule.timezone)
+             for d in (scoring, retraining)]
+    assert crons == [("0 7 * * *", "Asia/Shanghai"), ("0 3 1 8 *", "Asia/Shanghai")]

@@ -161,3 +161,11 @@ def train_model(
 
 def score_frame(model: DropoutClassifier, frame: pd.DataFrame) -> np.ndarray:
     return model.predict_proba(frame[model.features_])[:, 1]
+
+
+def closed_seasons(engine: Engine) -> list[str]:
+    """Seasons in which every candidate who entered has an outcome, oldest first."""
+    data = load_season_data(engine)
+    pop = data.population
+    open_ = pop.groupby("season")["label"].apply(lambda s: s.isna().any())
+    return sorted(str(s) for s, is_open in open_.items() if not is_open)
