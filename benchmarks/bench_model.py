@@ -57,8 +57,10 @@ def main() -> None:
     spine = season_spine(data, ["2023-autumn", "2024-autumn"], cfg)
     spine = spine.sample(n=min(args.snapshots, len(spine)), random_state=1).reset_index(drop=True)
     print(f"model benchmarks, {args.runs} runs; {machine()}")
-    print(f"  store: {len(data.events)} events, {len(data.candidates)} candidates "
-          f"(read from SQLite in {load_s:.1f} s); {len(spine)} snapshot rows")
+    print(
+        f"  store: {len(data.events)} events, {len(data.candidates)} candidates "
+        f"(read from SQLite in {load_s:.1f} s); {len(spine)} snapshot rows"
+    )
     figures: dict[str, float] = {}
 
     frame: dict[str, pd.DataFrame] = {}
@@ -98,8 +100,12 @@ def main() -> None:
     figures["score_with_reasons_s"] = statistics.median(times)
     print(f"  {'score ' + str(len(day)) + ' candidates with reasons':38s} {describe(times)}")
     prepared = day[feats]
-    times = timed_runs(lambda: m.booster_.predict(prepared.assign(
-        role_family=prepared["role_family"].astype("category"))), args.runs)
+    times = timed_runs(
+        lambda: m.booster_.predict(
+            prepared.assign(role_family=prepared["role_family"].astype("category"))
+        ),
+        args.runs,
+    )
     figures["bare_predict_s"] = statistics.median(times)
     print(f"  {'bare booster.predict (peer)':38s} {describe(times)}")
     print(json.dumps({k: round(v, 1) for k, v in figures.items()}))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, cast
@@ -176,8 +177,10 @@ def score(
 
 
 def _print_top(frame: pd.DataFrame, top: int) -> None:
+    from training.model import explain
+
     for row in frame.head(top).itertuples(index=False):
-        reasons = "；".join(r["text"] for r in row.reasons_detail) or "-"
+        reasons = "；".join(r["text"] for r in explain(row.reasons_detail, "zh")) or "-"
         typer.echo(
             f"{row.rank:>4}  {row.candidate_id:<12} {row.hr_owner:<6} "
             f"风险 {row.risk:6.1%}  {reasons}"
@@ -231,6 +234,8 @@ def _log_crash() -> Path | None:
 
 
 def main() -> None:
+    # MLflow configures its own console logger at import; keep it to warnings.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     # Libraries set their own loggers to INFO (Prefect, MLflow); the console shows warnings up.
     for handler in logging.getLogger().handlers:

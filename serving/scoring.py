@@ -48,14 +48,13 @@ def rank_scores(
     model: DropoutClassifier,
     features: pd.DataFrame,
     candidates: pd.DataFrame,
-    lang: str = "zh",
     top: int = 3,
 ) -> pd.DataFrame:
     """Risk, rank and reasons for feature rows of one day, highest risk first."""
     if features.empty:
         return pd.DataFrame(columns=COLUMNS)
     risk = model.predict_proba(features[model.features_])[:, 1]
-    detail = model.reasons(features, top=top, lang=lang)
+    detail = model.reasons(features, top=top)
     owners = candidates.set_index("candidate_id")["hr_owner"]
     out = pd.DataFrame(
         {
@@ -73,12 +72,12 @@ def rank_scores(
 
 
 def score_day(
-    engine: Engine, model: DropoutClassifier, as_of: dt.date, lang: str = "zh", top: int = 3
+    engine: Engine, model: DropoutClassifier, as_of: dt.date, top: int = 3
 ) -> pd.DataFrame:
     """Score everyone active at the end of ``as_of`` with what was known then."""
     inputs = day_inputs(engine, as_of)
     features = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
-    return rank_scores(model, features, inputs.candidates, lang, top)
+    return rank_scores(model, features, inputs.candidates, top)
 
 
 def store_scores(engine: Engine, scores: pd.DataFrame, model_version: str) -> int:

@@ -165,6 +165,8 @@ def test_deployments_schedule_daily_scoring_and_retraining(harness: None) -> Non
     scoring, retraining = deployments()
     assert scoring.name == "daily-scoring"
     assert retraining.name == "retrain-when-a-season-closes"
-    crons = [(d.schedules[0].schedule.cron, d.schedules[0].schedule.timezone)
-             for d in (scoring, retraining)]
+    crons = [
+        (d.schedules[0].schedule.cron, d.schedules[0].schedule.timezone)
+        for d in (scoring, retraining)
+    ]
     assert crons == [("0 7 * * *", "Asia/Shanghai"), ("0 3 1 8 *", "Asia/Shanghai")]

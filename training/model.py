@@ -190,29 +190,30 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         )
         return pd.DataFrame(np.asarray(contrib)[:, :-1], columns=self.features_, index=X.index)
 
-    def reasons(
-        self, X: pd.DataFrame, top: int = 3, lang: str = "zh"
-    ) -> list[list[dict[str, Any]]]:
-        """The features that raise each candidate's risk most, with their reason text."""
+    def reasons(self, X: pd.DataFrame, top: int = 3) -> list[list[dict[str, Any]]]:
+        """The features that raise each row's risk most: code, value and contribution.
+
+        Language-free, so they can be stored; ``explain`` adds the words.
+        """
         contrib = self.contributions(X).to_numpy()
         order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
-        picked = np.take_along_axis(contrib, order, axis=1)
-        values = X[self.features_].to_numpy(dtype=object)
-        names = np.array(self.features_)
-        out = []
-        for i in range(len(contrib)):
-            out.append(
-                [
-                    {
-                        "code": str(names[j]),
-                        "text": reason_text(str(names[j]), _num(values[i, j]), lang),
-                        "contribution": round(float(c), 4),
-                    }
-                    for j, c in zip(order[i], picked[i], strict=True)
-                    if c > 0
-                ]
-            )
-        return out
+        picked = np.take_along_axis(contrib, order, axis=1).round(4)
+        numeric = X[self.features_].drop(columns=["role_family"], errors="ignore")
+        column = {name: i for i, name in enumerate(numeric.columns)}
+        values = numeric.to_numpy(dtype=float)
+        names = self.features_
+        return [
+            [
+                {
+                    "code": names[j],
+                    "value": _num(values[i, column[names[j]]]) if names[j] in column else None,
+                    "contribution": float(c),
+                }
+                for j, c in zip(order[i].tolist(), picked[i].tolist(), strict=True)
+                if c > 0
+            ]
+            for i in range(len(contrib))
+        ]
 
     # --- native persistence -------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -239,6 +240,11 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         model.calibration_ = Calibration(**meta["calibration"])
         model.classes_ = np.array([0, 1])
         return model
+
+
+def explain(reasons: list[dict[str, Any]], lang: str = "zh") -> list[dict[str, Any]]:
+    """Reasons with the recruiter-facing text added, in Chinese or English."""
+    return [{**r, "text": reason_text(r["code"], r.get("value"), lang)} for r in reasons]
 
 
 def _num(value: object) -> float | None:

@@ -11,7 +11,7 @@ import pytest
 
 from features.catalogue import FEATURE_NAMES
 from training.evaluate import expected_calibration_error
-from training.model import MONOTONE, DropoutClassifier
+from training.model import MONOTONE, DropoutClassifier, explain
 
 
 def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -82,10 +82,13 @@ def test_reasons_are_the_largest_positive_contributions(fitted) -> None:  # type
     for i, reasons in enumerate(model.reasons(rows, top=3)):
         expected = contrib.iloc[i][contrib.iloc[i] > 0].sort_values(ascending=False).head(3)
         assert [r["code"] for r in reasons] == list(expected.index)
-        assert all(r["contribution"] > 0 and r["text"] for r in reasons)
+        assert all(r["contribution"] > 0 for r in reasons)
+        assert [r["value"] for r in reasons] == [rows.iloc[i][c] for c in expected.index]
     silent = X.head(1).assign(days_since_reply=29.0)
-    codes = [r["code"] for r in model.reasons(silent, lang="en")[0]]
-    assert "days_since_reply" in codes
+    said = explain(model.reasons(silent)[0], "en")
+    assert {"code": "days_since_reply", "text": "no reply for 29 days"}.items() <= next(
+        r for r in said if r["code"] == "days_since_reply"
+    ).items()
 
 
 def test_a_fresh_reply_never_raises_risk(fitted) -> None:  # type: ignore[no-untyped-def]
