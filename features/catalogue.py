@@ -37,10 +37,30 @@ TOPIC_ZH = {
 ROLE_FAMILIES = ("tech", "product", "design", "marketing", "sales", "operations", "manufacturing")
 
 _WINDOWED = [
-    ("hr_messages", "messages HR sent", "HR 发出 {v:.0f} 条消息", "HR sent {v:.0f} messages"),
-    ("opens", "messages the candidate opened", "打开 {v:.0f} 条消息", "opened {v:.0f} messages"),
-    ("clicks", "links the candidate clicked", "点击 {v:.0f} 次链接", "clicked {v:.0f} links"),
-    ("replies", "messages the candidate replied to", "回复 {v:.0f} 次", "replied {v:.0f} times"),
+    (
+        "hr_messages",
+        "messages HR sent",
+        "HR 只发了 {v:.0f} 条消息",
+        "HR sent only {v:.0f} messages",
+    ),
+    (
+        "opens",
+        "messages the candidate opened",
+        "只打开了 {v:.0f} 条消息",
+        "opened only {v:.0f} messages",
+    ),
+    (
+        "clicks",
+        "links the candidate clicked",
+        "只点击了 {v:.0f} 次链接",
+        "clicked only {v:.0f} links",
+    ),
+    (
+        "replies",
+        "messages the candidate replied to",
+        "只回复了 {v:.0f} 次",
+        "replied only {v:.0f} times",
+    ),
 ]
 
 CATALOGUE: tuple[Feature, ...] = (
@@ -122,36 +142,36 @@ CATALOGUE: tuple[Feature, ...] = (
         "reply_rate_30d",
         "engagement",
         "replies per HR message, last 30 days",
-        "近 30 天回复率 {v:.0%}",
-        "reply rate {v:.0%} over 30 days",
+        "近 30 天回复率仅 {v:.0%}",
+        "reply rate only {v:.0%} over 30 days",
     ),
     _f(
         "reply_rate_total",
         "engagement",
         "replies per HR message so far",
-        "累计回复率 {v:.0%}",
-        "reply rate {v:.0%} so far",
+        "累计回复率仅 {v:.0%}",
+        "reply rate only {v:.0%} so far",
     ),
     _f(
         "reply_rate_14d",
         "engagement",
         "replies per HR message, last 14 days",
-        "近 14 天回复率 {v:.0%}",
-        "reply rate {v:.0%} over 14 days",
+        "近 14 天回复率仅 {v:.0%}",
+        "reply rate only {v:.0%} over 14 days",
     ),
     _f(
         "opens_rate_total",
         "engagement",
         "share of HR messages the candidate opened",
-        "消息打开率 {v:.0%}",
-        "opens {v:.0%} of messages",
+        "消息打开率仅 {v:.0%}",
+        "opens only {v:.0%} of messages",
     ),
     _f(
         "clicks_rate_total",
         "engagement",
         "links clicked per HR message",
-        "链接点击率 {v:.0%}",
-        "clicks {v:.0%} of links",
+        "链接点击率仅 {v:.0%}",
+        "clicks only {v:.0%} of links",
     ),
     _f(
         "reply_hours_30d",
@@ -273,8 +293,8 @@ CATALOGUE: tuple[Feature, ...] = (
         "interview_score",
         "interest",
         "mean interview score (1-5)",
-        "面试评分 {v:.1f}",
-        "interview score {v:.1f}",
+        "面试评分 {v:.1f}: 抢手人才, 易被竞争对手争取",
+        "interview score {v:.1f}: sought after by competitors",
     ),
     # profile fit
     _f(
