@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +18,7 @@ from store.db import make_engine, migrate
 from store.pgserver import PostgresServer, running_postgres
 
 SAMPLE = Path(__file__).parent / "data" / "contract_sample"
+KEEPWARM = str(Path(sys.executable).parent / "keepwarm")
 DOMAIN_TABLES = ("candidates", "events", "outcomes", "content", "sim_truth")
 
 
@@ -102,3 +106,12 @@ def small_store(small_seasons: dict[str, Path], settings: Settings) -> Engine:
     for folder in small_seasons.values():
         ingest_bundle(engine, folder)
     return engine
+
+
+def run_cli(*args: str, home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+    """Run the installed ``keepwarm`` as a user would: fresh process, no Prefect settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env["KEEPWARM_HOME"] = str(home)
+    return subprocess.run(
+        [KEEPWARM, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import SAMPLE
-
-KEEPWARM = shutil.which("keepwarm", path=str(Path(sys.executable).parent)) or "keepwarm"
-
-
-def run(*args: str, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KEEPWARM_HOME": str(home)}
-    return subprocess.run(
-        [KEEPWARM, *args], capture_output=True, text=True, env=env, timeout=300, check=False
-    )
+from tests.conftest import SAMPLE, run_cli
 
 
 def test_simulate_then_ingest_then_ingest_again(tmp_path: Path, keepwarm_home: Path) -> None:
     out = tmp_path / "bundles"
-    sim = run(
+    sim = run_cli(
         "simulate",
         str(out),
         "--seasons",
@@ -40,10 +28,10 @@ def test_simulate_then_ingest_then_ingest_again(tmp_path: Path, keepwarm_home: P
     assert {p.name for p in out.iterdir()} == {"2023-autumn", "2024-autumn"}
     for name in ("candidates", "events", "outcomes", "content", "truth"):
         assert (out / "2023-autumn" / f"{name}.csv").is_file()
-    first = run("ingest", str(out / "2023-autumn"), home=keepwarm_home)
+    first = run_cli("ingest", str(out / "2023-autumn"), home=keepwarm_home)
     assert first.returncode == 0, first.stderr
     assert "candidates 120 new" in first.stdout
-    again = run("ingest", str(out / "2023-autumn"), home=keepwarm_home)
+    again = run_cli("ingest", str(out / "2023-autumn"), home=keepwarm_home)
     assert again.returncode == 0
     assert "events 0 new" in again.stdout
     assert (keepwarm_home / "keepwarm.db").is_file()
@@ -58,7 +46,7 @@ def test_bad_bundle_exits_1_with_file_row_column_and_no_traceback(
     events.loc[2, "type"] = "offer_maybe"
     events.loc[2, "text"] = "私人问题-MARKER"
     events.to_csv(bundle / "events.csv", index=False)
-    done = run("ingest", str(bundle), home=keepwarm_home)
+    done = run_cli("ingest", str(bundle), home=keepwarm_home)
     assert done.returncode == 1
     assert "events.csv, row 4, column type" in done.stderr
     assert "nothing was loaded" in done.stderr
@@ -78,14 +66,14 @@ def test_bad_bundle_exits_1_with_file_row_column_and_no_traceback(
 def test_user_errors_exit_1_without_traceback(
     args: tuple[str, ...], words: str, keepwarm_home: Path
 ) -> None:
-    done = run(*args, home=keepwarm_home)
+    done = run_cli(*args, home=keepwarm_home)
     assert done.returncode == 1
     assert words in done.stderr
     assert "Traceback" not in done.stderr
 
 
 def test_demo_simulates_and_ingests_two_seasons(keepwarm_home: Path) -> None:
-    done = run("demo", "--candidates", "60", home=keepwarm_home)
+    done = run_cli("demo", "--candidates", "60", home=keepwarm_home)
     assert done.returncode == 0, done.stderr
     assert "simulated 2023-autumn" in done.stdout
     assert "simulated 2024-autumn" in done.stdout

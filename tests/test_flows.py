@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
+import json
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from mlflow import MlflowClient
 from sqlalchemy import Engine, func, select
 
 from config import Settings
@@ -20,6 +17,7 @@ from serving.scoring import score_day
 from store.db import open_store
 from store.ingest import ingest_bundle
 from store.schema import Score
+from tests.conftest import run_cli
 from training.tracking import MODEL_NAME, configure, load_champion
 
 DAY = dt.date(2024, 12, 2)
@@ -123,31 +121,13 @@ def test_scoring_a_past_day_sees_only_what_was_known_then(
 def test_cli_trains_and_scores_without_a_server_and_without_noise(
     small_store: Engine, keepwarm_home: Path, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env["KEEPWARM_HOME"] = str(keepwarm_home)
-    bin_dir = Path(sys.executable).parent
-    train = subprocess.run(
-        [str(bin_dir / "keepwarm"), "train"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    train = run_cli("train", home=keepwarm_home, timeout=600)
     assert train.returncode == 0, train.stderr[-2000:]
-    import json
-
     summary = json.loads(train.stdout.strip().splitlines()[-1])
     assert {"auc", "auc_rules", "auc_oracle", "model_version", "alias"} <= set(summary)
     out = tmp_path / "scores.csv"
-    score = subprocess.run(
-        [str(bin_dir / "keepwarm"), "score", "--as-of", DAY.isoformat(), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
+    args = ("score", "--as-of", DAY.isoformat(), "--out", str(out))
+    score = run_cli(*args, home=keepwarm_home, timeout=600)
     assert score.returncode == 0, score.stderr[-2000:]
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["candidate_id", "as_of", "risk", "rank", "hr_owner", "reasons"]
@@ -156,7 +136,6 @@ def test_cli_trains_and_scores_without_a_server_and_without_noise(
         assert "Traceback" not in noise
         assert "database is locked" not in noise
         assert "ERROR" not in noise
-    assert MlflowClient  # imported for the harness-free path too
 
 
 def test_deployments_schedule_daily_scoring_and_retraining(harness: None) -> None:
