@@ -52,6 +52,8 @@ _COUNTS = {
     "questions": "type IN ('candidate_question', 'info_session_question')",
     "info_sessions": "type = 'info_session_attended'",
     "signals": "type = 'external_signal' AND topic = 'competing_offer'",
+    "mentions": "type IN ('candidate_question', 'info_session_question') "
+    "AND topic = 'competing_offer'",
     "materials": "type = 'materials_submitted'",
     "approval_steps": "type = 'offer_approval_step'",
     "interviews": "type = 'interview_completed' AND value IS NOT NULL",
@@ -189,6 +191,7 @@ def _point_sql() -> str:
             {", ".join(f"{total('asked_' + t)} AS asked_{t}" for t in TOPICS)},
             d0.score / nullif(d0.interviews, 0) AS interview_score,
             {total("signals")} AS competing_offer_signals,
+            {total("mentions")} AS competing_offer_mentions,
             {days_since["last_signal"]} AS days_since_competing_signal,
             date_diff('day', {entry}, s.as_of) AS days_since_entry
         FROM spine s

@@ -314,7 +314,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "学历层级 {v:.0f}",
         "degree level {v:.0f}",
     ),
-    _f("role_family", "profile", "role family", "岗位类别", "role family", cat=True),
+    _f("role_family", "profile", "role family", "岗位类别: {v}", "role family: {v}", cat=True),
     _f(
         "major_role_fit",
         "profile",
@@ -329,6 +329,13 @@ CATALOGUE: tuple[Feature, ...] = (
         "consented public signals of a competing offer",
         "公开信息显示有其他 offer ({v:.0f} 次)",
         "signals of a competing offer ({v:.0f})",
+    ),
+    _f(
+        "competing_offer_mentions",
+        "outside",
+        "times the candidate told HR about another offer",
+        "候选人提到其他 offer ({v:.0f} 次)",
+        "mentioned another offer ({v:.0f} times)",
     ),
     _f(
         "days_since_competing_signal",
@@ -361,11 +368,13 @@ if len(BY_NAME) != len(CATALOGUE):  # a duplicate name would silently shadow a r
     raise RuntimeError("duplicate feature names in the catalogue")
 
 
-def reason_text(name: str, value: float | None, lang: str = "zh") -> str:
+def reason_text(name: str, value: float | str | None, lang: str = "zh") -> str:
     """The recruiter-facing reason for a feature at a value."""
     feature = BY_NAME[name]
     template = feature.reason_zh if lang == "zh" else feature.reason_en
-    if "{v" not in template or value is None or feature.categorical:
+    if feature.categorical:
+        return template.replace("{v}", "?" if value is None else str(value))
+    if "{v" not in template or value is None:
         return template
     try:
         return template.format(v=float(value))

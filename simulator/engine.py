@@ -37,6 +37,7 @@ _A = {a: i for i, a in enumerate(ACTOR_CODES)}
 PRE, PENDING, OFFERED, ACCEPTED, JOINED, RENEGED = range(6)
 
 QUESTION_TEXT = {
+    "competing_offer": "我收到了其他公司的 offer, 能再谈谈吗?",
     "salary": "薪资结构和年终奖是怎样的?",
     "housing": "公司有住房补贴或宿舍吗?",
     "training": "入职后有哪些培训?",
@@ -314,6 +315,20 @@ def step(
                 channel="portal",
                 actor="system",
                 topic=np.full(seen.size, TOPICS.index("competing_offer")),
+            )
+        # some tell HR themselves ("I have another offer, can you match it?"),
+        # whatever their consent to outside signals: it is their own message
+        tells = idx[rng.random(idx.size) < p.mention_share]
+        if log is not None:
+            log.add(
+                tells,
+                day,
+                "candidate_question",
+                rng=rng,
+                channel="wechat",
+                actor="candidate",
+                topic=np.full(tells.size, TOPICS.index("competing_offer")),
+                text=True,
             )
         asks_salary = idx[rng.random(idx.size) < 0.3]
         _ask(s, asks_salary, np.full(asks_salary.size, p.topics.index("salary")), day, p, rng, log)

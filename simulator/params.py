@@ -64,6 +64,7 @@ class SimParams:
     switching_cost_offered: float = 0.3
     switching_cost_accepted: float = 0.9
     signal_share: float = 0.55  # of competing offers seen as a consented public post
+    mention_share: float = 0.3  # of competing offers the candidate tells HR about
 
     # engagement read-out
     open_base: float = -0.5

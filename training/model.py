@@ -48,6 +48,7 @@ MONOTONE: dict[str, int] = {
     "days_since_candidate_activity": 1,
     "unreplied_hr_messages": 1,
     "competing_offer_signals": 1,
+    "competing_offer_mentions": 1,
 }
 
 
@@ -202,11 +203,18 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         column = {name: i for i, name in enumerate(numeric.columns)}
         values = numeric.to_numpy(dtype=float)
         names = self.features_
+        labels = (
+            X["role_family"].astype(object).to_numpy()
+            if "role_family" in X
+            else np.full(len(X), None, dtype=object)
+        )
         return [
             [
                 {
                     "code": names[j],
-                    "value": _num(values[i, column[names[j]]]) if names[j] in column else None,
+                    "value": _num(values[i, column[names[j]]])
+                    if names[j] in column
+                    else _text(labels[i]),
                     "contribution": float(c),
                 }
                 for j, c in zip(order[i].tolist(), picked[i].tolist(), strict=True)
@@ -245,6 +253,10 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
 def explain(reasons: list[dict[str, Any]], lang: str = "zh") -> list[dict[str, Any]]:
     """Reasons with the recruiter-facing text added, in Chinese or English."""
     return [{**r, "text": reason_text(r["code"], r.get("value"), lang)} for r in reasons]
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or pd.isna(value) else str(value)
 
 
 def _num(value: object) -> float | None:
