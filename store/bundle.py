@@ -102,9 +102,7 @@ def _as_text(value: object) -> str:
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
     if isinstance(value, pd.Timestamp):
-        if value.tzinfo is None:
-            return value.isoformat()  # no offset: the check below reports it
-        return value.isoformat()
+        return value.isoformat()  # a naive one has no offset, and the check says so
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from features.catalogue import BY_NAME, FEATURE_NAMES, ROLE_FAMILIES, reason_text
+from features.catalogue import BY_NAME, ROLE_FAMILIES, reason_text
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -265,6 +265,3 @@ def _num(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if np.isnan(out) else out
-
-
-MODEL_FEATURES: list[str] = list(FEATURE_NAMES)

@@ -7,7 +7,6 @@ the model by alias (``models:/keepwarm-dropout@champion``), never by a path.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 from dataclasses import dataclass
@@ -253,7 +252,3 @@ def log_and_register(
         )
         log.info("model version %s -> %s: %s", model_version, alias, reason)
         return Registered(run.info.run_id, model_version, alias, reason)
-
-
-def describe(registered: Registered) -> str:
-    return json.dumps(registered.__dict__)

@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
@@ -157,10 +156,6 @@ def train_model(
     train = season_snapshots(data, train_seasons, cfg)
     test = season_snapshots(data, [test_season], cfg, with_truth_days=True)
     return fit_and_evaluate(train, test, data.truth, train_seasons, test_season, cfg)
-
-
-def score_frame(model: DropoutClassifier, frame: pd.DataFrame) -> np.ndarray:
-    return model.predict_proba(frame[model.features_])[:, 1]
 
 
 def closed_seasons(engine: Engine) -> list[str]:
