@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 from sqlalchemy import Engine
-from sqlalchemy.dialects import postgresql, sqlite
 
 from features.build import build_features
 from features.source import load_candidates, load_content, load_events, load_outcomes
+from store.db import upsert
 from store.schema import Score
 from training.model import DropoutClassifier
 from training.snapshots import active_on, scored_population
@@ -96,15 +96,5 @@ def store_scores(engine: Engine, scores: pd.DataFrame, model_version: str) -> in
         for r in scores.itertuples(index=False)
     ]
     with engine.begin() as conn:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        stmt = dialect.insert(Score.__table__)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["candidate_id", "as_of", "model_version"],
-            set_={
-                "risk": stmt.excluded.risk,
-                "rank": stmt.excluded.rank,
-                "reasons": stmt.excluded.reasons,
-            },
-        )
-        conn.execute(stmt, rows)
+        upsert(conn, Score.__table__, rows, ["candidate_id", "as_of", "model_version"])  # type: ignore[arg-type]
     return len(rows)

@@ -11,10 +11,10 @@ import pandas as pd
 import psycopg
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
 from store.bundle import Bundle, known_candidates_frame, read_bundle
+from store.db import upsert
 from store.schema import Candidate, Content, Event, IngestBatch, Outcome, Truth
 
 log = logging.getLogger(__name__)
@@ -61,15 +61,6 @@ class IngestReport:
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)
     return clean.to_dict("records")
-
-
-def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str]) -> None:
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
-    updates = {c: stmt.excluded[c] for c in rows[0] if c not in keys}
-    conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=updates), rows)
 
 
 def _event_frame(events: pd.DataFrame, batch_id: int) -> pd.DataFrame:
@@ -197,7 +188,7 @@ def _upsert_changed(
         differs |= merged[c].fillna("\0") != merged[f"{c}_old"].fillna("\0")
     pick = merged.loc[is_new | differs, "index"]
     rows = _records(frame.loc[pick].assign(**extra))
-    _upsert(conn, model.__table__, rows, keys)  # type: ignore[attr-defined]
+    upsert(conn, model.__table__, rows, keys)  # type: ignore[attr-defined]
     n_new = int(is_new.sum())
     return n_new, len(rows) - n_new
 
