@@ -218,6 +218,80 @@ def demo(
     _print_top(scores, 10)
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the API (and the champion model) with uvicorn."""
+    import uvicorn
+
+    from store.db import open_store
+
+    settings = get_settings()
+    open_store(settings).dispose()  # migrate once, before workers start
+    typer.echo(
+        f"keepwarm serving on http://{host}:{port} (docs at /docs), store {settings.store_url}"
+    )
+    uvicorn.run(
+        "serving.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("create")
+def keys_create(
+    role: Annotated[str, typer.Option(help="ats, hr, lead or admin.")],
+    owner: Annotated[
+        str | None, typer.Option(help="For hr keys: the hr_owner whose candidates it sees.")
+    ] = None,
+    label: Annotated[str | None, typer.Option(help="A note to recognise the key by.")] = None,
+) -> None:
+    """Create an API key. The key is printed once, alone on the last line; only its hash is kept."""
+    from serving.auth import create_key
+    from store.db import open_store
+
+    new = create_key(open_store(get_settings()), role, owner, label)
+    scope = f" for {new.hr_owner}" if new.hr_owner else ""
+    typer.echo(f"created key {new.key_id} ({new.role}{scope}); it is shown this once:")
+    typer.echo(new.key)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """List keys (ids, roles, owners; never the keys themselves)."""
+    from serving.auth import list_keys
+    from store.db import open_store
+
+    for k in list_keys(open_store(get_settings())):
+        state = "revoked" if k["revoked"] else "active"
+        typer.echo(
+            f"{k['key_id']:>4}  {k['prefix']}...  {k['role']:<5} {k['hr_owner'] or '-':<8} "
+            f"{state:<8} {k['created_at']}  {k['label'] or ''}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys list).")]) -> None:
+    """Revoke a key; the service refuses it within seconds."""
+    from serving.auth import revoke_key
+    from store.db import open_store
+
+    if not revoke_key(open_store(get_settings()), key_id):
+        raise KeepwarmError(f"no active key with id {key_id}")
+    typer.echo(f"revoked key {key_id}")
+
+
 def _log_crash() -> Path | None:
     """Keep the traceback of an unexpected error in a file, not on the user's screen."""
     import traceback

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,6 +33,31 @@ class Settings(BaseSettings):
     )
     max_reported_problems: int = Field(
         default=50, ge=1, description="How many problems a rejected bundle reports."
+    )
+
+    # --- serving (keepwarm serve) -------------------------------------------------
+    timezone: str = Field(
+        default="Asia/Shanghai",
+        description="Where 'today' is decided, and the offset of events the service stamps.",
+    )
+    tier_high: float = Field(
+        default=0.40, gt=0, lt=1, description="Risk from which a tier is high."
+    )
+    tier_medium: float = Field(
+        default=0.20, gt=0, lt=1, description="Risk from which a tier is medium."
+    )
+    rate_limit: str = Field(
+        default="50/second;2000/minute",
+        description="Requests allowed per API key (the `limits` notation, ';'-separated).",
+    )
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    model_poll_seconds: float = Field(
+        default=30.0, ge=0, description="How often serving checks the champion alias (0: never)."
+    )
+    greenhouse_secret: SecretStr | None = Field(
+        default=None, description="Greenhouse webhook secret key; the webhook is off when unset."
     )
 
     @property

@@ -253,6 +253,12 @@ def build_features(
     may carry ``content_id``; ``content`` is the content library, which tells
     what a message was about. Only events with ``local_day <= as_of`` count.
     """
+    if spine.empty:
+        empty = pd.DataFrame({n: pd.Series(dtype=float) for n in FEATURE_NAMES})
+        empty["role_family"] = empty["role_family"].astype(object)
+        empty.insert(0, "as_of", pd.Series(dtype=object))
+        empty.insert(0, "candidate_id", pd.Series(dtype=object))
+        return empty
     ev = events[EVENT_COLUMNS].copy()
     ev["local_day"] = pd.to_datetime(ev["local_day"]).dt.date
     ev["covers_housing"] = _covers(events, content, "housing")

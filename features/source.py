@@ -11,32 +11,43 @@ from features.build import CANDIDATE_COLUMNS, EVENT_COLUMNS
 from store.schema import Candidate, Content, Event, Outcome
 
 
-def load_events(engine: Engine, until: dt.date | None = None) -> pd.DataFrame:
-    """Events known by the end of ``until`` (all when None); never the ``text`` column."""
+def load_events(
+    engine: Engine, until: dt.date | None = None, candidate_ids: list[str] | None = None
+) -> pd.DataFrame:
+    """Events known by the end of ``until`` (all when None); never the ``text`` column.
+
+    ``candidate_ids`` narrows it to those candidates (the serving side refreshes a few).
+    """
     query = select(*(getattr(Event, c) for c in EVENT_COLUMNS), Event.content_id)
     if until is not None:
         query = query.where(Event.local_day <= until)
+    if candidate_ids is not None:
+        query = query.where(Event.candidate_id.in_(candidate_ids))
     with engine.connect() as conn:
         frame = pd.read_sql(query, conn)
     frame["local_day"] = pd.to_datetime(frame["local_day"]).dt.date
     return frame
 
 
-def load_candidates(engine: Engine, seasons: list[str] | None = None) -> pd.DataFrame:
-    columns = [*CANDIDATE_COLUMNS, "season", "hr_owner"]
+def load_candidates(
+    engine: Engine, seasons: list[str] | None = None, candidate_ids: list[str] | None = None
+) -> pd.DataFrame:
+    columns = [*CANDIDATE_COLUMNS, "season", "hr_owner", "department"]
     query = select(*(getattr(Candidate, c) for c in columns))
     if seasons:
         query = query.where(Candidate.season.in_(seasons))
+    if candidate_ids is not None:
+        query = query.where(Candidate.candidate_id.in_(candidate_ids))
     with engine.connect() as conn:
         return pd.read_sql(query, conn)
 
 
-def load_outcomes(engine: Engine) -> pd.DataFrame:
+def load_outcomes(engine: Engine, candidate_ids: list[str] | None = None) -> pd.DataFrame:
+    query = select(Outcome.candidate_id, Outcome.outcome, Outcome.outcome_date, Outcome.reason)
+    if candidate_ids is not None:
+        query = query.where(Outcome.candidate_id.in_(candidate_ids))
     with engine.connect() as conn:
-        frame = pd.read_sql(
-            select(Outcome.candidate_id, Outcome.outcome, Outcome.outcome_date, Outcome.reason),
-            conn,
-        )
+        frame = pd.read_sql(query, conn)
     frame["outcome_date"] = pd.to_datetime(frame["outcome_date"]).dt.date
     return frame
 

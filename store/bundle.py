@@ -46,9 +46,10 @@ class KeepwarmError(Exception):
 @dataclass(frozen=True)
 class Problem:
     file: str
-    where: str | None  # "row 12", "line 3", or None for the whole file
+    where: str | None  # "row 12", "line 3", "item 0", or None for the whole file
     column: str | None
     message: str
+    index: int | None = None  # position in the frame or request array, 0-based
 
     def __str__(self) -> str:
         parts = [self.file]
@@ -133,12 +134,34 @@ def _read_text_frame(path: Path) -> pd.DataFrame:
     return out
 
 
-def _where(path: Path, index: int) -> str:
-    if path.suffix == ".csv":
-        return f"row {index + 2}"  # as a spreadsheet shows it: the header is row 1
-    if path.suffix == ".jsonl":
-        return f"line {index + 1}"
-    return f"row {index + 1}"
+def text_frame(items: list[dict[str, object]]) -> pd.DataFrame:
+    """JSON objects (an API request's array) as a frame of strings, '' for missing."""
+    raw = pd.DataFrame.from_records(items) if items else pd.DataFrame()
+    return raw.astype(object).map(_as_text).astype(str) if len(raw.columns) else raw
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a table's rows came from, so problems name the file and row (or array item)."""
+
+    name: str
+    style: str  # ".csv", ".jsonl", ".parquet", or "item" for a JSON array in a request
+
+    @classmethod
+    def of(cls, path: Path) -> Origin:
+        return cls(path.name, path.suffix)
+
+    def where(self, index: int) -> str:
+        if self.style == ".csv":
+            return f"row {index + 2}"  # as a spreadsheet shows it: the header is row 1
+        if self.style == ".jsonl":
+            return f"line {index + 1}"
+        if self.style == "item":
+            return f"item {index}"
+        return f"row {index + 1}"
+
+    def problem(self, index: int, column: str | None, message: str) -> Problem:
+        return Problem(self.name, self.where(index), column, message, index)
 
 
 # --- checks ----------------------------------------------------------------
@@ -200,7 +223,7 @@ def _schema(spec: TableSpec) -> pa.DataFrameSchema:
 _SCHEMAS = {spec.name: _schema(spec) for spec in TABLES}
 
 
-def _column_problems(spec: TableSpec, path: Path, frame: pd.DataFrame) -> list[Problem]:
+def _column_problems(spec: TableSpec, origin: Origin, frame: pd.DataFrame) -> list[Problem]:
     try:
         _SCHEMAS[spec.name].validate(frame, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -209,12 +232,12 @@ def _column_problems(spec: TableSpec, path: Path, frame: pd.DataFrame) -> list[P
         for row in exc.failure_cases.itertuples(index=False):
             if row.column is None or pd.isna(row.index):
                 col = str(row.failure_case) if row.check == "column_in_dataframe" else row.column
-                problems.append(Problem(path.name, None, col, "required column is missing"))
+                problems.append(Problem(origin.name, None, col, "required column is missing"))
                 continue
             message = str(row.check)
             if row.column not in personal and str(row.failure_case).strip():
                 message += f" (got {_shown(row.failure_case)})"
-            problems.append(Problem(path.name, _where(path, int(row.index)), row.column, message))
+            problems.append(origin.problem(int(row.index), row.column, message))
         return problems
     return []
 
@@ -225,7 +248,7 @@ def _shown(value: object) -> str:
 
 
 def _duplicate_problems(
-    spec: TableSpec, path: Path, frame: pd.DataFrame, allow_identical: bool
+    spec: TableSpec, origin: Origin, frame: pd.DataFrame, allow_identical: bool
 ) -> tuple[list[Problem], pd.DataFrame]:
     key = list(spec.key)
     if not set(key) <= set(frame.columns):
@@ -238,9 +261,8 @@ def _duplicate_problems(
         frame = frame.drop(index=copies.index[copies])
         dup = frame.duplicated(subset=key, keep="first")
     problems = [
-        Problem(
-            path.name,
-            _where(path, int(i)),
+        origin.problem(
+            int(i),
             key[0],
             f"duplicate {'/'.join(key)} {_shown(frame.loc[i, key[0]])}"
             + (" with different values" if allow_identical else ""),
@@ -313,6 +335,53 @@ def _fingerprint(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
+def check_tables(
+    texts: dict[str, pd.DataFrame],
+    origins: dict[str, Origin],
+    known: pd.DataFrame | None,
+    source: str,
+    max_problems: int = 50,
+) -> dict[str, pd.DataFrame]:
+    """Check text frames (one per table present) and return them typed, or raise.
+
+    The one gate for every way data comes in: bundle files and API requests alike.
+    Events come back with ``ts`` split into ``ts_utc``, ``utc_offset_min`` and ``local_day``.
+    """
+    problems: list[Problem] = []
+    checked: dict[str, pd.DataFrame] = {}
+    for spec in TABLES:
+        if spec.name not in texts:
+            continue
+        origin, frame = origins[spec.name], texts[spec.name]
+        problems += _column_problems(spec, origin, frame)
+        dups, frame = _duplicate_problems(spec, origin, frame, allow_identical=spec is EVENTS)
+        problems += dups
+        checked[spec.name] = frame
+    if problems:
+        _raise(source, problems, max_problems)
+
+    typed = {name: _typed(spec, checked[name]) for spec in TABLES if (name := spec.name) in checked}
+    problems += _reference_problems(typed, origins, known)
+    if problems:
+        _raise(source, problems, max_problems)
+    if "events" in typed:
+        typed["events"] = pd.concat(
+            [typed["events"].drop(columns=["ts"]), split_timestamps(checked["events"]["ts"])],
+            axis=1,
+        )
+    return {name: frame.reset_index(drop=True) for name, frame in typed.items()}
+
+
+def empty_typed(spec: TableSpec) -> pd.DataFrame:
+    """A typed frame of ``spec`` with no rows."""
+    frame = _typed(spec, pd.DataFrame({f.name: pd.Series([], dtype=str) for f in spec.fields}))
+    if spec is EVENTS:
+        frame = pd.concat(
+            [frame.drop(columns=["ts"]), split_timestamps(pd.Series([], dtype=str))], axis=1
+        )
+    return frame
+
+
 def read_bundle(
     folder: Path | str,
     known: pd.DataFrame | None = None,
@@ -337,33 +406,21 @@ def read_bundle(
                 problems.append(Problem(f"{spec.name}.csv", None, None, "required file is missing"))
             continue
         try:
-            frame = _read_text_frame(path)
+            texts[spec.name] = _read_text_frame(path)
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             kind = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "cannot be read"
             problems.append(Problem(path.name, None, None, f"{kind} ({type(exc).__name__})"))
             continue
         paths[spec.name] = path
-        problems += _column_problems(spec, path, frame)
-        dups, frame = _duplicate_problems(spec, path, frame, allow_identical=spec is EVENTS)
-        problems += dups
-        texts[spec.name] = frame
     if problems:
         _raise(source, problems, max_problems)
-
-    typed = {name: _typed(spec, texts[name]) for spec in TABLES if (name := spec.name) in texts}
-    problems += _reference_problems(typed, paths, known)
-    if problems:
-        _raise(source, problems, max_problems)
-
-    events = typed["events"]
-    events = pd.concat(
-        [events.drop(columns=["ts"]), split_timestamps(texts["events"]["ts"])], axis=1
-    )
+    origins = {name: Origin.of(path) for name, path in paths.items()}
+    typed = check_tables(texts, origins, known, source, max_problems)
     return Bundle(
         source=str(folder),
         fingerprint=_fingerprint(paths.values()),
-        candidates=typed["candidates"].reset_index(drop=True),
-        events=events.reset_index(drop=True),
+        candidates=typed["candidates"],
+        events=typed["events"],
         outcomes=typed.get("outcomes"),
         content=typed.get("content"),
         truth=typed.get("truth"),
@@ -376,39 +433,42 @@ def _raise(source: str, problems: list[Problem], limit: int) -> None:
 
 
 def _reference_problems(
-    typed: dict[str, pd.DataFrame], paths: dict[str, Path], known: pd.DataFrame | None
+    typed: dict[str, pd.DataFrame], origins: dict[str, Origin], known: pd.DataFrame | None
 ) -> list[Problem]:
-    cands = typed["candidates"][["candidate_id", "consent_external_signals"]]
+    cands = typed.get("candidates", pd.DataFrame(columns=["candidate_id"]))
+    cands = cands.reindex(columns=["candidate_id", "consent_external_signals"])
     if known is not None and len(known):
         known = known[~known["candidate_id"].isin(cands["candidate_id"])]
         cands = pd.concat([cands, known[["candidate_id", "consent_external_signals"]]])
     consent = dict(
-        zip(cands["candidate_id"], cands["consent_external_signals"].fillna(False), strict=True)
+        zip(
+            cands["candidate_id"],
+            cands["consent_external_signals"]
+            .astype(object)
+            .where(cands["consent_external_signals"].notna(), False),
+            strict=True,
+        )
     )
     problems: list[Problem] = []
     for name in ("events", "outcomes", "truth"):
         if name not in typed:
             continue
-        frame, path = typed[name], paths[name]
+        frame, origin = typed[name], origins[name]
         unknown = ~frame["candidate_id"].isin(consent.keys())
         problems += [
-            Problem(
-                path.name,
-                _where(path, int(i)),
-                "candidate_id",
-                f"unknown candidate {_shown(frame.at[i, 'candidate_id'])}",
+            origin.problem(
+                int(i), "candidate_id", f"unknown candidate {_shown(frame.at[i, 'candidate_id'])}"
             )
             for i in frame.index[unknown]
         ]
-    ev, path = typed["events"], paths["events"]
+    if "events" not in typed:
+        return problems
+    ev, origin = typed["events"], origins["events"]
     signal = ev["type"] == "external_signal"
     no_consent = signal & ~ev["candidate_id"].map(consent).fillna(True).astype(bool)
     problems += [
-        Problem(
-            path.name,
-            _where(path, int(i)),
-            "type",
-            "external_signal for a candidate without consent_external_signals=true",
+        origin.problem(
+            int(i), "type", "external_signal for a candidate without consent_external_signals=true"
         )
         for i in ev.index[no_consent]
     ]
@@ -428,7 +488,11 @@ __all__ = [
     "Bundle",
     "BundleError",
     "KeepwarmError",
+    "Origin",
     "Problem",
+    "check_tables",
+    "empty_typed",
     "read_bundle",
     "split_timestamps",
+    "text_frame",
 ]

@@ -13,7 +13,17 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from store.bundle import Bundle, known_candidates_frame, read_bundle
+from store.bundle import (
+    CANDIDATES,
+    EVENTS,
+    Bundle,
+    Origin,
+    check_tables,
+    empty_typed,
+    known_candidates_frame,
+    read_bundle,
+    text_frame,
+)
 from store.db import upsert
 from store.schema import Candidate, Content, Event, IngestBatch, Outcome, Truth
 
@@ -138,9 +148,16 @@ def _insert_events(conn: Connection, frame: pd.DataFrame) -> int:
     return _insert_events_sqlite(conn, frame)
 
 
-def _known_candidates(conn: Connection) -> pd.DataFrame:
-    rows = conn.execute(select(Candidate.candidate_id, Candidate.consent_external_signals))
-    return known_candidates_frame((r[0], bool(r[1])) for r in rows)
+def _known_candidates(conn: Connection, ids: list[str] | None = None) -> pd.DataFrame:
+    """The store's candidates (all, or those among ``ids``) and their consent flags."""
+    query = select(Candidate.candidate_id, Candidate.consent_external_signals)
+    if ids is None:
+        return known_candidates_frame((r[0], bool(r[1])) for r in conn.execute(query))
+    found: list[tuple[str, bool]] = []
+    for i in range(0, len(ids), 5000):
+        rows = conn.execute(query.where(Candidate.candidate_id.in_(ids[i : i + 5000])))
+        found += [(r[0], bool(r[1])) for r in rows]
+    return known_candidates_frame(found)
 
 
 def _normalised(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -243,6 +260,33 @@ def ingest_bundle(engine: Engine, folder: Path | str, max_problems: int = 50) ->
         report = load_bundle(conn, bundle)
     log.info("%s", report.summary())
     return report
+
+
+def check_items(
+    engine: Engine,
+    table: str,
+    items: list[dict[str, Any]],
+    source: str,
+    fingerprint: str,
+    max_problems: int = 50,
+) -> Bundle:
+    """Check a JSON array of one table's rows (an API request) as a bundle of that one table.
+
+    The same checks as a bundle file; problems name the array index ("item 3") and field.
+    """
+    texts = {table: text_frame(items)}
+    ids = sorted({str(i.get("candidate_id")) for i in items if i.get("candidate_id")})
+    with engine.connect() as conn:
+        known = _known_candidates(conn, ids)
+    typed = check_tables(texts, {table: Origin(table, "item")}, known, source, max_problems)
+    return Bundle(
+        source=source,
+        fingerprint=fingerprint,
+        candidates=typed.get("candidates", empty_typed(CANDIDATES)),
+        events=typed.get("events", empty_typed(EVENTS)),
+        outcomes=typed.get("outcomes"),
+        content=typed.get("content"),
+    )
 
 
 def count_rows(engine: Engine) -> dict[str, int]:

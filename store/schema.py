@@ -160,3 +160,50 @@ class OutreachAction(Base):
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_outreach_owner_day", "hr_owner", "plan_date"),)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is kept; the key itself is shown once, at creation."""
+
+    __tablename__ = "api_keys"
+
+    key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the key's first characters, to recognise it
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    hr_owner: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class WebhookDelivery(Base):
+    """One delivery from an ATS webhook, kept so a redelivery changes nothing.
+
+    ``detail`` holds only the fields keepwarm maps (ids, statuses, dates), never names or notes;
+    a delivery whose candidate keepwarm does not know yet waits here as ``pending``.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # applied, pending, ignored
+    application_id: Mapped[str | None] = mapped_column(String(64))
+    candidate_id: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __table_args__ = (Index("ix_webhook_status", "status"),)
+
+
+class AtsLink(Base):
+    """Which keepwarm candidate an ATS application belongs to."""
+
+    __tablename__ = "ats_links"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)

@@ -13,8 +13,8 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from training.config import RuleThresholds
 
 
-def rules_score(frame: pd.DataFrame, rules: RuleThresholds) -> np.ndarray:
-    """How many of the brief's warnings fire for each snapshot (0-4), as a risk score.
+def rule_flags(frame: pd.DataFrame, rules: RuleThresholds) -> pd.DataFrame:
+    """The brief's warnings per row, one boolean column each.
 
     No reply for more than N days after an HR message; approval pending past its
     SLA; a competing-offer signal; a request for more time.
@@ -23,10 +23,20 @@ def rules_score(frame: pd.DataFrame, rules: RuleThresholds) -> np.ndarray:
         frame["days_since_reply"].fillna(frame["days_since_offer_sent"]).fillna(0)
         > rules.no_reply_days
     )
-    slow = frame["approval_pending_days"] > rules.approval_pending_days
-    signal = frame["competing_offer_signals"] > 0
-    extension = frame["extension_requested"] > 0
-    return (no_reply.astype(int) + slow + signal + extension).to_numpy(dtype=float)
+    return pd.DataFrame(
+        {
+            "no_reply": no_reply,
+            "approval_slow": frame["approval_pending_days"] > rules.approval_pending_days,
+            "competing_offer": frame["competing_offer_signals"] > 0,
+            "extension_requested": frame["extension_requested"] > 0,
+        },
+        index=frame.index,
+    )
+
+
+def rules_score(frame: pd.DataFrame, rules: RuleThresholds) -> np.ndarray:
+    """How many of the brief's warnings fire for each snapshot (0-4), as a risk score."""
+    return rule_flags(frame, rules).sum(axis=1).to_numpy(dtype=float)
 
 
 def logistic_baseline(features: list[str]) -> Pipeline:

@@ -1,0 +1,701 @@
+"""The HTTP service: FastAPI over the store, the scorer and the model registry.
+
+The app is thin: each route checks who is calling, then calls a plain function
+(``store.ingest``, ``serving.engine``, ``serving.greenhouse``). Sync routes run
+in FastAPI's thread pool, so scoring and database work never block the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from limits import parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import Engine, select, text
+from starlette.concurrency import run_in_threadpool
+
+from config import Settings, get_settings
+from features.catalogue import reason_text
+from serving import greenhouse
+from serving.auth import KeyCache, Principal
+from serving.engine import FLAGS, DayScores, LoadedModel, Scorer
+from serving.metrics import Metrics, MetricsMiddleware, TooLarge
+from serving.schemas import (
+    MAX_EVENTS,
+    MAX_ITEMS,
+    MAX_PAGE,
+    CandidateDetail,
+    CandidateIn,
+    ErrorBody,
+    EventIn,
+    Health,
+    ItemError,
+    OutcomeIn,
+    Profile,
+    Reason,
+    ReloadResult,
+    RiskList,
+    RiskRow,
+    ScoreItem,
+    ScorePoint,
+    ScoreRequest,
+    ScoreResponse,
+    Tier,
+    TimelineEvent,
+    WebhookResult,
+    Written,
+)
+from store.bundle import BundleError, KeepwarmError
+from store.db import open_store
+from store.ingest import check_items, load_bundle
+from store.schema import Candidate, Event, Outcome, Score
+from training.config import load_config
+
+log = logging.getLogger("keepwarm.serving")
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one"},
+    403: {"model": ErrorBody, "description": "The key's role may not do this"},
+    413: {"model": ErrorBody, "description": "Request body too large"},
+    422: {
+        "model": ErrorBody,
+        "description": "Invalid input: which item and field, nothing written",
+    },
+    429: {"model": ErrorBody, "description": "Rate limit of this key exceeded"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "Unknown, or not yours to see"}
+}
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {"model": ErrorBody, "description": "No champion model loaded yet"}
+}
+
+
+class ApiError(HTTPException):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+
+
+def _error(status: int, code: str, message: str, problems: list[dict[str, Any]] | None = None):
+    body = {"error": {"code": code, "message": message, "problems": problems or []}}
+    return JSONResponse(body, status_code=status)
+
+
+# --- the service's state --------------------------------------------------------------------
+
+
+class Service:
+    """Everything the routes share: store, keys, limiter, scorer, metrics."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.keys = KeyCache(engine)
+        self.limits = parse_many(settings.rate_limit)
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.scorer = Scorer(engine, load_config().rules)
+        self.metrics = Metrics()
+        self.zone = ZoneInfo(settings.timezone)
+        self._reload_lock = threading.Lock()
+        # SQLite has one writer at a time: queue writes here instead of in its busy loop.
+        self.write_lock = threading.Lock()
+
+    def today(self) -> dt.date:
+        return dt.datetime.now(self.zone).date()
+
+    def tier(self, risk: float) -> Tier:
+        if risk >= self.settings.tier_high:
+            return "high"
+        return "medium" if risk >= self.settings.tier_medium else "low"
+
+    def reload_model(self) -> tuple[str | None, bool]:
+        """Load the champion if the alias moved; returns (version, changed)."""
+        from mlflow.exceptions import MlflowException
+
+        from training.tracking import MODEL_NAME, configure, load_model_version
+
+        with self._reload_lock:
+            current = self.scorer.model.version if self.scorer.model else None
+            try:
+                client = configure(self.settings)
+                version = str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+            except MlflowException:
+                return current, False
+            if version == current:
+                return current, False
+            loaded = LoadedModel.of(load_model_version(version), version)
+            self.scorer.set_model(loaded)
+            self.metrics.model_loaded(version)
+            log.warning("serving model version %s (was %s)", version, current)
+            return version, True
+
+
+def _service(request: Request) -> Service:
+    return request.app.state.service
+
+
+bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <key>")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <key>")
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> Principal:
+    service = _service(request)
+    key = credentials.credentials if credentials else api_key
+    principal = service.keys.lookup(key) if key else None
+    if principal is None:
+        raise ApiError(401, "unauthorized", "send a valid API key: Authorization: Bearer <key>")
+    for item in service.limits:
+        if not service.limiter.hit(item, "key", str(principal.key_id)):
+            raise ApiError(429, "rate_limited", f"rate limit {item} exceeded for this key")
+    request.state.principal = principal
+    return principal
+
+
+def allow(*roles: str) -> Callable[[Principal], Principal]:
+    def check(principal: Annotated[Principal, Depends(caller)]) -> Principal:
+        if principal.role not in roles:
+            raise ApiError(403, "forbidden", f"role {principal.role} may not do this")
+        return principal
+
+    return check
+
+
+Writer = Annotated[Principal, Depends(allow("ats", "admin"))]
+Scorer_ = Annotated[Principal, Depends(allow("ats", "hr", "lead", "admin"))]
+Reader = Annotated[Principal, Depends(allow("hr", "lead", "admin"))]
+Admin = Annotated[Principal, Depends(allow("admin"))]
+ServiceDep = Annotated[Service, Depends(_service)]
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _reasons(detail: list[dict[str, Any]]) -> list[Reason]:
+    return [
+        Reason(
+            code=r["code"],
+            text_zh=reason_text(r["code"], r.get("value"), "zh"),
+            text_en=reason_text(r["code"], r.get("value"), "en"),
+            value=r.get("value"),
+            contribution=r["contribution"],
+        )
+        for r in detail
+    ]
+
+
+def _scores(service: Service, as_of: dt.date, ids: list[str]) -> DayScores:
+    if service.scorer.model is None:
+        raise ApiError(503, "no_model", "no champion model yet: run `keepwarm train`")
+    return service.scorer.day(as_of, ids)
+
+
+def _write(service: Service, table: str, items: list[dict[str, Any]], principal: Principal):
+    body = json.dumps(items, sort_keys=True, default=str).encode()
+    fingerprint = hashlib.sha256(body).hexdigest()
+    bundle = check_items(service.engine, table, items, f"api:{table}:{principal.name}", fingerprint)
+    with service.write_lock, service.engine.begin() as conn:
+        report = load_bundle(conn, bundle)
+    if table == "candidates":
+        greenhouse.replay_pending(service.engine)
+    service.scorer.touch({str(i["candidate_id"]) for i in items})
+    return report
+
+
+# --- the app -----------------------------------------------------------------------------------
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await run_in_threadpool(open_store, settings)
+        service = Service(settings, engine)
+        app.state.service = service
+        await run_in_threadpool(service.reload_model)
+        poller = asyncio.create_task(_poll(service))
+        try:
+            yield
+        finally:
+            poller.cancel()
+            engine.dispose()
+
+    app = FastAPI(
+        title="keepwarm",
+        version="1",
+        summary="Dropout risk, reasons and ranked lists for campus candidates between offer "
+        "and first day.",
+        description="Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`. "
+        "Roles: `ats` writes events, candidates and outcomes and asks for scores; `hr` reads "
+        "its own candidates only; `lead` reads all; `admin` manages keys and the model.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware, max_body=settings.max_body_bytes)
+    _handlers(app)
+    _routes(app)
+    return app
+
+
+async def _poll(service: Service) -> None:
+    every = service.settings.model_poll_seconds
+    if every <= 0:
+        return
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(service.reload_model)
+        except Exception:  # keep serving the current model; say why in the log
+            log.exception("checking the champion alias failed")
+
+
+def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors()[:50]:
+            loc = [p for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+            index = next((p for p in loc if isinstance(p, int)), None)
+            names = [str(p) for p in loc if not isinstance(p, int)]
+            # The message only: pydantic's "input" would echo personal data back.
+            problems.append(
+                {"index": index, "field": ".".join(names) or None, "message": err.get("msg", "")}
+            )
+        return _error(422, "invalid", "invalid request; nothing was written", problems)
+
+    @app.exception_handler(BundleError)
+    async def rejected(request: Request, exc: BundleError) -> JSONResponse:
+        problems = [
+            {"index": p.index, "field": p.column, "message": p.message} for p in exc.problems
+        ]
+        return _error(422, "invalid", "invalid items; nothing was written", problems)
+
+    @app.exception_handler(TooLarge)
+    async def too_large(request: Request, exc: TooLarge) -> JSONResponse:
+        limit = _service(request).settings.max_body_bytes
+        return _error(413, "too_large", f"request body over {limit} bytes")
+
+    @app.exception_handler(KeepwarmError)
+    async def user_error(request: Request, exc: KeepwarmError) -> JSONResponse:
+        return _error(400, "bad_request", str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = getattr(exc, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
+            exc.status_code, "error"
+        )
+        response = _error(exc.status_code, code, str(exc.detail))
+        if exc.status_code == 429:
+            response.headers["Retry-After"] = "1"
+        return response
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the server log (no request body in it); the client gets none.
+        log.error("internal error on %s %s", request.method, request.url.path, exc_info=exc)
+        return _error(500, "internal", "internal error; it has been logged")
+
+
+def _routes(app: FastAPI) -> None:
+    @app.get("/healthz", response_model=Health, tags=["ops"])
+    def healthz() -> Health:
+        """The process is alive."""
+        return Health(status="ok")
+
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        tags=["ops"],
+        responses={503: {"model": Health, "description": "Not ready"}},
+    )
+    def readyz(service: ServiceDep, response: Response) -> Health:
+        """The store answers and a model is loaded."""
+        try:
+            with service.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            response.status_code = 503
+            return Health(status="not ready", detail="store unreachable")
+        model = service.scorer.model
+        if model is None:
+            response.status_code = 503
+            return Health(status="not ready", detail="no champion model")
+        return Health(status="ready", model_version=model.version)
+
+    @app.get("/metrics", tags=["ops"], response_class=Response)
+    def metrics(service: ServiceDep) -> Response:
+        """Prometheus metrics: requests, latencies, scores served, model version."""
+        body, content_type = service.metrics.render()
+        return Response(body, media_type=content_type)
+
+    # --- writes (the ATS) ---------------------------------------------------------------------
+
+    @app.post("/v1/events", response_model=Written, tags=["ats"], responses=ERRORS)
+    def post_events(
+        items: Annotated[list[EventIn], EventsBody],
+        principal: Writer,
+        service: ServiceDep,
+    ) -> Written:
+        """Add events in the contract's shape.
+
+        All or nothing: one bad item refuses the request. A known `event_id` changes nothing.
+        """
+        rows = [i.model_dump() for i in items]
+        report = _write(service, "events", rows, principal)
+        service.metrics.events(report.events_new)
+        return Written(
+            batch_id=report.batch_id,
+            received=len(rows),
+            new=report.events_new,
+            already_known=report.events_known,
+        )
+
+    @app.post("/v1/candidates", response_model=Written, tags=["ats"], responses=ERRORS)
+    def post_candidates(
+        items: Annotated[list[CandidateIn], ItemsBody], principal: Writer, service: ServiceDep
+    ) -> Written:
+        """Add or update candidate profiles (the contract's candidates.csv columns)."""
+        rows = [i.model_dump() for i in items]
+        report = _write(service, "candidates", rows, principal)
+        return Written(
+            batch_id=report.batch_id,
+            received=len(rows),
+            new=report.candidates_new,
+            updated=report.candidates_updated,
+        )
+
+    @app.post("/v1/outcomes", response_model=Written, tags=["ats"], responses=ERRORS)
+    def post_outcomes(
+        items: Annotated[list[OutcomeIn], ItemsBody], principal: Writer, service: ServiceDep
+    ) -> Written:
+        """Record who joined and who reneged (and why): the labels of the next retraining."""
+        rows = [i.model_dump() for i in items]
+        report = _write(service, "outcomes", rows, principal)
+        return Written(batch_id=report.batch_id, received=len(rows), new=report.outcomes)
+
+    # --- scores ---------------------------------------------------------------------------------
+
+    @app.post(
+        "/v1/score",
+        response_model=ScoreResponse,
+        tags=["scores"],
+        responses={**ERRORS, **UNAVAILABLE},
+    )
+    def post_score(request: ScoreRequest, principal: Scorer_, service: ServiceDep) -> ScoreResponse:
+        """Risk, tier, rank and reasons for up to 10,000 candidates as of a day (default today).
+
+        Unknown or inactive candidates come back in `errors`, not as a failed request.
+        """
+        as_of = request.as_of or service.today()
+        ids = list(dict.fromkeys(request.candidate_ids))
+        scores = _scores(service, as_of, ids)
+        rows, errors = [], []
+        for cid in ids:
+            i = scores.row.get(cid)
+            if i is None or not principal.sees_owner(scores.day.meta["hr_owner"].iat[i]):
+                errors.append(_missing(service, cid, principal, as_of))
+            else:
+                rows.append(i)
+        results = _score_items(service, scores, rows)
+        service.metrics.scored(len(results))
+        return ScoreResponse(
+            as_of=as_of, model_version=scores.model.version, results=results, errors=errors
+        )
+
+    @app.get(
+        "/v1/risk-list",
+        response_model=RiskList,
+        tags=["hr"],
+        responses={**ERRORS, 400: {"model": ErrorBody, "description": "Bad cursor"}, **UNAVAILABLE},
+    )
+    def risk_list(
+        principal: Reader,
+        service: ServiceDep,
+        owner: Annotated[str | None, Query(max_length=64, description="hr_owner")] = None,
+        department: Annotated[str | None, Query(max_length=200)] = None,
+        tier: Annotated[Tier | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+        as_of: Annotated[dt.date | None, Query(description="default: today")] = None,
+    ) -> RiskList:
+        """Today's ranked list of active candidates, highest risk first, with reasons and alerts."""
+        if principal.role == "hr":
+            if owner not in (None, principal.hr_owner):
+                raise ApiError(403, "forbidden", "an hr key sees its own candidates only")
+            owner = principal.hr_owner
+        day = as_of or service.today()
+        offset = _cursor_offset(cursor, day)
+        scores = _scores(service, day, [])
+        order = scores.ordered()
+        meta = scores.day.meta
+        keep = np.ones(len(order), dtype=bool)
+        if owner is not None:
+            keep &= meta["hr_owner"].to_numpy()[order] == owner
+        if department is not None:
+            keep &= meta["department"].to_numpy()[order] == department
+        if tier is not None:
+            tiers = np.array([service.tier(r) for r in scores.risk[order]], dtype=object)
+            keep &= tiers == tier
+        ranks = np.arange(1, len(order) + 1)[keep]
+        picked = order[keep]
+        page = picked[offset : offset + limit]
+        details = scores.model.reasons(scores.X[page]) if len(page) else []
+        rows = [
+            _risk_row(service, scores, int(i), int(rank), detail)
+            for i, rank, detail in zip(page, ranks[offset : offset + limit], details, strict=True)
+        ]
+        more = offset + limit < len(picked)
+        return RiskList(
+            as_of=day,
+            model_version=scores.model.version,
+            total=len(picked),
+            rows=rows,
+            next_cursor=_make_cursor(offset + limit, day) if more else None,
+        )
+
+    @app.get(
+        "/v1/candidates/{candidate_id}",
+        response_model=CandidateDetail,
+        tags=["hr"],
+        responses={**ERRORS, **NOT_FOUND},
+    )
+    def candidate_detail(
+        candidate_id: Annotated[str, Path(min_length=1, max_length=64)],
+        principal: Reader,
+        service: ServiceDep,
+        as_of: Annotated[
+            dt.date | None, Query(description="current score as of; default today")
+        ] = None,
+    ) -> CandidateDetail:
+        """Profile, event timeline, score history and today's reasons for one candidate."""
+        return _detail(service, principal, candidate_id, as_of or service.today())
+
+    # --- webhooks -------------------------------------------------------------------------------
+
+    @app.post(
+        "/v1/webhooks/greenhouse",
+        response_model=WebhookResult,
+        tags=["ats"],
+        responses={
+            401: {"model": ErrorBody, "description": "Missing or wrong Signature"},
+            403: {"model": ErrorBody, "description": "Webhook not configured"},
+            413: ERRORS[413],
+            422: {"model": ErrorBody, "description": "Signed, but not a delivery keepwarm reads"},
+        },
+    )
+    async def greenhouse_webhook(
+        request: Request,
+        service: ServiceDep,
+        signature: Annotated[str | None, Header(alias="Signature")] = None,
+        event_id: Annotated[str | None, Header(alias="Greenhouse-Event-ID", max_length=128)] = None,
+    ) -> WebhookResult:
+        """Greenhouse's webhooks (offers, applications), verified by their HMAC signature."""
+        secret = service.settings.greenhouse_secret
+        if secret is None:
+            raise ApiError(403, "not_configured", "set KEEPWARM_GREENHOUSE_SECRET to accept it")
+        raw = await request.body()  # verified as received, before any parsing
+        if not greenhouse.signature_ok(secret.get_secret_value().encode(), raw, signature):
+            raise ApiError(401, "bad_signature", "Signature does not match the body")
+        try:
+            body = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(422, "invalid", "body is not JSON") from None
+        if not isinstance(body, dict):
+            raise ApiError(422, "invalid", "body is not a JSON object")
+        delivery = event_id or "sha256:" + hashlib.sha256(raw).hexdigest()
+
+        def run() -> greenhouse.Outcome:
+            with service.write_lock:
+                return greenhouse.handle(service.engine, delivery, body, service.settings.timezone)
+
+        try:
+            outcome = await run_in_threadpool(run)
+        except greenhouse.WebhookError as exc:
+            raise ApiError(422, "invalid", str(exc)) from None
+        service.scorer.touch(outcome.candidate_ids)
+        return WebhookResult(
+            delivery_id=delivery,
+            action=str(body.get("action")),
+            status=outcome.status,  # type: ignore[arg-type]
+            events=outcome.events,
+        )
+
+    # --- admin ----------------------------------------------------------------------------------
+
+    @app.post(
+        "/v1/admin/reload-model",
+        response_model=ReloadResult,
+        tags=["admin"],
+        responses={**ERRORS, **UNAVAILABLE},
+    )
+    def reload_model(principal: Admin, service: ServiceDep) -> ReloadResult:
+        """Load the model behind the `champion` alias now, without a restart."""
+        version, changed = service.reload_model()
+        if version is None:
+            raise ApiError(503, "no_model", "no champion model yet: run `keepwarm train`")
+        return ReloadResult(model_version=version, changed=changed)
+
+
+EventsBody = Body(min_length=1, max_length=MAX_EVENTS)
+ItemsBody = Body(min_length=1, max_length=MAX_ITEMS)
+
+
+def _missing(service: Service, cid: str, principal: Principal, as_of: dt.date) -> ItemError:
+    """Unknown, or known but not active on ``as_of``; another recruiter's looks unknown."""
+    with service.engine.connect() as conn:
+        owner = conn.execute(
+            select(Candidate.hr_owner).where(Candidate.candidate_id == cid)
+        ).scalar_one_or_none()
+    if owner is None or not principal.sees_owner(owner):
+        return ItemError(candidate_id=cid, error="unknown", message="no such candidate")
+    return ItemError(
+        candidate_id=cid,
+        error="not_active",
+        message=f"not in the scored population on {as_of} (no offer yet, or outcome known)",
+    )
+
+
+def _score_items(service: Service, scores: DayScores, rows: list[int]) -> list[ScoreItem]:
+    if not rows:
+        return []
+    X = scores.X[rows]
+    risk = scores.model.risk(X)
+    details = scores.model.reasons(X)
+    ids = scores.day.frame["candidate_id"].to_numpy(dtype=object)
+    return [
+        ScoreItem(
+            candidate_id=ids[i],
+            risk=round(float(r), 4),
+            risk_tier=service.tier(float(r)),
+            rank_percentile=scores.rank_percentile(float(r)),
+            reasons=_reasons(d),
+            model_version=scores.model.version,
+        )
+        for i, r, d in zip(rows, risk, details, strict=True)
+    ]
+
+
+def _risk_row(
+    service: Service, scores: DayScores, i: int, rank: int, detail: list[dict[str, Any]]
+) -> RiskRow:
+    meta = scores.day.meta.iloc[i]
+    risk = float(scores.risk[i])
+    days = meta["days_to_start"]
+    return RiskRow(
+        rank=rank,
+        candidate_id=str(scores.day.frame["candidate_id"].iat[i]),
+        hr_owner=meta["hr_owner"],
+        department=meta["department"],
+        role_family=meta["role_family"],
+        risk=round(risk, 4),
+        risk_tier=service.tier(risk),
+        reasons=_reasons(detail),
+        alerts=[f for f in FLAGS if bool(meta[f])],
+        days_to_start=None if pd.isna(days) else int(days),
+        start_date=meta["start_date"],
+    )
+
+
+def _make_cursor(offset: int, day: dt.date) -> str:
+    raw = json.dumps({"o": offset, "d": day.isoformat()}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor_offset(cursor: str | None, day: dt.date) -> int:
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = int(data["o"])
+        same_day = data["d"] == day.isoformat()
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise ApiError(400, "bad_cursor", "cursor is not one this API gave out") from None
+    if offset < 0 or not same_day:
+        raise ApiError(400, "bad_cursor", "cursor belongs to another day's list")
+    return offset
+
+
+def _detail(
+    service: Service, principal: Principal, candidate_id: str, as_of: dt.date
+) -> CandidateDetail:
+    with service.engine.connect() as conn:
+        cand = conn.execute(select(Candidate).where(Candidate.candidate_id == candidate_id)).first()
+        if cand is None or not principal.sees_owner(cand.hr_owner):
+            raise ApiError(404, "not_found", "no such candidate")
+        events = conn.execute(
+            select(Event).where(Event.candidate_id == candidate_id).order_by(Event.ts_utc)
+        ).all()
+        history = conn.execute(
+            select(Score).where(Score.candidate_id == candidate_id).order_by(Score.as_of)
+        ).all()
+        outcome = conn.execute(select(Outcome).where(Outcome.candidate_id == candidate_id)).first()
+    profile = Profile.model_validate(
+        {k: getattr(cand, k) for k in Profile.model_fields}, from_attributes=False
+    )
+    timeline = [
+        TimelineEvent(
+            event_id=e.event_id,
+            ts=(e.ts_utc + dt.timedelta(minutes=e.utc_offset_min)).isoformat()
+            + _offset(e.utc_offset_min),
+            local_day=e.local_day,
+            type=e.type,
+            channel=e.channel,
+            content_id=e.content_id,
+            topic=e.topic,
+            value=e.value,
+            actor=e.actor,
+            text=e.text,
+        )
+        for e in events
+    ]
+    current = None
+    if service.scorer.model is not None:
+        scores = service.scorer.day(as_of, [candidate_id])
+        i = scores.row.get(candidate_id)
+        if i is not None:
+            current = _score_items(service, scores, [i])[0]
+    return CandidateDetail(
+        profile=profile,
+        outcome=None
+        if outcome is None
+        else OutcomeIn(
+            candidate_id=outcome.candidate_id,
+            outcome=outcome.outcome,
+            outcome_date=outcome.outcome_date,
+            reason=outcome.reason,
+        ),
+        timeline=timeline,
+        score_history=[
+            ScorePoint(as_of=s.as_of, risk=s.risk, rank=s.rank, model_version=s.model_version)
+            for s in history
+        ],
+        current=current,
+    )
+
+
+def _offset(minutes: int) -> str:
+    sign = "-" if minutes < 0 else "+"
+    minutes = abs(minutes)
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"

@@ -1,0 +1,247 @@
+"""The scorer behind the API: the champion's booster, features cached per day, reasons.
+
+Features "as of day D" come from the same builder as training and daily scoring
+(``features.build``). Building them for everyone active on D takes seconds, so
+the service keeps one day's feature rows in memory and rebuilds only the
+candidates whose data changed (events, profile or outcome posted since). Each
+score request then runs the LightGBM booster itself (no scikit-learn wrapper,
+no pandas) on those rows: risk, calibrated, and reasons from ``pred_contrib``.
+
+Everything a request reads is an immutable snapshot; a refresh or a model
+reload builds a new one and swaps the reference, so no request ever sees half
+of either.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from features.build import build_features
+from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES
+from features.source import load_candidates, load_content, load_events, load_outcomes
+from training.baselines import rule_flags
+from training.config import RuleThresholds
+from training.model import Calibration, DropoutClassifier
+from training.snapshots import active_on, scored_population
+
+FLAGS = ("no_reply", "approval_slow", "competing_offer", "extension_requested")
+_ROLE_CODE = {name: float(i) for i, name in enumerate(ROLE_FAMILIES)}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A registered model version reduced to what scoring needs: booster, calibration, names."""
+
+    version: str
+    booster: lgb.Booster
+    features: tuple[str, ...]
+    calibration: Calibration
+
+    @classmethod
+    def of(cls, model: DropoutClassifier, version: str) -> LoadedModel:
+        return cls(str(version), model.booster_, tuple(model.features_), model.calibration_)
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """Feature rows as the booster's float matrix (role family as its category code)."""
+        cols = []
+        for name in self.features:
+            if name == "role_family":
+                cols.append(frame[name].map(_ROLE_CODE).to_numpy(dtype=float, na_value=np.nan))
+            else:
+                cols.append(frame[name].to_numpy(dtype=float, na_value=np.nan))
+        return np.column_stack(cols) if cols else np.empty((len(frame), 0))
+
+    def risk(self, X: np.ndarray) -> np.ndarray:
+        raw = np.asarray(self.booster.predict(X, num_threads=1))
+        return np.asarray(self.calibration(raw), dtype=float)
+
+    def reasons(self, X: np.ndarray, top: int = 3) -> list[list[dict[str, Any]]]:
+        """The features that push each row's risk up most: code, value, contribution."""
+        contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))[:, :-1]
+        order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
+        out = []
+        for i in range(len(X)):
+            row = []
+            for j in order[i]:
+                c = float(contrib[i, j])
+                if c <= 0:
+                    break
+                name = self.features[j]
+                value: float | str | None = None if np.isnan(X[i, j]) else float(X[i, j])
+                if name == "role_family" and value is not None:
+                    value = ROLE_FAMILIES[int(value)]
+                row.append({"code": name, "value": value, "contribution": round(c, 4)})
+            out.append(row)
+        return out
+
+
+@dataclass(frozen=True)
+class DayFeatures:
+    """Everyone active at the end of ``as_of``: feature rows and what lists show beside them."""
+
+    as_of: dt.date
+    frame: pd.DataFrame  # candidate_id, as_of, FEATURE_NAMES
+    meta: pd.DataFrame  # hr_owner, department, start_date, days_to_start, flags; by candidate_id
+
+    @property
+    def ids(self) -> pd.Index:
+        return self.meta.index
+
+
+@dataclass(frozen=True)
+class DayScores:
+    """One day's features scored by one model version: the basis of ranks and lists."""
+
+    day: DayFeatures
+    model: LoadedModel
+    X: np.ndarray
+    risk: np.ndarray
+    row: dict[str, int]
+    sorted_risk: np.ndarray
+
+    @classmethod
+    def of(cls, day: DayFeatures, model: LoadedModel) -> DayScores:
+        X = model.matrix(day.frame)
+        risk = model.risk(X) if len(X) else np.empty(0)
+        row = {cid: i for i, cid in enumerate(day.frame["candidate_id"])}
+        return cls(day, model, X, risk, row, np.sort(risk))
+
+    def rank_percentile(self, risk: float) -> float:
+        """Share of today's active candidates whose risk is at or below ``risk`` (0..100)."""
+        n = len(self.sorted_risk)
+        if n == 0:
+            return 100.0
+        return round(100.0 * np.searchsorted(self.sorted_risk, risk, side="right") / n, 1)
+
+    def ordered(self) -> np.ndarray:
+        """Row numbers from highest to lowest risk (ties by candidate id)."""
+        ids = self.day.frame["candidate_id"].to_numpy(dtype=object)
+        return np.lexsort((ids, -self.risk))
+
+
+def build_day(
+    engine: Engine,
+    as_of: dt.date,
+    rules: RuleThresholds,
+    candidate_ids: list[str] | None = None,
+) -> DayFeatures:
+    """Features for everyone (or the given candidates) active at the end of ``as_of``."""
+    events = load_events(engine, until=as_of, candidate_ids=candidate_ids)
+    outcomes = load_outcomes(engine, candidate_ids=candidate_ids)
+    known = outcomes[outcomes["outcome_date"] <= as_of]
+    active = active_on(scored_population(events, known), as_of)
+    ids = active["candidate_id"].astype(str).tolist()
+    spine = pd.DataFrame({"candidate_id": ids, "as_of": [as_of] * len(ids)})
+    candidates = load_candidates(engine, candidate_ids=ids if candidate_ids is not None else None)
+    frame = build_features(events, candidates, spine, load_content(engine))
+    profile = candidates.set_index("candidate_id").reindex(ids)
+    start = pd.to_datetime(profile["start_date"])
+    meta = pd.DataFrame(
+        {
+            "hr_owner": profile["hr_owner"].to_numpy(dtype=object),
+            "department": profile["department"].to_numpy(dtype=object),
+            "role_family": profile["role_family"].to_numpy(dtype=object),
+            "start_date": start.dt.date.to_numpy(dtype=object),
+            "days_to_start": (start - pd.Timestamp(as_of)).dt.days.to_numpy(dtype=float),
+        },
+        index=pd.Index(ids, name="candidate_id"),
+    )
+    flags = rule_flags(frame, rules)
+    for name in FLAGS:
+        meta[name] = flags[name].to_numpy(dtype=bool)
+    return DayFeatures(as_of, frame, meta)
+
+
+def merge_days(old: DayFeatures, fresh: DayFeatures, refreshed: list[str]) -> DayFeatures:
+    """``old`` with the ``refreshed`` candidates replaced by their rows in ``fresh``.
+
+    A refreshed candidate absent from ``fresh`` is no longer active (an outcome arrived).
+    """
+    keep = ~old.frame["candidate_id"].isin(refreshed).to_numpy()
+    frame = pd.concat([old.frame[keep], fresh.frame], ignore_index=True)
+    meta = pd.concat([old.meta[keep], fresh.meta])
+    return DayFeatures(old.as_of, frame[["candidate_id", "as_of", *FEATURE_NAMES]], meta)
+
+
+class Scorer:
+    """The loaded model and a few days of scores, refreshed as data arrives.
+
+    ``dirty`` collects candidates whose data changed since their rows were built;
+    the next read of a day rebuilds just those rows.
+    """
+
+    def __init__(self, engine: Engine, rules: RuleThresholds, keep_days: int = 4) -> None:
+        self.engine = engine
+        self.rules = rules
+        self.keep_days = keep_days
+        self.model: LoadedModel | None = None
+        self._days: OrderedDict[dt.date, DayScores] = OrderedDict()
+        self._dirty: dict[dt.date, set[str]] = {}
+        self._lock = threading.RLock()
+
+    # --- the model ------------------------------------------------------------------
+    def set_model(self, model: LoadedModel) -> None:
+        """Swap in a model: cached days are rescored with it first, then both swap at once."""
+        with self._lock:
+            rescored = OrderedDict((d, DayScores.of(s.day, model)) for d, s in self._days.items())
+            self._days, self.model = rescored, model
+
+    # --- data changes -----------------------------------------------------------------
+    def touch(self, candidate_ids: set[str]) -> None:
+        """Mark candidates whose events, profile or outcome changed."""
+        if not candidate_ids:
+            return
+        with self._lock:
+            for day in self._days:
+                self._dirty.setdefault(day, set()).update(candidate_ids)
+
+    # --- reading ----------------------------------------------------------------------
+    def day(self, as_of: dt.date, ids: list[str] | None = None) -> DayScores:
+        """The scores of ``as_of``, built on first use; rows of changed candidates rebuilt.
+
+        With ``ids``, only those of the changed candidates are rebuilt (a score request);
+        without, all of them (a list).
+        """
+        model = self.model
+        if model is None:
+            raise RuntimeError("no model loaded")
+        current = self._days.get(as_of)
+        if current is not None and current.model is model:
+            pending = self._dirty.get(as_of)
+            if not pending or (ids is not None and pending.isdisjoint(ids)):
+                return current
+        with self._lock:
+            current = self._days.get(as_of)
+            model = self.model
+            assert model is not None
+            if current is None or current.model is not model:
+                day = (
+                    current.day
+                    if current is not None
+                    else build_day(self.engine, as_of, self.rules)
+                )
+                scores = DayScores.of(day, model)
+            else:
+                pending = self._dirty.get(as_of, set())
+                todo = sorted(pending if ids is None else pending.intersection(ids))
+                if not todo:
+                    return current
+                fresh = build_day(self.engine, as_of, self.rules, candidate_ids=todo)
+                scores = DayScores.of(merge_days(current.day, fresh, todo), model)
+                pending.difference_update(todo)
+            self._days[as_of] = scores
+            self._days.move_to_end(as_of)
+            self._dirty.setdefault(as_of, set())
+            while len(self._days) > self.keep_days:
+                old, _ = self._days.popitem(last=False)
+                self._dirty.pop(old, None)
+            return scores

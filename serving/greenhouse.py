@@ -1,0 +1,292 @@
+"""Greenhouse webhooks: verify, deduplicate, map to contract events.
+
+Greenhouse signs each delivery with ``Signature: sha256 <hex>``, the
+HMAC-SHA256 of the raw body under the webhook's secret key, and names it with
+a ``Greenhouse-Event-ID`` header; it retries failed deliveries for hours, so
+the same delivery can arrive several times. Quirks of its documented
+payloads that this module handles:
+
+- offer payloads carry ``application_id`` only, never the candidate: the link
+  application -> candidate comes from application webhooks
+  (``new_candidate_application``, ``application_updated``, ``hire_candidate``);
+- ``start_date`` on offers is ``MM/DD/YYYY``, while ``sent_on`` is ISO;
+- ``offer_deleted`` nests the offer under ``payload.offer``, the other offer
+  actions put it directly in ``payload``;
+- a candidate's keepwarm id is Greenhouse's ``external_id`` when the ATS
+  set one, else ``gh-<candidate id>``.
+
+An offer delivery for a candidate keepwarm does not know yet is kept as
+``pending`` (ids, statuses and dates only: no names, no notes) and applied as
+soon as the candidate is known. Nothing from a delivery is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from store.bundle import KeepwarmError
+from store.ingest import check_items, load_bundle
+from store.schema import AtsLink, Candidate, WebhookDelivery
+
+SOURCE = "greenhouse"
+OFFER_ACTIONS = ("offer_created", "offer_approved", "offer_updated", "offer_deleted")
+APPLICATION_ACTIONS = ("new_candidate_application", "application_updated", "hire_candidate")
+# Offer status -> the contract's event (other statuses, e.g. Deprecated, change nothing).
+STATUS_EVENTS = {"accepted": "offer_accepted", "rejected": "offer_declined"}
+ACTION_EVENTS = {"offer_created": "offer_approval_requested", "offer_approved": "offer_approved"}
+
+
+class WebhookError(KeepwarmError):
+    """A delivery keepwarm cannot read: its message names the field, never a value."""
+
+
+def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+    """``Signature: sha256 <hex>`` is HMAC-SHA256(secret, raw body), compared in constant time."""
+    if not header:
+        return False
+    algorithm, _, digest = header.strip().partition(" ")
+    if algorithm.lower() != "sha256" or not digest:
+        return False
+    expected = hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), digest.strip().lower().encode())
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The header value Greenhouse would send for ``body`` (for tests and tools)."""
+    return "sha256 " + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def _us_date(value: object) -> str | None:
+    """Greenhouse's webhook ``start_date`` (MM/DD/YYYY) as ISO; ISO passes through."""
+    if value in (None, ""):
+        return None
+    text = str(value)
+    for fmt in ("%m/%d/%Y", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    raise WebhookError("payload start_date is not a date (MM/DD/YYYY)")
+
+
+def _id(value: object, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | str) or str(value).strip() == "":
+        raise WebhookError(f"payload {name} is missing or not an id")
+    return str(value).strip()
+
+
+@dataclass
+class Parsed:
+    """What keepwarm keeps of a delivery: ids, statuses and dates, no personal data."""
+
+    action: str
+    application_id: str | None = None
+    candidate_id: str | None = None  # from an application webhook
+    facts: list[dict[str, Any]] = field(default_factory=list)  # events to write
+    start_date: str | None = None
+
+    def detail(self) -> dict[str, Any]:
+        return {"facts": self.facts, "start_date": self.start_date}
+
+
+def _candidate_id(candidate: dict[str, Any]) -> str:
+    external = candidate.get("external_id")
+    if isinstance(external, str | int) and str(external).strip():
+        return str(external).strip()
+    return "gh-" + _id(candidate.get("id"), "application.candidate.id")
+
+
+def _offer_facts(action: str, offer: dict[str, Any]) -> list[dict[str, Any]]:
+    offer_id = _id(offer.get("id"), "offer id")
+    version = offer.get("version") if isinstance(offer.get("version"), int) else 0
+    status = str(offer.get("offer_status") or offer.get("status") or "").lower()
+    kind = ACTION_EVENTS.get(action) or (
+        STATUS_EVENTS.get(status) if action == "offer_updated" else None
+    )
+    if kind is None:
+        return []
+    return [{"type": kind, "event_id": f"gh-offer-{offer_id}-v{version}-{kind}"}]
+
+
+def parse(body: dict[str, Any]) -> Parsed:
+    """Map one delivery's JSON to what keepwarm records."""
+    action = body.get("action")
+    payload = body.get("payload")
+    if not isinstance(action, str) or not action:
+        raise WebhookError("delivery has no action")
+    if not isinstance(payload, dict):
+        raise WebhookError("delivery has no payload object")
+    if action in OFFER_ACTIONS:
+        offer = payload.get("offer") if action == "offer_deleted" else payload
+        if not isinstance(offer, dict):
+            raise WebhookError("payload has no offer")
+        return Parsed(
+            action,
+            application_id=_id(offer.get("application_id"), "application_id"),
+            facts=_offer_facts(action, offer),
+            start_date=None if action == "offer_deleted" else _us_date(offer.get("start_date")),
+        )
+    if action in APPLICATION_ACTIONS:
+        app = payload.get("application")
+        if not isinstance(app, dict) or not isinstance(app.get("candidate"), dict):
+            raise WebhookError("payload has no application with a candidate")
+        parsed = Parsed(
+            action,
+            application_id=_id(app.get("id"), "application.id"),
+            candidate_id=_candidate_id(app["candidate"]),
+        )
+        offer = app.get("offer")
+        if action == "hire_candidate" and isinstance(offer, dict):
+            kind = "offer_accepted"
+            offer_id = _id(offer.get("id"), "application.offer.id")
+            version = offer.get("version") if isinstance(offer.get("version"), int) else 0
+            parsed.facts = [{"type": kind, "event_id": f"gh-offer-{offer_id}-v{version}-{kind}"}]
+            parsed.start_date = _us_date(offer.get("starts_at") or offer.get("start_date"))
+        return parsed
+    return Parsed(action)  # ping and actions keepwarm has no use for: acknowledged, kept
+
+
+@dataclass
+class Outcome:
+    status: str  # applied, pending, ignored, duplicate
+    events: int
+    candidate_ids: set[str]
+
+
+def _resolve(conn: Connection, application_id: str | None) -> str | None:
+    if application_id is None:
+        return None
+    return conn.execute(
+        select(AtsLink.candidate_id).where(
+            AtsLink.source == SOURCE, AtsLink.application_id == application_id
+        )
+    ).scalar_one_or_none()
+
+
+def _known(conn: Connection, candidate_id: str) -> bool:
+    found = conn.execute(
+        select(Candidate.candidate_id).where(Candidate.candidate_id == candidate_id)
+    )
+    return found.first() is not None
+
+
+def _apply(
+    engine: Engine, conn: Connection, parsed: Parsed, candidate_id: str, received: dt.datetime
+) -> int:
+    """Write a delivery's events and start date for a known candidate; returns events written."""
+    if parsed.start_date:
+        conn.execute(
+            update(Candidate)
+            .where(Candidate.candidate_id == candidate_id)
+            .values(start_date=dt.date.fromisoformat(parsed.start_date))
+        )
+    if not parsed.facts:
+        return 0
+    items = [
+        {
+            "event_id": f["event_id"],
+            "candidate_id": candidate_id,
+            "ts": received.isoformat(timespec="seconds"),
+            "type": f["type"],
+            "channel": "system",
+            "actor": "system",
+        }
+        for f in parsed.facts
+    ]
+    fingerprint = hashlib.sha256(repr(items).encode()).hexdigest()
+    bundle = check_items(engine, "events", items, f"{SOURCE}:{parsed.action}", fingerprint)
+    return load_bundle(conn, bundle).events_new
+
+
+def handle(engine: Engine, delivery_id: str, body: dict[str, Any], timezone: str) -> Outcome:
+    """Record one delivery once; apply it now if its candidate is known, else keep it pending."""
+    parsed = parse(body)
+    received = dt.datetime.now(ZoneInfo(timezone))
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(WebhookDelivery).values(
+                    source=SOURCE,
+                    delivery_id=delivery_id,
+                    action=parsed.action,
+                    status="ignored",
+                    application_id=parsed.application_id,
+                    candidate_id=parsed.candidate_id,
+                    detail={**parsed.detail(), "received": received.isoformat()},
+                )
+            )
+            touched: set[str] = set()
+            if parsed.candidate_id and parsed.application_id:
+                _link(conn, parsed.application_id, parsed.candidate_id)
+            candidate_id = parsed.candidate_id or _resolve(conn, parsed.application_id)
+            status, written = "ignored", 0
+            if parsed.facts or parsed.start_date:
+                if candidate_id and _known(conn, candidate_id):
+                    written = _apply(engine, conn, parsed, candidate_id, received)
+                    status = "applied"
+                    touched.add(candidate_id)
+                else:
+                    status = "pending"
+            elif parsed.candidate_id:
+                status = "applied"
+            conn.execute(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.source == SOURCE, WebhookDelivery.delivery_id == delivery_id)
+                .values(status=status, candidate_id=candidate_id)
+            )
+    except IntegrityError:
+        return Outcome("duplicate", 0, set())
+    if parsed.candidate_id:
+        touched |= replay_pending(engine)
+    return Outcome(status, written, touched)
+
+
+def _link(conn: Connection, application_id: str, candidate_id: str) -> None:
+    if _resolve(conn, application_id) is None:
+        conn.execute(
+            insert(AtsLink).values(
+                source=SOURCE, application_id=application_id, candidate_id=candidate_id
+            )
+        )
+
+
+def replay_pending(engine: Engine) -> set[str]:
+    """Apply pending deliveries whose candidate is now known; returns the candidates touched."""
+    touched: set[str] = set()
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(WebhookDelivery).where(
+                WebhookDelivery.source == SOURCE, WebhookDelivery.status == "pending"
+            )
+        ).all()
+        for row in sorted(rows, key=lambda r: r.received_at):
+            candidate_id = row.candidate_id or _resolve(conn, row.application_id)
+            if not candidate_id or not _known(conn, candidate_id):
+                continue
+            detail = row.detail or {}
+            parsed = Parsed(
+                row.action,
+                application_id=row.application_id,
+                facts=list(detail.get("facts", [])),
+                start_date=detail.get("start_date"),
+            )
+            received = dt.datetime.fromisoformat(str(detail["received"]))
+            _apply(engine, conn, parsed, candidate_id, received)
+            conn.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.source == SOURCE,
+                    WebhookDelivery.delivery_id == row.delivery_id,
+                )
+                .values(status="applied", candidate_id=candidate_id)
+            )
+            touched.add(candidate_id)
+    return touched

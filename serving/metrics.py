@@ -1,0 +1,140 @@
+"""Prometheus metrics, and the one ASGI middleware: request counts, latencies, body limit.
+
+A pure ASGI middleware (not Starlette's BaseHTTPMiddleware) costs microseconds
+per request. It labels requests by route template (``/v1/candidates/{candidate_id}``),
+never by the concrete path, so candidate ids never reach the metrics.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Metrics:
+    """The service's metrics in a registry of its own (one per app, so tests can make many)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "keepwarm_http_requests",
+            "HTTP requests by route, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "keepwarm_http_request_seconds",
+            "HTTP request latency by route",
+            ["route"],
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10),
+            registry=self.registry,
+        )
+        self.scores = Counter(
+            "keepwarm_scores_served", "Candidate scores returned", registry=self.registry
+        )
+        self.events_written = Counter(
+            "keepwarm_events_written", "New events stored through the API", registry=self.registry
+        )
+        self.model = Gauge(
+            "keepwarm_model_info",
+            "The model version being served (value 1)",
+            ["version"],
+            registry=self.registry,
+        )
+
+    def model_loaded(self, version: str) -> None:
+        self.model.clear()
+        self.model.labels(version=version).set(1)
+
+    def scored(self, n: int) -> None:
+        self.scores.inc(n)
+
+    def events(self, n: int) -> None:
+        self.events_written.inc(n)
+
+    def render(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def _reply(status: int, code: str, message: str) -> tuple[Message, Message]:
+    import json
+
+    body = json.dumps({"error": {"code": code, "message": message, "problems": []}}).encode()
+    start: Message = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ],
+    }
+    return start, {"type": "http.response.body", "body": body}
+
+
+class TooLarge(Exception):
+    pass
+
+
+class MetricsMiddleware:
+    """Counts and times each request; refuses bodies over ``max_body`` bytes with 413."""
+
+    def __init__(self, app: ASGIApp, max_body: int) -> None:
+        self.app = app
+        self.max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        too_big = length is not None and length.isdigit() and int(length) > self.max_body
+        seen = 0
+        sent_start = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_body:
+                    raise TooLarge
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal sent_start
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                sent_start = True
+            await send(message)
+
+        try:
+            if too_big:
+                raise TooLarge
+            await self.app(scope, limited_receive, counting_send)
+        except TooLarge:
+            if sent_start:
+                raise
+            status["code"] = 413
+            for message in _reply(413, "too_large", f"request body over {self.max_body} bytes"):
+                await send(message)
+        finally:
+            metrics: Any = getattr(scope.get("app"), "state", None)
+            service = getattr(metrics, "service", None) if metrics is not None else None
+            if service is not None:
+                route = scope.get("route")
+                name = getattr(route, "path", None) or "unmatched"
+                service.metrics.requests.labels(name, scope["method"], str(status["code"])).inc()
+                service.metrics.latency.labels(name).observe(time.perf_counter() - started)

@@ -1,0 +1,254 @@
+"""Request and response bodies of the API, with the examples OpenAPI shows.
+
+Enumerations come from the data contract (``store.contract``), so the API and
+the bundle files can never disagree about what a valid value is. The
+contract's finer checks (timestamps with an offset, known candidates, consent
+for outside signals) run after these, in the same code that checks bundles.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from store.contract import ACTORS, CHANNELS, DEGREES, EVENT_TYPES, OUTCOMES, REASONS, TOPICS
+
+MAX_EVENTS = 5000
+MAX_ITEMS = 5000
+MAX_SCORE_IDS = 10_000
+MAX_PAGE = 500
+
+EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
+Channel = Literal[CHANNELS]  # type: ignore[valid-type]
+Topic = Literal[TOPICS]  # type: ignore[valid-type]
+Actor = Literal[ACTORS]  # type: ignore[valid-type]
+Degree = Literal[DEGREES]  # type: ignore[valid-type]
+OutcomeKind = Literal[OUTCOMES]  # type: ignore[valid-type]
+OutcomeReason = Literal[REASONS]  # type: ignore[valid-type]
+Tier = Literal["high", "medium", "low"]
+Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # the contract: unknown columns are ignored
+
+
+class EventIn(_In):
+    event_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")
+    candidate_id: str = Id
+    ts: str = Field(
+        max_length=40, description="ISO 8601 with an offset", examples=["2024-10-12T09:30:00+08:00"]
+    )
+    type: EventType
+    channel: Channel | None = None
+    content_id: str | None = Field(default=None, max_length=64)
+    topic: Topic | None = None
+    value: float | None = Field(default=None, allow_inf_nan=False)
+    actor: Actor | None = None
+    text: str | None = Field(
+        default=None, max_length=4000, description="Free text; personal data, never logged."
+    )
+
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_id": "ats-88121",
+                    "candidate_id": "c2024-00017",
+                    "ts": "2024-11-02T10:15:00+08:00",
+                    "type": "candidate_question",
+                    "channel": "wechat",
+                    "topic": "housing",
+                    "actor": "candidate",
+                }
+            ]
+        },
+    )
+
+
+class CandidateIn(_In):
+    candidate_id: str = Id
+    season: str = Field(min_length=1, max_length=32, examples=["2024-autumn"])
+    school: str | None = Field(default=None, max_length=200)
+    school_tier: Literal[1, 2, 3] | None = None
+    major: str | None = Field(default=None, max_length=200)
+    degree: Degree | None = None
+    role_family: str | None = Field(default=None, max_length=64, examples=["tech"])
+    department: str | None = Field(default=None, max_length=200)
+    work_city: str | None = Field(default=None, max_length=100)
+    home_city: str | None = Field(default=None, max_length=100)
+    hr_owner: str = Id
+    birthday: dt.date | None = None
+    start_date: dt.date | None = None
+    consent_external_signals: bool | None = None
+    gender: str | None = Field(
+        default=None, max_length=32, description="For bias audits only; never a model input."
+    )
+
+
+class OutcomeIn(_In):
+    candidate_id: str = Id
+    outcome: OutcomeKind
+    outcome_date: dt.date
+    reason: OutcomeReason | None = None
+
+
+class Written(BaseModel):
+    """What a write changed; sending the same items again changes nothing."""
+
+    batch_id: int
+    received: int
+    new: int
+    updated: int = 0
+    already_known: int = 0
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"candidate_ids": ["c2024-00017"], "as_of": "2024-12-02"}]},
+    )
+
+    candidate_ids: list[str] = Field(min_length=1, max_length=MAX_SCORE_IDS)
+    as_of: dt.date | None = Field(
+        default=None, description="Score as of the end of this day (default: today)."
+    )
+
+
+class Reason(BaseModel):
+    code: str = Field(description="Feature name from the catalogue")
+    text_zh: str
+    text_en: str
+    value: float | str | None
+    contribution: float = Field(description="Push on the log-odds of reneging")
+
+
+class ScoreItem(BaseModel):
+    candidate_id: str
+    risk: float = Field(ge=0, le=1, description="Calibrated probability of reneging")
+    risk_tier: Tier
+    rank_percentile: float = Field(
+        ge=0, le=100, description="Share of active candidates at or below this risk"
+    )
+    reasons: list[Reason]
+    model_version: str
+
+
+class ItemError(BaseModel):
+    candidate_id: str
+    error: Literal["unknown", "not_active"]
+    message: str
+
+
+class ScoreResponse(BaseModel):
+    as_of: dt.date
+    model_version: str
+    results: list[ScoreItem]
+    errors: list[ItemError]
+
+
+class RiskRow(BaseModel):
+    rank: int
+    candidate_id: str
+    hr_owner: str | None
+    department: str | None
+    role_family: str | None
+    risk: float
+    risk_tier: Tier
+    reasons: list[Reason]
+    alerts: list[str] = Field(
+        description="The brief's warnings that fire: no_reply, approval_slow, "
+        "competing_offer, extension_requested"
+    )
+    days_to_start: int | None
+    start_date: dt.date | None
+
+
+class RiskList(BaseModel):
+    as_of: dt.date
+    model_version: str
+    total: int
+    rows: list[RiskRow]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page")
+
+
+class Profile(BaseModel):
+    candidate_id: str
+    season: str
+    school: str | None
+    school_tier: int | None
+    major: str | None
+    degree: str | None
+    role_family: str | None
+    department: str | None
+    work_city: str | None
+    home_city: str | None
+    hr_owner: str
+    birthday: dt.date | None
+    start_date: dt.date | None
+    consent_external_signals: bool | None
+
+
+class TimelineEvent(BaseModel):
+    event_id: str
+    ts: str
+    local_day: dt.date
+    type: str
+    channel: str | None
+    content_id: str | None
+    topic: str | None
+    value: float | None
+    actor: str | None
+    text: str | None
+
+
+class ScorePoint(BaseModel):
+    as_of: dt.date
+    risk: float
+    rank: int | None
+    model_version: str
+
+
+class CandidateDetail(BaseModel):
+    profile: Profile
+    outcome: OutcomeIn | None
+    timeline: list[TimelineEvent]
+    score_history: list[ScorePoint]
+    current: ScoreItem | None = Field(description="Today's score; null when not active today")
+
+
+class Problem(BaseModel):
+    index: int | None = Field(description="Position in the request's array, when it is one")
+    field: str | None
+    message: str
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    problems: list[Problem] = []
+
+
+class ErrorBody(BaseModel):
+    error: ErrorInfo
+
+
+class WebhookResult(BaseModel):
+    delivery_id: str
+    action: str
+    status: Literal["applied", "pending", "ignored", "duplicate"]
+    events: int
+
+
+class ReloadResult(BaseModel):
+    model_version: str
+    changed: bool
+
+
+class Health(BaseModel):
+    status: str
+    model_version: str | None = None
+    detail: str | None = None

@@ -1,0 +1,96 @@
+"""A trained keepwarm home (store + MLflow registry), built once, copied into each test.
+
+Each test gets its own copy under its KEEPWARM_HOME, so tests that write, move the
+champion alias or create keys never see each other's changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from config import Settings, get_settings
+from serving.app import create_app
+from serving.auth import create_key
+from store.db import open_store
+
+DAY = dt.date(2024, 12, 2)
+
+
+@pytest.fixture(scope="session")
+def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from store.ingest import ingest_bundle
+    from training.config import load_config
+    from training.tracking import log_and_register
+    from training.train import load_season_data, train_model
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    settings = Settings(home=home)
+    engine = open_store(settings)
+    for folder in small_seasons.values():
+        ingest_bundle(engine, folder)
+    result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", load_config())
+    log_and_register(result, {"test": "serving"}, settings, "force")
+    engine.dispose()
+    return home
+
+
+@pytest.fixture
+def served_home(trained_home: Path, keepwarm_home: Path) -> Path:
+    shutil.copytree(trained_home, keepwarm_home)
+    get_settings.cache_clear()
+    return keepwarm_home
+
+
+@pytest.fixture
+def engine(served_home: Path) -> Iterator[Engine]:
+    engine = open_store(get_settings())
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(served_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
+    monkeypatch.setenv("KEEPWARM_GREENHOUSE_SECRET", "gh-test-secret")
+    monkeypatch.setenv("KEEPWARM_RATE_LIMIT", "100000/second")
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings()), raise_server_exceptions=False) as c:
+        c.app.state.service.keys.ttl = 0  # type: ignore[attr-defined]  # revocation at once
+        yield c
+
+
+class Keys:
+    """One key per role (and two HR keys bound to different recruiters)."""
+
+    def __init__(self, engine: Engine, owners: list[str]) -> None:
+        self.ats = create_key(engine, "ats").key
+        self.lead = create_key(engine, "lead").key
+        self.admin = create_key(engine, "admin").key
+        self.owner, self.other_owner = owners[0], owners[1]
+        self.hr = create_key(engine, "hr", self.owner).key
+        self.other_hr = create_key(engine, "hr", self.other_owner).key
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+@pytest.fixture
+def keys(engine: Engine) -> Keys:
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        owners = [
+            r[0]
+            for r in conn.execute(
+                text("SELECT hr_owner FROM candidates GROUP BY hr_owner ORDER BY hr_owner")
+            )
+        ]
+    return Keys(engine, owners)

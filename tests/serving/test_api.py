@@ -1,0 +1,403 @@
+"""The API over a real store and a real MLflow registry: roles, owners, bad input, scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select, text
+
+from config import get_settings
+from serving.scoring import score_day, store_scores
+from store.schema import Event, IngestBatch
+from tests.serving.conftest import DAY, Keys, auth
+from training.tracking import load_champion
+
+
+def _event_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(Event)).scalar_one())
+
+
+def _active_ids(client: TestClient, keys: Keys, owner: str | None = None) -> list[str]:
+    params = {"as_of": DAY.isoformat(), "limit": 500}
+    if owner:
+        params["owner"] = owner
+    body = client.get("/v1/risk-list", params=params, headers=auth(keys.lead)).json()
+    return [r["candidate_id"] for r in body["rows"]]
+
+
+def _owner_of(engine: Engine, cid: str) -> str:
+    with engine.connect() as conn:
+        return str(
+            conn.execute(
+                text("SELECT hr_owner FROM candidates WHERE candidate_id = :c"), {"c": cid}
+            ).scalar_one()
+        )
+
+
+# --- who may do what ------------------------------------------------------------------------
+
+
+def test_no_key_or_a_wrong_one_gets_401(client: TestClient, keys: Keys) -> None:
+    for headers in ({}, auth("kw_not-a-key"), {"X-API-Key": "nope"}, {"Authorization": "Basic x"}):
+        r = client.get("/v1/risk-list", headers=headers)
+        assert r.status_code == 401, headers
+        assert r.json()["error"]["code"] == "unauthorized"
+    assert client.get("/v1/risk-list", headers={"X-API-Key": keys.lead}).status_code == 200
+
+
+def test_each_role_reaches_only_its_endpoints(client: TestClient, keys: Keys) -> None:
+    day = DAY.isoformat()
+    cid = _active_ids(client, keys)[0]
+    calls = {
+        "events": lambda k: client.post("/v1/events", json=[{}], headers=auth(k)),
+        "score": lambda k: client.post(
+            "/v1/score", json={"candidate_ids": [cid], "as_of": day}, headers=auth(k)
+        ),
+        "list": lambda k: client.get("/v1/risk-list", params={"as_of": day}, headers=auth(k)),
+        "detail": lambda k: client.get(f"/v1/candidates/{cid}", headers=auth(k)),
+        "reload": lambda k: client.post("/v1/admin/reload-model", headers=auth(k)),
+    }
+    # 422 = allowed in (the empty event is then refused as invalid input)
+    expected = {
+        "ats": {"events": 422, "score": 200, "list": 403, "detail": 403, "reload": 403},
+        "lead": {"events": 403, "score": 200, "list": 200, "detail": 200, "reload": 403},
+        "admin": {"events": 422, "score": 200, "list": 200, "detail": 200, "reload": 200},
+    }
+    for role, codes in expected.items():
+        for name, call in calls.items():
+            assert call(getattr(keys, role)).status_code == codes[name], (role, name)
+    assert calls["events"](keys.hr).status_code == 403
+    assert calls["reload"](keys.hr).status_code == 403
+
+
+def test_hr_sees_only_own_candidates_everywhere(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    day = DAY.isoformat()
+    everyone = _active_ids(client, keys)
+    mine = [c for c in everyone if _owner_of(engine, c) == keys.owner]
+    theirs = [c for c in everyone if _owner_of(engine, c) != keys.owner]
+    assert mine and theirs
+
+    listed = client.get("/v1/risk-list", params={"as_of": day, "limit": 500}, headers=auth(keys.hr))
+    assert listed.status_code == 200
+    assert {r["hr_owner"] for r in listed.json()["rows"]} == {keys.owner}
+    assert sorted(r["candidate_id"] for r in listed.json()["rows"]) == sorted(mine)
+    other = client.get(
+        "/v1/risk-list", params={"as_of": day, "owner": keys.other_owner}, headers=auth(keys.hr)
+    )
+    assert other.status_code == 403
+
+    # another recruiter's candidate: 404, exactly as for an id that does not exist
+    r = client.get(f"/v1/candidates/{theirs[0]}", headers=auth(keys.hr))
+    missing = client.get("/v1/candidates/no-such-person", headers=auth(keys.hr))
+    assert r.status_code == missing.status_code == 404
+    assert r.json() == missing.json()
+    assert client.get(f"/v1/candidates/{mine[0]}", headers=auth(keys.hr)).status_code == 200
+
+    scored = client.post(
+        "/v1/score",
+        json={"candidate_ids": [mine[0], theirs[0], "no-such-person"], "as_of": day},
+        headers=auth(keys.hr),
+    ).json()
+    assert [r["candidate_id"] for r in scored["results"]] == [mine[0]]
+    errors = {e["candidate_id"]: e["error"] for e in scored["errors"]}
+    assert errors == {theirs[0]: "unknown", "no-such-person": "unknown"}
+
+
+def test_revoked_key_stops_working(client: TestClient, keys: Keys, engine: Engine) -> None:
+    from serving.auth import create_key, revoke_key
+
+    new = create_key(engine, "lead")
+    assert client.get("/v1/risk-list", headers=auth(new.key)).status_code == 200
+    assert revoke_key(engine, new.key_id)
+    assert client.get("/v1/risk-list", headers=auth(new.key)).status_code == 401
+
+
+# --- writes -----------------------------------------------------------------------------------
+
+
+def _event(cid: str, n: int, **extra: object) -> dict[str, object]:
+    return {
+        "event_id": f"api-test-{n}",
+        "candidate_id": cid,
+        "ts": "2024-12-02T10:00:00+08:00",
+        "type": "message_replied",
+        "channel": "wechat",
+        "actor": "candidate",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("bad", "field", "words"),
+    [
+        ({"type": "teleported"}, "type", "Input should be"),
+        ({"ts": "2024-12-02 10:00"}, "ts", "offset"),
+        ({"ts": "2024-13-45T10:00:00+08:00"}, "ts", "offset"),
+        ({"candidate_id": "nobody-here"}, "candidate_id", "unknown candidate"),
+        ({"value": "lots"}, "value", "number"),
+        ({"event_id": ""}, "event_id", "at least 1"),
+        ({"topic": "weather"}, "topic", "Input should be"),
+    ],
+)
+def test_a_bad_event_refuses_the_whole_request(
+    client: TestClient,
+    keys: Keys,
+    engine: Engine,
+    bad: dict[str, object],
+    field: str,
+    words: str,
+) -> None:
+    cid = _active_ids(client, keys)[0]
+    before = _event_count(engine)
+    items = [_event(cid, 1), _event(cid, 2, text="我的私人问题"), _event(cid, 3, **bad)]
+    r = client.post("/v1/events", json=items, headers=auth(keys.ats))
+    assert r.status_code == 422
+    problems = r.json()["error"]["problems"]
+    assert [(p["index"], p["field"]) for p in problems] == [(2, field)]
+    assert words in problems[0]["message"]
+    assert "私人" not in r.text  # free text never comes back
+    assert _event_count(engine) == before
+
+
+def test_events_refuse_outside_signals_without_consent(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    with engine.connect() as conn:
+        cid = conn.execute(
+            text("SELECT candidate_id FROM candidates WHERE NOT consent_external_signals LIMIT 1")
+        ).scalar_one()
+    signal = _event(cid, 9, type="external_signal", topic="competing_offer")
+    r = client.post("/v1/events", json=[signal], headers=auth(keys.ats))
+    assert r.status_code == 422
+    assert r.json()["error"]["problems"][0]["field"] == "type"
+
+
+def test_events_are_idempotent_and_change_the_next_score(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    cid = _active_ids(client, keys)[0]
+    ask = {"candidate_ids": [cid], "as_of": DAY.isoformat()}
+    service = client.app.state.service  # type: ignore[attr-defined]
+    before = service.scorer.day(DAY, [cid])
+    row_before = before.day.frame.set_index("candidate_id").loc[cid]
+    first = client.post("/v1/score", json=ask, headers=auth(keys.ats)).json()["results"][0]
+
+    items = [_event(cid, i) for i in range(3)]
+    r1 = client.post("/v1/events", json=items, headers=auth(keys.ats))
+    r2 = client.post("/v1/events", json=items, headers=auth(keys.ats))
+    assert (r1.status_code, r2.status_code) == (200, 200)
+    assert (r1.json()["new"], r2.json()["new"], r2.json()["already_known"]) == (3, 0, 3)
+
+    after = service.scorer.day(DAY, [cid])
+    row_after = after.day.frame.set_index("candidate_id").loc[cid]
+    assert row_after["replies_total"] == row_before["replies_total"] + 3
+    assert row_after["days_since_reply"] == 0
+    second = client.post("/v1/score", json=ask, headers=auth(keys.ats)).json()["results"][0]
+    # replies never raise risk (a monotone constraint of the model)
+    assert second["risk"] <= first["risk"]
+
+
+def test_candidates_upsert_and_outcomes_end_activity(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    profile = {
+        "candidate_id": "api-new-1",
+        "season": "2024-autumn",
+        "hr_owner": keys.owner,
+        "degree": "master",
+        "role_family": "tech",
+        "work_city": "上海",
+        "start_date": "2025-07-01",
+        "consent_external_signals": True,
+        "gender": "f",
+    }
+    r = client.post("/v1/candidates", json=[profile], headers=auth(keys.ats))
+    assert r.status_code == 200 and r.json()["new"] == 1
+    again = client.post(
+        "/v1/candidates", json=[{**profile, "work_city": "北京"}], headers=auth(keys.ats)
+    )
+    assert again.json() == {**again.json(), "new": 0, "updated": 1}
+    bad = client.post(
+        "/v1/candidates", json=[{**profile, "degree": "diploma"}], headers=auth(keys.ats)
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["problems"][0]["field"] == "degree"
+
+    offer = _event("api-new-1", 50, type="offer_sent", ts="2024-11-20T09:00:00+08:00")
+    assert client.post("/v1/events", json=[offer], headers=auth(keys.ats)).status_code == 200
+    ask = {"candidate_ids": ["api-new-1"], "as_of": DAY.isoformat()}
+    scored = client.post("/v1/score", json=ask, headers=auth(keys.ats)).json()
+    assert [r["candidate_id"] for r in scored["results"]] == ["api-new-1"]
+
+    outcome = {"candidate_id": "api-new-1", "outcome": "reneged", "outcome_date": "2024-12-01"}
+    assert client.post("/v1/outcomes", json=[outcome], headers=auth(keys.ats)).status_code == 200
+    scored = client.post("/v1/score", json=ask, headers=auth(keys.ats)).json()
+    assert scored["results"] == []
+    assert scored["errors"][0]["error"] == "not_active"
+    bad = client.post(
+        "/v1/outcomes", json=[{**outcome, "outcome": "vanished"}], headers=auth(keys.ats)
+    )
+    assert bad.status_code == 422
+
+
+def test_malformed_and_oversized_bodies(client: TestClient, keys: Keys) -> None:
+    r = client.post(
+        "/v1/events",
+        content=b"[{not json",
+        headers={**auth(keys.ats), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and "Traceback" not in r.text
+    assert client.post("/v1/events", json=[], headers=auth(keys.ats)).status_code == 422
+    assert client.post("/v1/events", json={"a": 1}, headers=auth(keys.ats)).status_code == 422
+    limit = get_settings().max_body_bytes
+    huge = b"[" + b" " * (limit + 10) + b"]"
+    r = client.post(
+        "/v1/events", content=huge, headers={**auth(keys.ats), "Content-Type": "application/json"}
+    )
+    assert r.status_code == 413
+    assert r.json()["error"]["code"] == "too_large"
+
+
+def test_rate_limit_per_key(client: TestClient, keys: Keys) -> None:
+    from limits import parse_many
+
+    service = client.app.state.service  # type: ignore[attr-defined]
+    service.limits = parse_many("3/minute")
+    codes = [client.get("/healthz").status_code for _ in range(5)]
+    assert codes == [200] * 5  # health checks carry no key and no limit
+    codes = [client.get("/v1/risk-list", headers=auth(keys.lead)).status_code for _ in range(5)]
+    assert codes[:3] == [200] * 3 and codes[3:] == [429, 429]
+    r = client.get("/v1/risk-list", headers=auth(keys.admin))
+    assert r.status_code == 200  # another key has its own budget
+
+
+# --- scores and lists -------------------------------------------------------------------------
+
+
+def test_served_scores_equal_the_daily_scoring_flow(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    model, version = load_champion(get_settings())
+    daily = score_day(engine, model, DAY).set_index("candidate_id")
+    ids = daily.index.tolist()
+    r = client.post(
+        "/v1/score", json={"candidate_ids": ids, "as_of": DAY.isoformat()}, headers=auth(keys.ats)
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["errors"] == [] and body["model_version"] == version
+    served = {x["candidate_id"]: x for x in body["results"]}
+    assert set(served) == set(ids)
+    np.testing.assert_allclose(
+        [served[c]["risk"] for c in ids], daily.loc[ids, "risk"].to_numpy(), atol=1e-4
+    )
+    for cid in ids[:50]:
+        codes = [reason["code"] for reason in served[cid]["reasons"]]
+        assert ";".join(codes) == daily.at[cid, "reasons"]
+    top = max(served.values(), key=lambda x: x["risk"])
+    assert top["rank_percentile"] == 100.0
+    first = top["reasons"][0]
+    assert first["text_zh"] and first["text_en"] and first["contribution"] > 0
+    tiers = {x["risk_tier"] for x in served.values()}
+    assert tiers <= {"high", "medium", "low"} and len(tiers) >= 2
+
+
+def test_risk_list_pages_filters_and_alerts(client: TestClient, keys: Keys) -> None:
+    day = DAY.isoformat()
+    full = client.get(
+        "/v1/risk-list", params={"as_of": day, "limit": 500}, headers=auth(keys.lead)
+    ).json()
+    assert full["total"] == len(full["rows"]) > 20
+    risks = [r["risk"] for r in full["rows"]]
+    assert risks == sorted(risks, reverse=True)
+    assert [r["rank"] for r in full["rows"]] == list(range(1, len(risks) + 1))
+    assert any(r["alerts"] for r in full["rows"])
+    assert all(r["days_to_start"] is not None for r in full["rows"])
+
+    paged, cursor = [], None
+    while True:
+        params = {"as_of": day, "limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/risk-list", params=params, headers=auth(keys.lead)).json()
+        paged += page["rows"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert [r["candidate_id"] for r in paged] == [r["candidate_id"] for r in full["rows"]]
+
+    high = client.get(
+        "/v1/risk-list", params={"as_of": day, "tier": "high"}, headers=auth(keys.lead)
+    ).json()
+    assert all(r["risk_tier"] == "high" for r in high["rows"])
+    dept = full["rows"][0]["department"]
+    in_dept = client.get(
+        "/v1/risk-list", params={"as_of": day, "department": dept}, headers=auth(keys.lead)
+    ).json()
+    assert in_dept["rows"] and all(r["department"] == dept for r in in_dept["rows"])
+
+    bad = client.get("/v1/risk-list", params={"cursor": "garbage!"}, headers=auth(keys.lead))
+    assert bad.status_code == 400
+    assert (
+        client.get("/v1/risk-list", params={"limit": 0}, headers=auth(keys.lead)).status_code == 422
+    )
+
+
+def test_candidate_detail(client: TestClient, keys: Keys, engine: Engine) -> None:
+    model, version = load_champion(get_settings())
+    store_scores(engine, score_day(engine, model, DAY - dt.timedelta(days=7)), version)
+    store_scores(engine, score_day(engine, model, DAY), version)
+    cid = _active_ids(client, keys)[0]
+    r = client.get(
+        f"/v1/candidates/{cid}", params={"as_of": DAY.isoformat()}, headers=auth(keys.lead)
+    )
+    assert r.status_code == 200
+    body = r.json()
+    assert body["profile"]["candidate_id"] == cid
+    assert "gender" not in body["profile"]
+    assert body["timeline"] and body["timeline"][0]["ts"].endswith("+08:00")
+    assert [p["as_of"] for p in body["score_history"]][-2:] == [
+        (DAY - dt.timedelta(days=7)).isoformat(),
+        DAY.isoformat(),
+    ]
+    assert body["current"]["candidate_id"] == cid and body["current"]["reasons"]
+
+
+# --- operations --------------------------------------------------------------------------------
+
+
+def test_health_ready_and_metrics(client: TestClient, keys: Keys) -> None:
+    assert client.get("/healthz").json()["status"] == "ok"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["model_version"] == "1"
+    cid = _active_ids(client, keys)[0]
+    client.post(
+        "/v1/score", json={"candidate_ids": [cid], "as_of": DAY.isoformat()}, headers=auth(keys.ats)
+    )
+    text_ = client.get("/metrics").text
+    assert 'keepwarm_model_info{version="1"} 1.0' in text_
+    assert "keepwarm_scores_served_total 1.0" in text_
+    assert 'route="/v1/score"' in text_ and 'route="/v1/risk-list"' in text_
+    assert cid not in text_
+
+
+def test_ready_without_a_model(keepwarm_home: object) -> None:
+    from serving.app import create_app
+
+    with TestClient(create_app(get_settings())) as c:
+        assert c.get("/healthz").status_code == 200
+        r = c.get("/readyz")
+        assert r.status_code == 503 and r.json()["detail"] == "no champion model"
+
+
+def test_batches_record_who_wrote(client: TestClient, keys: Keys, engine: Engine) -> None:
+    cid = _active_ids(client, keys)[0]
+    client.post("/v1/events", json=[_event(cid, 77)], headers=auth(keys.ats))
+    with engine.connect() as conn:
+        source = conn.execute(
+            select(IngestBatch.source).order_by(IngestBatch.batch_id.desc())
+        ).first()
+    assert source is not None and source[0].startswith("api:events:key:")
