@@ -31,6 +31,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine, select, text
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config import Settings, get_settings
 from features.catalogue import reason_text
@@ -47,6 +48,7 @@ from serving.schemas import (
     ErrorBody,
     EventIn,
     Health,
+    IsoDate,
     ItemError,
     OutcomeIn,
     Profile,
@@ -72,6 +74,7 @@ from training.config import load_config
 log = logging.getLogger("keepwarm.serving")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Unreadable request (e.g. a body that is not UTF-8)"},
     401: {"model": ErrorBody, "description": "No API key, or an unknown or revoked one"},
     403: {"model": ErrorBody, "description": "The key's role may not do this"},
     413: {"model": ErrorBody, "description": "Request body too large"},
@@ -301,12 +304,13 @@ def _handlers(app: FastAPI) -> None:
     async def user_error(request: Request, exc: KeepwarmError) -> JSONResponse:
         return _error(400, "bad_request", str(exc))
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = getattr(exc, "code", None) or {404: "not_found", 405: "method_not_allowed"}.get(
             exc.status_code, "error"
         )
         response = _error(exc.status_code, code, str(exc.detail))
+        response.headers.update(exc.headers or {})  # e.g. Allow on a 405
         if exc.status_code == 429:
             response.headers["Retry-After"] = "1"
         return response
@@ -428,7 +432,11 @@ def _routes(app: FastAPI) -> None:
         "/v1/risk-list",
         response_model=RiskList,
         tags=["hr"],
-        responses={**ERRORS, 400: {"model": ErrorBody, "description": "Bad cursor"}, **UNAVAILABLE},
+        responses={
+            **ERRORS,
+            400: {"model": ErrorBody, "description": "A cursor this API did not give out"},
+            **UNAVAILABLE,
+        },
     )
     def risk_list(
         principal: Reader,
@@ -438,7 +446,7 @@ def _routes(app: FastAPI) -> None:
         tier: Annotated[Tier | None, Query()] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
-        as_of: Annotated[dt.date | None, Query(description="default: today")] = None,
+        as_of: Annotated[IsoDate | None, Query(description="default: today")] = None,
     ) -> RiskList:
         """Today's ranked list of active candidates, highest risk first, with reasons and alerts."""
         if principal.role == "hr":
@@ -486,7 +494,7 @@ def _routes(app: FastAPI) -> None:
         principal: Reader,
         service: ServiceDep,
         as_of: Annotated[
-            dt.date | None, Query(description="current score as of; default today")
+            IsoDate | None, Query(description="current score as of; default today")
         ] = None,
     ) -> CandidateDetail:
         """Profile, event timeline, score history and today's reasons for one candidate."""
@@ -499,6 +507,7 @@ def _routes(app: FastAPI) -> None:
         response_model=WebhookResult,
         tags=["ats"],
         responses={
+            400: ERRORS[400],
             401: {"model": ErrorBody, "description": "Missing or wrong Signature"},
             403: {"model": ErrorBody, "description": "Webhook not configured"},
             413: ERRORS[413],

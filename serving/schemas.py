@@ -9,9 +9,10 @@ for outside signals) run after these, in the same code that checks bundles.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from store.contract import ACTORS, CHANNELS, DEGREES, EVENT_TYPES, OUTCOMES, REASONS, TOPICS
 
@@ -29,6 +30,27 @@ OutcomeKind = Literal[OUTCOMES]  # type: ignore[valid-type]
 OutcomeReason = Literal[REASONS]  # type: ignore[valid-type]
 Tier = Literal["high", "medium", "low"]
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(value: object) -> object:
+    """Dates as the contract writes them, YYYY-MM-DD; no numbers read as Unix time."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _DATE.match(value)):
+        return value
+    raise ValueError("must be a date YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
+def _number(value: object) -> object:
+    """A JSON number: not a string of digits, not true/false."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number")
+    return value
+
+
+Number = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
 
 
 class _In(BaseModel):
@@ -39,13 +61,15 @@ class EventIn(_In):
     event_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")
     candidate_id: str = Id
     ts: str = Field(
-        max_length=40, description="ISO 8601 with an offset", examples=["2024-10-12T09:30:00+08:00"]
+        max_length=40,
+        description="ISO 8601 with an offset",
+        examples=["2024-10-12T09:30:00+08:00"],
     )
     type: EventType
     channel: Channel | None = None
     content_id: str | None = Field(default=None, max_length=64)
     topic: Topic | None = None
-    value: float | None = Field(default=None, allow_inf_nan=False)
+    value: Number | None = None
     actor: Actor | None = None
     text: str | None = Field(
         default=None, max_length=4000, description="Free text; personal data, never logged."
@@ -73,7 +97,7 @@ class CandidateIn(_In):
     candidate_id: str = Id
     season: str = Field(min_length=1, max_length=32, examples=["2024-autumn"])
     school: str | None = Field(default=None, max_length=200)
-    school_tier: Literal[1, 2, 3] | None = None
+    school_tier: Annotated[StrictInt, Field(ge=1, le=3)] | None = None
     major: str | None = Field(default=None, max_length=200)
     degree: Degree | None = None
     role_family: str | None = Field(default=None, max_length=64, examples=["tech"])
@@ -81,9 +105,9 @@ class CandidateIn(_In):
     work_city: str | None = Field(default=None, max_length=100)
     home_city: str | None = Field(default=None, max_length=100)
     hr_owner: str = Id
-    birthday: dt.date | None = None
-    start_date: dt.date | None = None
-    consent_external_signals: bool | None = None
+    birthday: IsoDate | None = None
+    start_date: IsoDate | None = None
+    consent_external_signals: StrictBool | None = None
     gender: str | None = Field(
         default=None, max_length=32, description="For bias audits only; never a model input."
     )
@@ -92,7 +116,7 @@ class CandidateIn(_In):
 class OutcomeIn(_In):
     candidate_id: str = Id
     outcome: OutcomeKind
-    outcome_date: dt.date
+    outcome_date: IsoDate
     reason: OutcomeReason | None = None
 
 
@@ -113,7 +137,7 @@ class ScoreRequest(BaseModel):
     )
 
     candidate_ids: list[str] = Field(min_length=1, max_length=MAX_SCORE_IDS)
-    as_of: dt.date | None = Field(
+    as_of: IsoDate | None = Field(
         default=None, description="Score as of the end of this day (default: today)."
     )
 

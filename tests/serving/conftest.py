@@ -6,11 +6,18 @@ champion alias or create keys never see each other's changes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -94,3 +101,38 @@ def keys(engine: Engine) -> Keys:
             )
         ]
     return Keys(engine, owners)
+
+
+@contextlib.contextmanager
+def running_server(home: Path, **env_extra: str) -> Iterator[str]:
+    """`keepwarm serve` on a free loopback port, as a user starts it; yields its base URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env.update(KEEPWARM_HOME=str(home), **env_extra)
+    keepwarm = str(Path(sys.executable).parent / "keepwarm")
+    proc = subprocess.Popen(
+        [keepwarm, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            if proc.poll() is not None:
+                raise RuntimeError("keepwarm serve exited: " + proc.communicate()[1][-2000:])
+            time.sleep(0.3)
+        else:
+            raise RuntimeError("keepwarm serve did not become ready")
+        yield url
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert "Traceback" not in err, err

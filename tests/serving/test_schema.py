@@ -1,0 +1,69 @@
+"""Schemathesis over the live service's own OpenAPI schema: no 5xx, no response off the schema.
+
+Bounded: a few dozen generated requests per operation, with no deadline per
+example (the machines are shared; speed belongs in benchmarks/).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.config import SchemathesisConfig
+from schemathesis.openapi.loaders import from_dict
+
+from config import Settings
+from serving.app import create_app
+from serving.auth import create_key
+from store.db import open_store
+from tests.serving.conftest import running_server
+
+
+@pytest.fixture(scope="module")
+def live_api(
+    trained_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    home = tmp_path_factory.mktemp("schema") / "home"
+    shutil.copytree(trained_home, home)
+    engine = open_store(Settings(home=home))
+    key = create_key(engine, "admin").key
+    engine.dispose()
+    with running_server(
+        home,
+        KEEPWARM_RATE_LIMIT="100000/second",
+        KEEPWARM_GREENHOUSE_SECRET="schema-test",
+        KEEPWARM_MODEL_POLL_SECONDS="0",
+    ) as url:
+        yield url, key
+
+
+# The schema the app publishes (at /openapi.json), read from the app itself at collection time;
+# the requests go to the live server.
+# A schema-valid request may still be refused for what a schema cannot say: an unknown
+# candidate (422), an impossible calendar date (422), a cursor this API never gave out (400).
+config = SchemathesisConfig.from_dict(
+    {
+        "checks": {
+            "positive_data_acceptance": {
+                "expected-statuses": ["2xx", "400", "401", "403", "404", "422", "429"]
+            }
+        }
+    }
+)
+schema = from_dict(create_app(Settings()).openapi(), config=config)
+
+
+@schema.parametrize()
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_api_keeps_its_schema(case: schemathesis.Case, live_api: tuple[str, str]) -> None:
+    url, key = live_api
+    case.call_and_validate(base_url=url, headers={"Authorization": f"Bearer {key}"})
