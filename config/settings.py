@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     model_poll_seconds: float = Field(
         default=30.0, ge=0, description="How often serving checks the champion alias (0: never)."
     )
+    cache_sync_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="How often serving looks for data written by other processes (0: never).",
+    )
+    workers: int = Field(
+        default=1, ge=1, description="Serving worker processes (set by `keepwarm serve`)."
+    )
     greenhouse_secret: SecretStr | None = Field(
         default=None, description="Greenhouse webhook secret key; the webhook is off when unset."
     )

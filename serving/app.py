@@ -16,11 +16,12 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
+import orjson
 import pandas as pd
 from fastapi import Body, Depends, FastAPI, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -113,7 +114,11 @@ class Service:
         self.settings = settings
         self.engine = engine
         self.keys = KeyCache(engine)
-        self.limits = parse_many(settings.rate_limit)
+        # Each worker process counts its own requests: it enforces its share of the limit.
+        self.limits = [
+            type(item)(max(1, item.amount // settings.workers), item.multiples, item.namespace)
+            for item in parse_many(settings.rate_limit)
+        ]
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
         self.scorer = Scorer(engine, load_config().rules)
         self.metrics = Metrics()
@@ -152,22 +157,33 @@ class Service:
             return version, True
 
 
-def _service(request: Request) -> Service:
-    return request.app.state.service
+async def _service(request: Request) -> Service:
+    service: Service = request.app.state.service
+    return service
 
 
 bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <key>")
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="X-API-Key: <key>")
 
 
-def caller(
+async def caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     api_key: Annotated[str | None, Depends(api_key_header)],
 ) -> Principal:
-    service = _service(request)
+    """The key's owner, or 401; then the key's rate limit, or 429.
+
+    Dependencies are coroutines: they are cheap, and a sync dependency would cost a
+    thread-pool round trip per request. Only a key not seen lately goes to the database,
+    and that query runs in the thread pool.
+    """
+    service: Service = request.app.state.service
     key = credentials.credentials if credentials else api_key
-    principal = service.keys.lookup(key) if key else None
+    principal = None
+    if key:
+        found, principal = service.keys.cached(key)
+        if not found:
+            principal = await run_in_threadpool(service.keys.lookup, key)
     if principal is None:
         raise ApiError(401, "unauthorized", "send a valid API key: Authorization: Bearer <key>")
     for item in service.limits:
@@ -177,8 +193,8 @@ def caller(
     return principal
 
 
-def allow(*roles: str) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(caller)]) -> Principal:
+def allow(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+    async def check(principal: Annotated[Principal, Depends(caller)]) -> Principal:
         if principal.role not in roles:
             raise ApiError(403, "forbidden", f"role {principal.role} may not do this")
         return principal
@@ -197,16 +213,7 @@ ServiceDep = Annotated[Service, Depends(_service)]
 
 
 def _reasons(detail: list[dict[str, Any]]) -> list[Reason]:
-    return [
-        Reason(
-            code=r["code"],
-            text_zh=reason_text(r["code"], r.get("value"), "zh"),
-            text_en=reason_text(r["code"], r.get("value"), "en"),
-            value=r.get("value"),
-            contribution=r["contribution"],
-        )
-        for r in detail
-    ]
+    return [Reason.model_validate(_reason_dict(r)) for r in detail]
 
 
 def _scores(service: Service, as_of: dt.date, ids: list[str]) -> DayScores:
@@ -219,11 +226,12 @@ def _write(service: Service, table: str, items: list[dict[str, Any]], principal:
     body = json.dumps(items, sort_keys=True, default=str).encode()
     fingerprint = hashlib.sha256(body).hexdigest()
     bundle = check_items(service.engine, table, items, f"api:{table}:{principal.name}", fingerprint)
+    touched = {str(i["candidate_id"]) for i in items}
     with service.write_lock, service.engine.begin() as conn:
-        report = load_bundle(conn, bundle)
+        report = load_bundle(conn, bundle, touched=sorted(touched))
+    service.scorer.wrote(report.batch_id, touched)
     if table == "candidates":
-        greenhouse.replay_pending(service.engine)
-    service.scorer.touch({str(i["candidate_id"]) for i in items})
+        service.scorer.touch(greenhouse.replay_pending(service.engine))
     return report
 
 
@@ -239,11 +247,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         service = Service(settings, engine)
         app.state.service = service
         await run_in_threadpool(service.reload_model)
-        poller = asyncio.create_task(_poll(service))
+        pollers = [asyncio.create_task(_poll(service)), asyncio.create_task(_sync(service))]
         try:
             yield
         finally:
-            poller.cancel()
+            for task in pollers:
+                task.cancel()
             engine.dispose()
 
     app = FastAPI(
@@ -274,6 +283,18 @@ async def _poll(service: Service) -> None:
             log.exception("checking the champion alias failed")
 
 
+async def _sync(service: Service) -> None:
+    every = service.settings.cache_sync_seconds
+    if every <= 0:
+        return
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(service.scorer.sync)
+        except Exception:
+            log.exception("catching up with the store's new batches failed")
+
+
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -297,7 +318,7 @@ def _handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TooLarge)
     async def too_large(request: Request, exc: TooLarge) -> JSONResponse:
-        limit = _service(request).settings.max_body_bytes
+        limit = request.app.state.service.settings.max_body_bytes
         return _error(413, "too_large", f"request body over {limit} bytes")
 
     @app.exception_handler(KeepwarmError)
@@ -407,26 +428,17 @@ def _routes(app: FastAPI) -> None:
         tags=["scores"],
         responses={**ERRORS, **UNAVAILABLE},
     )
-    def post_score(request: ScoreRequest, principal: Scorer_, service: ServiceDep) -> ScoreResponse:
+    async def post_score(
+        request: ScoreRequest, principal: Scorer_, service: ServiceDep
+    ) -> Response:
         """Risk, tier, rank and reasons for up to 10,000 candidates as of a day (default today).
 
         Unknown or inactive candidates come back in `errors`, not as a failed request.
         """
         as_of = request.as_of or service.today()
         ids = list(dict.fromkeys(request.candidate_ids))
-        scores = _scores(service, as_of, ids)
-        rows, errors = [], []
-        for cid in ids:
-            i = scores.row.get(cid)
-            if i is None or not principal.sees_owner(scores.day.meta["hr_owner"].iat[i]):
-                errors.append(_missing(service, cid, principal, as_of))
-            else:
-                rows.append(i)
-        results = _score_items(service, scores, rows)
-        service.metrics.scored(len(results))
-        return ScoreResponse(
-            as_of=as_of, model_version=scores.model.version, results=results, errors=errors
-        )
+        body = await run_in_threadpool(_score_body, service, principal, as_of, ids)
+        return Response(body, media_type="application/json")
 
     @app.get(
         "/v1/risk-list",
@@ -586,24 +598,63 @@ def _missing(service: Service, cid: str, principal: Principal, as_of: dt.date) -
     )
 
 
-def _score_items(service: Service, scores: DayScores, rows: list[int]) -> list[ScoreItem]:
+def _score_body(service: Service, principal: Principal, as_of: dt.date, ids: list[str]) -> bytes:
+    """The /v1/score response as JSON bytes: the whole computation, off the event loop.
+
+    Built as plain dicts and encoded by orjson: for one candidate, pydantic models
+    and FastAPI's response validation would cost more than the trees do. The shape is
+    ``ScoreResponse``; the schemathesis test holds the two together.
+    """
+    scores = _scores(service, as_of, ids)
+    rows, errors = [], []
+    for cid in ids:
+        i = scores.row.get(cid)
+        if i is None or not principal.sees_owner(scores.owners[i]):
+            errors.append(_missing(service, cid, principal, as_of).model_dump())
+        else:
+            rows.append(i)
+    results = _score_dicts(service, scores, rows)
+    service.metrics.scored(len(results))
+    return orjson.dumps(
+        {
+            "as_of": as_of.isoformat(),
+            "model_version": scores.model.version,
+            "results": results,
+            "errors": errors,
+        }
+    )
+
+
+def _score_dicts(service: Service, scores: DayScores, rows: list[int]) -> list[dict[str, Any]]:
     if not rows:
         return []
-    X = scores.X[rows]
-    risk = scores.model.risk(X)
-    details = scores.model.reasons(X)
-    ids = scores.day.frame["candidate_id"].to_numpy(dtype=object)
+    risk, details = scores.model.explain(scores.X[rows])
+    version = scores.model.version
     return [
-        ScoreItem(
-            candidate_id=ids[i],
-            risk=round(float(r), 4),
-            risk_tier=service.tier(float(r)),
-            rank_percentile=scores.rank_percentile(float(r)),
-            reasons=_reasons(d),
-            model_version=scores.model.version,
-        )
+        {
+            "candidate_id": scores.ids[i],
+            "risk": round(float(r), 4),
+            "risk_tier": service.tier(float(r)),
+            "rank_percentile": scores.rank_percentile(float(r)),
+            "reasons": [_reason_dict(x) for x in d],
+            "model_version": version,
+        }
         for i, r, d in zip(rows, risk, details, strict=True)
     ]
+
+
+def _reason_dict(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": r["code"],
+        "text_zh": reason_text(r["code"], r.get("value"), "zh"),
+        "text_en": reason_text(r["code"], r.get("value"), "en"),
+        "value": r.get("value"),
+        "contribution": r["contribution"],
+    }
+
+
+def _score_items(service: Service, scores: DayScores, rows: list[int]) -> list[ScoreItem]:
+    return [ScoreItem.model_validate(d) for d in _score_dicts(service, scores, rows)]
 
 
 def _risk_row(

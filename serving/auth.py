@@ -97,7 +97,7 @@ def revoke_key(engine: Engine, key_id: int) -> bool:
 
 def list_keys(engine: Engine) -> list[dict[str, object]]:
     with engine.connect() as conn:
-        rows = conn.execute(select(ApiKey).order_by(ApiKey.key_id)).scalars().all()
+        rows = conn.execute(select(ApiKey).order_by(ApiKey.key_id)).all()
     return [
         {
             "key_id": r.key_id,
@@ -121,12 +121,19 @@ class KeyCache:
         self._seen: dict[str, tuple[float, Principal | None]] = {}
         self._lock = threading.Lock()
 
+    def cached(self, key: str) -> tuple[bool, Principal | None]:
+        """(True, answer) when a fresh answer is at hand, without touching the database."""
+        hit = self._seen.get(hash_key(key))
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return True, hit[1]
+        return False, None
+
     def lookup(self, key: str) -> Principal | None:
+        hit, known = self.cached(key)
+        if hit:
+            return known
         digest = hash_key(key)
         now = time.monotonic()
-        hit = self._seen.get(digest)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
         with self.engine.connect() as conn:
             row = conn.execute(
                 select(ApiKey.key_id, ApiKey.key_hash, ApiKey.role, ApiKey.hr_owner).where(

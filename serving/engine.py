@@ -14,8 +14,10 @@ of either.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -23,18 +25,81 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from lightgbm.basic import _LIB, _c_str, _safe_call
+from sqlalchemy import Engine, func, select
 
 from features.build import build_features
 from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES
 from features.source import load_candidates, load_content, load_events, load_outcomes
+from store.schema import IngestBatch
 from training.baselines import rule_flags
 from training.config import RuleThresholds
 from training.model import Calibration, DropoutClassifier
 from training.snapshots import active_on, scored_population
 
+_CONTRIB = 3  # C_API_PREDICT_CONTRIB
+_FLOAT64 = 1  # C_API_DTYPE_FLOAT64
 FLAGS = ("no_reply", "approval_slow", "competing_offer", "extension_requested")
 _ROLE_CODE = {name: float(i) for i, name in enumerate(ROLE_FAMILIES)}
+
+
+class _FastRow:
+    """LightGBM's single-row fast path (``LGBM_BoosterPredictForMatSingleRowFast``).
+
+    ``Booster.predict`` re-validates its input and builds a predictor on every call,
+    which costs more than the trees for one row. The fast path prepares once per
+    thread (its buffers are not shared between threads) and then only walks the trees.
+    """
+
+    def __init__(self, booster: lgb.Booster, ncol: int, predict_type: int) -> None:
+        self.booster = booster
+        self.ncol = ncol
+        self.predict_type = predict_type
+        self.width = ncol + 1 if predict_type == _CONTRIB else 1
+        self._local = threading.local()
+        self._handles: list[ctypes.c_void_p] = []
+        self._lock = threading.Lock()
+        weakref.finalize(self, _free_handles, self._handles)
+
+    def _handle(self) -> ctypes.c_void_p:
+        handle = getattr(self._local, "handle", None)
+        if handle is None:
+            handle = ctypes.c_void_p()
+            _safe_call(
+                _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                    self.booster._handle,
+                    ctypes.c_int(self.predict_type),
+                    ctypes.c_int(0),
+                    ctypes.c_int(-1),
+                    ctypes.c_int(_FLOAT64),
+                    ctypes.c_int32(self.ncol),
+                    _c_str("num_threads=1"),
+                    ctypes.byref(handle),
+                )
+            )
+            self._local.handle = handle
+            with self._lock:
+                self._handles.append(handle)
+        return handle
+
+    def __call__(self, row: np.ndarray) -> np.ndarray:
+        data = np.ascontiguousarray(row, dtype=np.float64)
+        out = np.empty(self.width, dtype=np.float64)
+        out_len = ctypes.c_int64(0)
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                self._handle(),
+                data.ctypes.data_as(ctypes.c_void_p),
+                ctypes.byref(out_len),
+                out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+            )
+        )
+        return out
+
+
+def _free_handles(handles: list[ctypes.c_void_p]) -> None:
+    for handle in handles:
+        _LIB.LGBM_FastConfigFree(handle)
 
 
 @dataclass(frozen=True)
@@ -46,9 +111,13 @@ class LoadedModel:
     features: tuple[str, ...]
     calibration: Calibration
 
+    fast_contrib: _FastRow
+
     @classmethod
     def of(cls, model: DropoutClassifier, version: str) -> LoadedModel:
-        return cls(str(version), model.booster_, tuple(model.features_), model.calibration_)
+        booster = model.booster_
+        fast = _FastRow(booster, booster.num_feature(), _CONTRIB)
+        return cls(str(version), booster, tuple(model.features_), model.calibration_, fast)
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """Feature rows as the booster's float matrix (role family as its category code)."""
@@ -64,9 +133,27 @@ class LoadedModel:
         raw = np.asarray(self.booster.predict(X, num_threads=1))
         return np.asarray(self.calibration(raw), dtype=float)
 
+    def explain(self, X: np.ndarray, top: int = 3) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        """Risk and reasons from one pass over the trees.
+
+        The contributions (and the bias term) add up to the raw log-odds, so the
+        probability comes from the same ``pred_contrib`` call as the reasons.
+        """
+        if len(X) == 1:
+            contrib = self.fast_contrib(X[0]).reshape(1, -1)
+        else:
+            contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))
+        raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
+        return np.asarray(self.calibration(raw), dtype=float), self._reasons(X, contrib, top)
+
     def reasons(self, X: np.ndarray, top: int = 3) -> list[list[dict[str, Any]]]:
         """The features that push each row's risk up most: code, value, contribution."""
-        contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))[:, :-1]
+        return self.explain(X, top)[1]
+
+    def _reasons(
+        self, X: np.ndarray, contrib_with_bias: np.ndarray, top: int
+    ) -> list[list[dict[str, Any]]]:
+        contrib = contrib_with_bias[:, :-1]
         order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
         out = []
         for i in range(len(X)):
@@ -107,25 +194,28 @@ class DayScores:
     risk: np.ndarray
     row: dict[str, int]
     sorted_risk: np.ndarray
+    ids: np.ndarray  # candidate ids by row, as plain Python strings
+    owners: np.ndarray  # hr_owner by row
 
     @classmethod
     def of(cls, day: DayFeatures, model: LoadedModel) -> DayScores:
         X = model.matrix(day.frame)
         risk = model.risk(X) if len(X) else np.empty(0)
-        row = {cid: i for i, cid in enumerate(day.frame["candidate_id"])}
-        return cls(day, model, X, risk, row, np.sort(risk))
+        ids = np.array(day.frame["candidate_id"].tolist(), dtype=object)
+        owners = np.array(day.meta["hr_owner"].tolist(), dtype=object)
+        row = {cid: i for i, cid in enumerate(ids)}
+        return cls(day, model, X, risk, row, np.sort(risk), ids, owners)
 
     def rank_percentile(self, risk: float) -> float:
         """Share of today's active candidates whose risk is at or below ``risk`` (0..100)."""
         n = len(self.sorted_risk)
         if n == 0:
             return 100.0
-        return round(100.0 * np.searchsorted(self.sorted_risk, risk, side="right") / n, 1)
+        return round(100.0 * int(np.searchsorted(self.sorted_risk, risk, side="right")) / n, 1)
 
     def ordered(self) -> np.ndarray:
         """Row numbers from highest to lowest risk (ties by candidate id)."""
-        ids = self.day.frame["candidate_id"].to_numpy(dtype=object)
-        return np.lexsort((ids, -self.risk))
+        return np.lexsort((self.ids, -self.risk))
 
 
 def build_day(
@@ -187,6 +277,43 @@ class Scorer:
         self._days: OrderedDict[dt.date, DayScores] = OrderedDict()
         self._dirty: dict[dt.date, set[str]] = {}
         self._lock = threading.RLock()
+        self._own: set[int] = set()
+        self._seen_batch = self._last_batch()
+
+    # --- writes made elsewhere ----------------------------------------------------------
+    def _last_batch(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(IngestBatch.batch_id))).scalar() or 0)
+
+    def wrote(self, batch_id: int, candidate_ids: set[str]) -> None:
+        """This process wrote a batch: refresh its candidates now, skip it in ``sync``."""
+        with self._lock:
+            self._own.add(batch_id)
+        self.touch(candidate_ids)
+
+    def sync(self) -> int:
+        """Catch up with batches written by other processes (workers, ``keepwarm ingest``).
+
+        A small write names its candidates, which get refreshed; a bundle does not, and
+        every cached day is dropped to be rebuilt on its next read. Returns batches seen.
+        """
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(IngestBatch.batch_id, IngestBatch.touched)
+                .where(IngestBatch.batch_id > self._seen_batch)
+                .order_by(IngestBatch.batch_id)
+            ).all()
+        with self._lock:
+            for batch_id, touched in rows:
+                if batch_id in self._own:
+                    self._own.discard(batch_id)
+                elif touched is None:
+                    self._days.clear()
+                    self._dirty.clear()
+                else:
+                    self.touch(set(touched))
+                self._seen_batch = max(self._seen_batch, int(batch_id))
+        return len(rows)
 
     # --- the model ------------------------------------------------------------------
     def set_model(self, model: LoadedModel) -> None:

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from store.bundle import KeepwarmError
 from store.ingest import check_items, load_bundle
-from store.schema import AtsLink, Candidate, WebhookDelivery
+from store.schema import AtsLink, Candidate, IngestBatch, WebhookDelivery
 
 SOURCE = "greenhouse"
 OFFER_ACTIONS = ("offer_created", "offer_approved", "offer_updated", "offer_deleted")
@@ -181,7 +181,10 @@ def _known(conn: Connection, candidate_id: str) -> bool:
 def _apply(
     engine: Engine, conn: Connection, parsed: Parsed, candidate_id: str, received: dt.datetime
 ) -> int:
-    """Write a delivery's events and start date for a known candidate; returns events written."""
+    """Write a delivery's events and start date for a known candidate; returns events written.
+
+    Either way a batch records the candidate as touched, so every serving process refreshes it.
+    """
     if parsed.start_date:
         conn.execute(
             update(Candidate)
@@ -189,6 +192,14 @@ def _apply(
             .values(start_date=dt.date.fromisoformat(parsed.start_date))
         )
     if not parsed.facts:
+        conn.execute(
+            insert(IngestBatch).values(
+                source=f"{SOURCE}:{parsed.action}",
+                fingerprint="-",
+                counts={},
+                touched=[candidate_id],
+            )
+        )
         return 0
     items = [
         {
@@ -203,7 +214,7 @@ def _apply(
     ]
     fingerprint = hashlib.sha256(repr(items).encode()).hexdigest()
     bundle = check_items(engine, "events", items, f"{SOURCE}:{parsed.action}", fingerprint)
-    return load_bundle(conn, bundle).events_new
+    return load_bundle(conn, bundle, touched=[candidate_id]).events_new
 
 
 def handle(engine: Engine, delivery_id: str, body: dict[str, Any], timezone: str) -> Outcome:

@@ -7,6 +7,7 @@ never by the concrete path, so candidate ids never reach the metrics.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     generate_latest,
+    multiprocess,
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,11 +52,15 @@ class Metrics:
             "The model version being served (value 1)",
             ["version"],
             registry=self.registry,
+            multiprocess_mode="livemax",
         )
+        self._version: str | None = None
 
     def model_loaded(self, version: str) -> None:
-        self.model.clear()
+        if self._version is not None:
+            self.model.labels(version=self._version).set(0)
         self.model.labels(version=version).set(1)
+        self._version = version
 
     def scored(self, n: int) -> None:
         self.scores.inc(n)
@@ -63,6 +69,11 @@ class Metrics:
         self.events_written.inc(n)
 
     def render(self) -> tuple[bytes, str]:
+        """This process's metrics, or all workers' when ``keepwarm serve --workers N`` runs."""
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry), CONTENT_TYPE_LATEST
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 

@@ -210,11 +210,20 @@ def _upsert_changed(
     return n_new, len(rows) - n_new
 
 
-def load_bundle(conn: Connection, bundle: Bundle) -> IngestReport:
-    """Write a checked bundle through ``conn``; the caller owns the transaction."""
+def load_bundle(conn: Connection, bundle: Bundle, touched: list[str] | None = None) -> IngestReport:
+    """Write a checked bundle through ``conn``; the caller owns the transaction.
+
+    ``touched`` names the candidates a small write changes (kept with the batch so that
+    serving processes refresh only those); a bundle leaves it None.
+    """
     batch_id = conn.execute(
         insert(IngestBatch)
-        .values(source=Path(bundle.source).name, fingerprint=bundle.fingerprint, counts={})
+        .values(
+            source=Path(bundle.source).name,
+            fingerprint=bundle.fingerprint,
+            counts={},
+            touched=sorted(set(touched)) if touched is not None else None,
+        )
         .returning(IngestBatch.batch_id)
     ).scalar_one()
     now = pd.Timestamp.now(tz="UTC").tz_localize(None).to_pydatetime()

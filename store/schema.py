@@ -120,6 +120,9 @@ class IngestBatch(Base):
     fingerprint: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
     counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    # The candidates a small write changed (API, webhook), so every serving process can
+    # refresh just those; NULL for a bundle, after which servers rebuild their caches.
+    touched: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class Score(Base):

@@ -78,3 +78,41 @@ def test_demo_simulates_and_ingests_two_seasons(keepwarm_home: Path) -> None:
     assert "simulated 2023-autumn" in done.stdout
     assert "simulated 2024-autumn" in done.stdout
     assert "store now holds: candidates 120" in done.stdout
+
+
+def test_keys_create_prints_the_key_alone_on_the_last_line(keepwarm_home: Path) -> None:
+    from config import get_settings
+    from serving.auth import KeyCache
+    from store.db import open_store
+
+    done = run_cli("keys", "create", "--role", "hr", "--owner", "hr07", home=keepwarm_home)
+    assert done.returncode == 0, done.stderr
+    key = done.stdout.strip().splitlines()[-1]
+    assert key.startswith("kw_") and " " not in key and len(key) > 40
+    principal = KeyCache(open_store(get_settings())).lookup(key)
+    assert principal is not None and (principal.role, principal.hr_owner) == ("hr", "hr07")
+
+    listed = run_cli("keys", "list", home=keepwarm_home)
+    assert "hr07" in listed.stdout and key not in listed.stdout  # only a prefix is ever shown
+    db = (keepwarm_home / "keepwarm.db").read_bytes()
+    assert key.encode() not in db  # stored hashed
+
+    revoked = run_cli("keys", "revoke", str(principal.key_id), home=keepwarm_home)
+    assert revoked.returncode == 0
+    assert KeyCache(open_store(get_settings())).lookup(key) is None
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (("--role", "hr"), "needs --owner"),
+        (("--role", "lead", "--owner", "hr01"), "hr keys only"),
+        (("--role", "root"), "--role must be one of"),
+    ],
+)
+def test_keys_create_refuses_bad_roles(
+    args: tuple[str, ...], words: str, keepwarm_home: Path
+) -> None:
+    done = run_cli("keys", "create", *args, home=keepwarm_home)
+    assert done.returncode == 1
+    assert words in done.stderr and "Traceback" not in done.stderr

@@ -10,6 +10,9 @@ from store.schema import Base
 
 EXPECTED = {
     "alembic_version",
+    "api_keys",
+    "ats_links",
+    "webhook_deliveries",
     "candidates",
     "content",
     "events",

@@ -104,7 +104,7 @@ def keys(engine: Engine) -> Keys:
 
 
 @contextlib.contextmanager
-def running_server(home: Path, **env_extra: str) -> Iterator[str]:
+def running_server(home: Path, *args: str, **env_extra: str) -> Iterator[str]:
     """`keepwarm serve` on a free loopback port, as a user starts it; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -113,7 +113,7 @@ def running_server(home: Path, **env_extra: str) -> Iterator[str]:
     env.update(KEEPWARM_HOME=str(home), **env_extra)
     keepwarm = str(Path(sys.executable).parent / "keepwarm")
     proc = subprocess.Popen(
-        [keepwarm, "serve", "--port", str(port)],
+        [keepwarm, "serve", "--port", str(port), *args],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -401,3 +401,28 @@ def test_batches_record_who_wrote(client: TestClient, keys: Keys, engine: Engine
             select(IngestBatch.source).order_by(IngestBatch.batch_id.desc())
         ).first()
     assert source is not None and source[0].startswith("api:events:key:")
+
+
+def test_writes_by_other_processes_reach_the_cache(
+    client: TestClient, keys: Keys, engine: Engine, small_seasons: dict[str, object]
+) -> None:
+    from store.ingest import check_items, ingest_bundle, load_bundle
+
+    service = client.app.state.service  # type: ignore[attr-defined]
+    cid = _active_ids(client, keys)[0]
+    replies = service.scorer.day(DAY, [cid]).day.frame.set_index("candidate_id")["replies_total"]
+    before = replies[cid]
+
+    # another worker (or a script) writes through the store, not through this process
+    bundle = check_items(engine, "events", [_event(cid, 90)], "elsewhere", "f")
+    with engine.begin() as conn:
+        load_bundle(conn, bundle, touched=[cid])
+    assert service.scorer.sync() == 1
+    after = service.scorer.day(DAY, [cid]).day.frame.set_index("candidate_id")["replies_total"]
+    assert after[cid] == before + 1
+
+    # a bundle names no candidates: every cached day is dropped and rebuilt on next read
+    ingest_bundle(engine, small_seasons["2024-autumn"])  # type: ignore[arg-type]
+    assert service.scorer.sync() == 1
+    assert service.scorer._days == {}
+    assert service.scorer.day(DAY, [cid]).row.get(cid) is not None

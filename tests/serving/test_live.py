@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from config import get_settings
 from serving.auth import create_key
@@ -84,3 +85,48 @@ def test_admin_reload_moves_to_the_new_champion(client: TestClient, keys: Keys) 
     r = client.post("/v1/admin/reload-model", headers=auth(keys.admin))
     assert r.json() == {"model_version": new, "changed": True}
     assert client.get("/readyz").json()["model_version"] == new
+
+
+def test_two_workers_agree_after_a_write(served_home: Path) -> None:
+    """A write through one worker reaches the other's cache within a second or two."""
+    engine = open_store(get_settings())
+    key = create_key(engine, "ats").key
+    with engine.connect() as conn:
+        cid = conn.execute(
+            text(
+                "SELECT c.candidate_id FROM candidates c JOIN outcomes o USING (candidate_id) "
+                "WHERE c.consent_external_signals AND c.season = '2024-autumn' "
+                "AND o.outcome_date > :day ORDER BY c.candidate_id LIMIT 1"
+            ),
+            {"day": DAY},
+        ).scalar_one()
+    ask = {"candidate_ids": [cid], "as_of": DAY.isoformat()}
+    with (
+        running_server(served_home, "--workers", "2") as url,
+        httpx.Client(base_url=url, headers=auth(key), timeout=60) as http,
+    ):
+        before = {http.post("/v1/score", json=ask).json()["results"][0]["risk"] for _ in range(12)}
+        assert len(before) == 1
+        signal = {
+            "event_id": "two-workers-1",
+            "candidate_id": cid,
+            "ts": "2024-12-01T20:00:00+08:00",
+            "type": "external_signal",
+            "topic": "competing_offer",
+        }
+        assert http.post("/v1/events", json=[signal]).status_code == 200
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            risks = {
+                http.post("/v1/score", json=ask).json()["results"][0]["risk"] for _ in range(12)
+            }
+            if len(risks) == 1 and risks != before:
+                break
+            time.sleep(0.3)
+        assert len(risks) == 1 and risks.pop() > before.pop()  # a competing offer raises risk
+        metrics = http.get("/metrics").text
+        served = [
+            line for line in metrics.splitlines() if line.startswith("keepwarm_scores_served_total")
+        ]
+        assert served and float(served[0].split()[-1]) >= 24  # both workers' counts, added up
+    engine.dispose()

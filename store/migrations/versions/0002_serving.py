@@ -1,4 +1,4 @@
-"""serving: API keys, webhook deliveries, ATS id links
+"""serving: API keys, webhook deliveries, ATS id links, candidates touched per batch
 
 Revision ID: 0002
 Revises: 0001
@@ -14,6 +14,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("ingest_batches") as batch:
+        batch.add_column(sa.Column("touched", sa.JSON(), nullable=True))
     op.create_table(
         "api_keys",
         sa.Column("key_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -51,6 +53,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ingest_batches") as batch:
+        batch.drop_column("touched")
     op.drop_table("ats_links")
     op.drop_index("ix_webhook_status", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
