@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps demo test lint format bench clean
+.PHONY: help install system-deps bench-deps demo test lint format bench clean
 
 help:
-	@echo "make demo   - set up, then simulate, ingest (and later train/score) on the embedded store"
+	@echo "make demo   - set up, then simulate, ingest, train and score on the embedded store"
 	@echo "make test   - set up (PostgreSQL included), then run the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the speed benchmarks in benchmarks/"
@@ -47,9 +47,16 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install system-deps
+# wrk drives the serving benchmark (Debian's package).
+bench-deps:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq wrk >/dev/null; }
+
+bench: install system-deps bench-deps
 	$(BIN)/python benchmarks/bench_simulate.py
 	$(BIN)/python benchmarks/bench_ingest.py
+	$(BIN)/python benchmarks/bench_model.py
+	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) .keepwarm .pytest_cache .mypy_cache .ruff_cache build *.egg-info

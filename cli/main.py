@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal, cast
@@ -216,6 +217,10 @@ def demo(
         f"\n{day} 风险名单 (risk list), model v{version}, {len(scores)} active candidates; top 10:"
     )
     _print_top(scores, 10)
+    typer.echo(
+        "\nnext: `keepwarm keys create --role lead` for a key, then `keepwarm serve` "
+        "(http://127.0.0.1:8000/docs); the README shows the calls."
+    )
 
 
 @app.command()
@@ -231,9 +236,15 @@ def serve(
 
     settings = get_settings()
     open_store(settings).dispose()  # migrate once, before workers start
-    typer.echo(
-        f"keepwarm serving on http://{host}:{port} (docs at /docs), store {settings.store_url}"
-    )
+    os.environ["KEEPWARM_WORKERS"] = str(workers)
+    if workers > 1:
+        # Each worker writes its metrics to files here; /metrics adds them up.
+        metrics_dir = settings.ensure_home() / "prometheus"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir()
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    where = settings.store_url.split("@")[-1]  # never print a password from the URL
+    typer.echo(f"keepwarm serving on http://{host}:{port} (docs at /docs), store {where}")
     uvicorn.run(
         "serving.app:create_app",
         factory=True,

@@ -35,7 +35,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config import Settings, get_settings
-from features.catalogue import reason_text
 from serving import greenhouse
 from serving.auth import KeyCache, Principal
 from serving.engine import FLAGS, DayScores, LoadedModel, Scorer
@@ -213,7 +212,7 @@ ServiceDep = Annotated[Service, Depends(_service)]
 
 
 def _reasons(detail: list[dict[str, Any]]) -> list[Reason]:
-    return [Reason.model_validate(_reason_dict(r)) for r in detail]
+    return [Reason.model_validate(r) for r in detail]
 
 
 def _scores(service: Service, as_of: dt.date, ids: list[str]) -> DayScores:
@@ -481,7 +480,7 @@ def _routes(app: FastAPI) -> None:
         ranks = np.arange(1, len(order) + 1)[keep]
         picked = order[keep]
         page = picked[offset : offset + limit]
-        details = scores.model.reasons(scores.X[page]) if len(page) else []
+        details = scores.scored([int(i) for i in page])[1] if len(page) else []
         rows = [
             _risk_row(service, scores, int(i), int(rank), detail)
             for i, rank, detail in zip(page, ranks[offset : offset + limit], details, strict=True)
@@ -628,29 +627,21 @@ def _score_body(service: Service, principal: Principal, as_of: dt.date, ids: lis
 def _score_dicts(service: Service, scores: DayScores, rows: list[int]) -> list[dict[str, Any]]:
     if not rows:
         return []
-    risk, details = scores.model.explain(scores.X[rows])
+    risk, reasons = scores.scored(rows)
     version = scores.model.version
     return [
         {
             "candidate_id": scores.ids[i],
-            "risk": round(float(r), 4),
-            "risk_tier": service.tier(float(r)),
-            "rank_percentile": scores.rank_percentile(float(r)),
-            "reasons": [_reason_dict(x) for x in d],
+            "risk": round(r, 4),
+            "risk_tier": service.tier(r),
+            "rank_percentile": pct,
+            "reasons": rs,
             "model_version": version,
         }
-        for i, r, d in zip(rows, risk, details, strict=True)
+        for i, r, pct, rs in zip(
+            rows, risk.tolist(), scores.rank_percentiles(risk), reasons, strict=True
+        )
     ]
-
-
-def _reason_dict(r: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "code": r["code"],
-        "text_zh": reason_text(r["code"], r.get("value"), "zh"),
-        "text_en": reason_text(r["code"], r.get("value"), "en"),
-        "value": r.get("value"),
-        "contribution": r["contribution"],
-    }
 
 
 def _score_items(service: Service, scores: DayScores, rows: list[int]) -> list[ScoreItem]:

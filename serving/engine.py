@@ -19,7 +19,7 @@ import datetime as dt
 import threading
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import lightgbm as lgb
@@ -29,7 +29,7 @@ from lightgbm.basic import _LIB, _c_str, _safe_call
 from sqlalchemy import Engine, func, select
 
 from features.build import build_features
-from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES
+from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES, reason_text
 from features.source import load_candidates, load_content, load_events, load_outcomes
 from store.schema import IngestBatch
 from training.baselines import rule_flags
@@ -37,6 +37,7 @@ from training.config import RuleThresholds
 from training.model import Calibration, DropoutClassifier
 from training.snapshots import active_on, scored_population
 
+_NORMAL = 0  # C_API_PREDICT_NORMAL: the probability
 _CONTRIB = 3  # C_API_PREDICT_CONTRIB
 _FLOAT64 = 1  # C_API_DTYPE_FLOAT64
 FLAGS = ("no_reply", "approval_slow", "competing_offer", "extension_requested")
@@ -111,13 +112,21 @@ class LoadedModel:
     features: tuple[str, ...]
     calibration: Calibration
 
+    fast_risk: _FastRow
     fast_contrib: _FastRow
 
     @classmethod
     def of(cls, model: DropoutClassifier, version: str) -> LoadedModel:
         booster = model.booster_
-        fast = _FastRow(booster, booster.num_feature(), _CONTRIB)
-        return cls(str(version), booster, tuple(model.features_), model.calibration_, fast)
+        n = booster.num_feature()
+        return cls(
+            str(version),
+            booster,
+            tuple(model.features_),
+            model.calibration_,
+            _FastRow(booster, n, _NORMAL),
+            _FastRow(booster, n, _CONTRIB),
+        )
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
         """Feature rows as the booster's float matrix (role family as its category code)."""
@@ -130,7 +139,10 @@ class LoadedModel:
         return np.column_stack(cols) if cols else np.empty((len(frame), 0))
 
     def risk(self, X: np.ndarray) -> np.ndarray:
-        raw = np.asarray(self.booster.predict(X, num_threads=1))
+        if len(X) == 1:
+            raw = self.fast_risk(X[0])
+        else:
+            raw = np.asarray(self.booster.predict(X, num_threads=1))
         return np.asarray(self.calibration(raw), dtype=float)
 
     def explain(self, X: np.ndarray, top: int = 3) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
@@ -196,6 +208,9 @@ class DayScores:
     sorted_risk: np.ndarray
     ids: np.ndarray  # candidate ids by row, as plain Python strings
     owners: np.ndarray  # hr_owner by row
+    # Reasons by row, computed on first request: TreeSHAP costs far more than the risk,
+    # and a row's reasons change only when the row does (which makes a new DayScores).
+    memo: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, day: DayFeatures, model: LoadedModel) -> DayScores:
@@ -205,6 +220,30 @@ class DayScores:
         owners = np.array(day.meta["hr_owner"].tolist(), dtype=object)
         row = {cid: i for i, cid in enumerate(ids)}
         return cls(day, model, X, risk, row, np.sort(risk), ids, owners)
+
+    def scored(self, rows: list[int]) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
+        """Risk (from the booster, now) and worded reasons (worked out once per row)."""
+        X = self.X[rows]
+        missing = [i for i in dict.fromkeys(rows) if i not in self.memo]
+        if len(missing) == len(rows):
+            risk, reasons = self.model.explain(X)
+            worded = [[with_texts(r) for r in rs] for rs in reasons]
+            self.memo.update(zip(rows, worded, strict=True))
+            return risk, worded
+        if missing:
+            _, fresh = self.model.explain(self.X[missing])
+            self.memo.update(
+                (i, [with_texts(r) for r in rs]) for i, rs in zip(missing, fresh, strict=True)
+            )
+        return self.model.risk(X), [self.memo[i] for i in rows]
+
+    def rank_percentiles(self, risk: np.ndarray) -> list[float]:
+        """``rank_percentile`` for many risks at once."""
+        n = len(self.sorted_risk)
+        if n == 0:
+            return [100.0] * len(risk)
+        at = np.searchsorted(self.sorted_risk, risk, side="right")
+        return list(np.round(100.0 * at / n, 1).tolist())
 
     def rank_percentile(self, risk: float) -> float:
         """Share of today's active candidates whose risk is at or below ``risk`` (0..100)."""
@@ -216,6 +255,18 @@ class DayScores:
     def ordered(self) -> np.ndarray:
         """Row numbers from highest to lowest risk (ties by candidate id)."""
         return np.lexsort((self.ids, -self.risk))
+
+
+def with_texts(reason: dict[str, Any]) -> dict[str, Any]:
+    """A reason as the API shows it: code, both languages' words, value, contribution."""
+    code, value = reason["code"], reason.get("value")
+    return {
+        "code": code,
+        "text_zh": reason_text(code, value, "zh"),
+        "text_en": reason_text(code, value, "en"),
+        "value": value,
+        "contribution": reason["contribution"],
+    }
 
 
 def build_day(

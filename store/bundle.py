@@ -373,7 +373,16 @@ def check_tables(
 
 
 def empty_typed(spec: TableSpec) -> pd.DataFrame:
-    """A typed frame of ``spec`` with no rows."""
+    """A typed frame of ``spec`` with no rows (made once per table, copied on use)."""
+    if spec.name not in _EMPTY:
+        _EMPTY[spec.name] = _empty_typed(spec)
+    return _EMPTY[spec.name].copy()
+
+
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
+def _empty_typed(spec: TableSpec) -> pd.DataFrame:
     frame = _typed(spec, pd.DataFrame({f.name: pd.Series([], dtype=str) for f in spec.fields}))
     if spec is EVENTS:
         frame = pd.concat(
@@ -465,7 +474,9 @@ def _reference_problems(
         return problems
     ev, origin = typed["events"], origins["events"]
     signal = ev["type"] == "external_signal"
-    no_consent = signal & ~ev["candidate_id"].map(consent).fillna(True).astype(bool)
+    # An unknown candidate was reported above; only a known one without consent counts here.
+    consented = ev["candidate_id"].map(lambda c: bool(consent.get(c, True)))
+    no_consent = signal & ~consented.astype(bool)
     problems += [
         origin.problem(
             int(i), "type", "external_signal for a candidate without consent_external_signals=true"

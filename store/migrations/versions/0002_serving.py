@@ -1,4 +1,4 @@
-"""serving: API keys, webhook deliveries, ATS id links, candidates touched per batch
+"""serving: API keys, webhook deliveries, ATS id links
 
 Revision ID: 0002
 Revises: 0001
@@ -14,8 +14,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("ingest_batches") as batch:
-        batch.add_column(sa.Column("touched", sa.JSON(), nullable=True))
     op.create_table(
         "api_keys",
         sa.Column("key_id", sa.Integer(), autoincrement=True, nullable=False),
@@ -53,8 +51,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("ingest_batches") as batch:
-        batch.drop_column("touched")
     op.drop_table("ats_links")
     op.drop_index("ix_webhook_status", table_name="webhook_deliveries")
     op.drop_table("webhook_deliveries")
