@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from config import get_settings
 from features.build import build_features
+from outreach.store import day_alerts, store_alerts
 from serving.scoring import DayInputs, day_inputs, rank_scores, store_scores
 from store.db import open_store
 from training.config import load_config
@@ -107,12 +108,20 @@ def store_task(scores: pd.DataFrame, version: str) -> int:
     return store_scores(open_store(get_settings()), scores, version)
 
 
+@task(name="alerts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def alerts_task(as_of: dt.date, active: list[str]) -> int:
+    """The brief's warnings for the active candidates, after the day's scores (risk jumps)."""
+    engine = open_store(get_settings())
+    return store_alerts(engine, day_alerts(engine, as_of, active), as_of)
+
+
 @flow(name="daily-scoring", log_prints=False)
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
-    """Active population as of a day -> features -> scores with reasons -> score history."""
+    """Active population as of a day -> features -> scores and reasons -> history -> alerts."""
     day = as_of or dt.date.today()
     inputs = day_inputs_task(day)
     features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
     scores, version = score_task(features, inputs.candidates)
     store_task(scores, version)
+    alerts_task(day, scores["candidate_id"].tolist())
     return scores, version

@@ -17,7 +17,7 @@ import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -30,11 +30,12 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, func, select, text
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config import Settings, get_settings
+from outreach.alerts import alert_text
 from serving import greenhouse
 from serving.auth import KeyCache, Principal
 from serving.engine import FLAGS, DayScores, LoadedModel, Scorer
@@ -43,6 +44,8 @@ from serving.schemas import (
     MAX_EVENTS,
     MAX_ITEMS,
     MAX_PAGE,
+    AlertList,
+    AlertOut,
     CandidateDetail,
     CandidateIn,
     ErrorBody,
@@ -68,7 +71,7 @@ from serving.schemas import (
 from store.bundle import BundleError, KeepwarmError
 from store.db import open_store
 from store.ingest import check_items, load_bundle
-from store.schema import Candidate, Event, Outcome, Score
+from store.schema import Alert, Candidate, Event, Outcome, Score
 from training.config import load_config
 
 log = logging.getLogger("keepwarm.serving")
@@ -511,6 +514,31 @@ def _routes(app: FastAPI) -> None:
         """Profile, event timeline, score history and today's reasons for one candidate."""
         return _detail(service, principal, candidate_id, as_of or service.today())
 
+    @app.get(
+        "/v1/alerts",
+        response_model=AlertList,
+        tags=["hr"],
+        responses={
+            **ERRORS,
+            400: {"model": ErrorBody, "description": "A cursor this API did not give out"},
+        },
+    )
+    def list_alerts(
+        principal: Reader,
+        service: ServiceDep,
+        owner: Annotated[str | None, Query(max_length=64, description="hr_owner")] = None,
+        kind: Annotated[str | None, Query(max_length=32)] = None,
+        state: Annotated[Literal["open", "resolved", "all"], Query()] = "open",
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
+    ) -> AlertList:
+        """The brief's warnings from the latest daily run, oldest first, each in both languages."""
+        if principal.role == "hr":
+            if owner not in (None, principal.hr_owner):
+                raise ApiError(403, "forbidden", "an hr key sees its own candidates only")
+            owner = principal.hr_owner
+        return _alerts(service, owner, kind, state, limit, cursor)
+
     # --- webhooks -------------------------------------------------------------------------------
 
     @app.post(
@@ -666,6 +694,58 @@ def _risk_row(
         alerts=[f for f in FLAGS if bool(meta[f])],
         days_to_start=None if pd.isna(days) else int(days),
         start_date=meta["start_date"],
+    )
+
+
+def _alerts(
+    service: Service,
+    owner: str | None,
+    kind: str | None,
+    state: str,
+    limit: int,
+    cursor: str | None,
+) -> AlertList:
+    with service.engine.connect() as conn:
+        latest = conn.execute(select(func.max(Alert.as_of))).scalar()
+        if latest is None:
+            return AlertList(as_of=None, total=0, rows=[], next_cursor=None)
+        offset = _cursor_offset(cursor, latest)
+        query = (
+            select(Alert, Candidate.hr_owner)
+            .join(Candidate, Candidate.candidate_id == Alert.candidate_id)
+            .where(Alert.as_of == latest)
+        )
+        if owner is not None:
+            query = query.where(Candidate.hr_owner == owner)
+        if kind is not None:
+            query = query.where(Alert.kind == kind)
+        if state == "open":
+            query = query.where(Alert.resolved_at.is_(None))
+        elif state == "resolved":
+            query = query.where(Alert.resolved_at.is_not(None))
+        rows = conn.execute(query.order_by(Alert.created_at, Alert.alert_id)).all()
+    page = rows[offset : offset + limit]
+    out = [
+        AlertOut(
+            alert_id=r.alert_id,
+            candidate_id=r.candidate_id,
+            hr_owner=r.hr_owner,
+            kind=r.kind,
+            notify=r.notify,
+            text_zh=alert_text(r.kind, r.detail or {}, r.notify, latest, "zh"),
+            text_en=alert_text(r.kind, r.detail or {}, r.notify, latest, "en"),
+            created_at=r.created_at,
+            resolved_at=r.resolved_at,
+            resolved_by=r.resolved_by,
+        )
+        for r in page
+    ]
+    more = offset + limit < len(rows)
+    return AlertList(
+        as_of=latest,
+        total=len(rows),
+        rows=out,
+        next_cursor=_make_cursor(offset + limit, latest) if more else None,
     )
 
 

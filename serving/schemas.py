@@ -276,3 +276,32 @@ class Health(BaseModel):
     status: str
     model_version: str | None = None
     detail: str | None = None
+
+
+class AlertOut(BaseModel):
+    alert_id: str
+    candidate_id: str
+    hr_owner: str
+    kind: Literal[
+        "no_reply",
+        "approval_pending",
+        "question_unanswered",
+        "competing_offer",
+        "extension_requested",
+        "risk_jump",
+    ]
+    notify: Literal["hr", "dept_manager", "hr_director"] = Field(
+        description="Who must act: the recruiter, or the approver to remind"
+    )
+    text_zh: str
+    text_en: str
+    created_at: dt.datetime = Field(description="When the alert was due (UTC)")
+    resolved_at: dt.datetime | None
+    resolved_by: str | None = Field(description="The event that answered it")
+
+
+class AlertList(BaseModel):
+    as_of: dt.date | None = Field(description="The daily run these alerts come from")
+    total: int
+    rows: list[AlertOut]
+    next_cursor: str | None

@@ -210,3 +210,20 @@ class AtsLink(Base):
     application_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     candidate_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class Alert(Base):
+    """A risk warning (outreach.alerts): raised by an event, resolved by the one answering it."""
+
+    __tablename__ = "alerts"
+
+    alert_id: Mapped[str] = mapped_column(String(240), primary_key=True)  # kind:trigger
+    candidate_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    trigger_event_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)  # naive UTC
+    notify: Mapped[str] = mapped_column(String(16))  # hr, dept_manager, hr_director
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(128))
+    as_of: Mapped[dt.date] = mapped_column(Date)  # the last day the daily flow looked at it

@@ -16,7 +16,7 @@ from config import Settings
 from serving.scoring import score_day
 from store.db import open_store
 from store.ingest import ingest_bundle
-from store.schema import Score
+from store.schema import Alert, Score
 from tests.conftest import run_cli
 from training.tracking import MODEL_NAME, configure, load_champion
 
@@ -80,9 +80,15 @@ def test_daily_scoring_flow_stores_the_score_history(
             .where(Score.as_of == DAY, Score.model_version == version)
         ).scalar_one()
     assert stored == len(scores)
+    with small_store.connect() as conn:
+        alerts = pd.read_sql(select(Alert), conn)
+    assert len(alerts) > 0 and set(alerts["candidate_id"]) <= set(scores["candidate_id"])
+    assert {"no_reply", "approval_pending"} <= set(alerts["kind"])
+    assert (alerts["as_of"].astype(str) == DAY.isoformat()).all()
     daily_scoring_flow(DAY)  # a rerun replaces, never duplicates
     with small_store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Score)).scalar_one() == stored
+        assert conn.execute(select(func.count()).select_from(Alert)).scalar_one() == len(alerts)
 
 
 def _cut_bundle(src: Path, dest: Path, day: dt.date) -> Path:

@@ -10,6 +10,7 @@ from store.schema import Base
 
 EXPECTED = {
     "alembic_version",
+    "alerts",
     "api_keys",
     "ats_links",
     "webhook_deliveries",

@@ -426,3 +426,37 @@ def test_writes_by_other_processes_reach_the_cache(
     assert service.scorer.sync() == 1
     assert service.scorer._days == {}
     assert service.scorer.day(DAY, [cid]).row.get(cid) is not None
+
+
+def test_alerts_from_the_daily_run(client: TestClient, keys: Keys, engine: Engine) -> None:
+    from outreach.store import day_alerts, store_alerts
+
+    assert client.get("/v1/alerts", headers=auth(keys.lead)).json()["total"] == 0
+    model, version = load_champion(get_settings())
+    scores = score_day(engine, model, DAY)
+    store_scores(engine, scores, version)
+    stored = store_alerts(engine, day_alerts(engine, DAY, scores["candidate_id"].tolist()), DAY)
+    assert stored > 0
+
+    everyone = client.get(
+        "/v1/alerts", params={"state": "all", "limit": 500}, headers=auth(keys.lead)
+    ).json()
+    assert everyone["as_of"] == DAY.isoformat() and everyone["total"] == stored
+    open_ = client.get("/v1/alerts", params={"limit": 500}, headers=auth(keys.lead)).json()
+    assert all(r["resolved_at"] is None for r in open_["rows"])
+    row = open_["rows"][0]
+    assert row["text_zh"] and row["text_en"] and row["kind"] in row["alert_id"]
+
+    mine = client.get("/v1/alerts", params={"state": "all"}, headers=auth(keys.hr)).json()
+    assert mine["rows"] and {r["hr_owner"] for r in mine["rows"]} == {keys.owner}
+    assert (
+        client.get(
+            "/v1/alerts", params={"owner": keys.other_owner}, headers=auth(keys.hr)
+        ).status_code
+        == 403
+    )
+    assert client.get("/v1/alerts", headers=auth(keys.ats)).status_code == 403
+    approvals = client.get(
+        "/v1/alerts", params={"kind": "approval_pending", "state": "all"}, headers=auth(keys.lead)
+    ).json()
+    assert {r["notify"] for r in approvals["rows"]} <= {"dept_manager", "hr_director"}

@@ -1,0 +1,266 @@
+"""The brief's risk warnings as alerts: raised from events, resolved by the event that answers them.
+
+Every alert is an *episode*: a trigger event, a window in which an answer would
+have prevented the alert, and (maybe) the answer that resolves it. As of day D
+only events known by the end of D count (``local_day <= D``): an alert is open on
+D if its window ran out by the end of D and no answer came by then.
+
+- no_reply: the first HR message since the candidate last replied; 3 days; answered
+  by the candidate's reply (or an answered call); tells the recruiter.
+- approval_pending: approval requested (waits on the department manager, 1 day) or
+  the manager's step (waits on the HR director, 2 days); answered by the next step or
+  the approval; tells the approver.
+- question_unanswered: the first candidate question since HR last wrote or called;
+  2 days; answered by an HR message or call.
+- competing_offer: a consented outside signal about a competing offer; at once;
+  answered by an HR call.
+- extension_requested: the candidate asks for more time; at once; answered by an HR
+  message or call.
+- risk_jump: risk up by ``risk_jump`` or more within ``risk_jump_days``; at once;
+  answered by an HR message or call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+from pydantic import BaseModel, Field
+
+KINDS = (
+    "no_reply",
+    "approval_pending",
+    "question_unanswered",
+    "competing_offer",
+    "extension_requested",
+    "risk_jump",
+)
+
+TEXT = {
+    "no_reply": ("{d} 天未回复 HR 消息，请跟进", "no reply to HR for {d} days: please follow up"),
+    "approval_pending": (
+        "offer 审批在{who}处已等待 {d} 天，请催办",
+        "offer approval waiting on the {who_en} for {d} days: please chase",
+    ),
+    "question_unanswered": (
+        "候选人的问题 ({topic}) {d} 天无人答复",
+        "the candidate's question ({topic}) unanswered for {d} days",
+    ),
+    "competing_offer": (
+        "候选人公开提到其他 offer (已授权)，请尽快电话沟通",
+        "the candidate posted about another offer (consented): call soon",
+    ),
+    "extension_requested": (
+        "候选人申请延期答复 offer，请联系了解原因",
+        "the candidate asked for more time on the offer: find out why",
+    ),
+    "risk_jump": (
+        "流失风险一周内上升 {jump:.0%}",
+        "dropout risk up {jump:.0%} within a week",
+    ),
+}
+APPROVERS = {
+    "dept_manager": ("部门经理", "department manager"),
+    "hr_director": ("HR 总监", "HR director"),
+}
+COLUMNS = [
+    "alert_id",
+    "candidate_id",
+    "kind",
+    "trigger_event_id",
+    "created_at",
+    "notify",
+    "detail",
+    "resolved_at",
+    "resolved_by",
+]
+HR_CONTACT = ("message_sent", "call_made")
+
+
+class AlertRules(BaseModel):
+    """Thresholds, defaults from the brief (BRIEF.md, capability 4 and the manufacturer case)."""
+
+    no_reply_days: float = Field(default=3, gt=0)
+    question_days: float = Field(default=2, gt=0)
+    dept_manager_days: float = Field(default=1, gt=0)
+    hr_director_days: float = Field(default=2, gt=0)
+    risk_jump: float = Field(default=0.15, gt=0, lt=1)
+    risk_jump_days: int = Field(default=7, ge=1)
+
+
+def _end_of_day_utc(day: dt.date, offset_min: pd.Series) -> pd.Series:
+    """The end of ``day`` in each event's own offset, as naive UTC."""
+    end = pd.Timestamp(day) + pd.Timedelta(days=1)
+    return end - pd.to_timedelta(offset_min, unit="min")
+
+
+def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
+    """For each trigger, the first answer strictly after it (same candidate)."""
+    if triggers.empty:
+        return triggers.assign(answered_at=pd.Series(dtype="datetime64[ns]"), answered_by=None)
+    left = triggers.sort_values("ts").reset_index(drop=True)
+    right = answers[["candidate_id", "ts", "event_id"]].rename(
+        columns={"ts": "answered_at", "event_id": "answered_by"}
+    )
+    right = right.sort_values("answered_at")
+    right["_key"] = right["answered_at"]
+    left["_key"] = left["ts"] + pd.Timedelta(microseconds=1)
+    merged = pd.merge_asof(
+        left, right, on="_key", by="candidate_id", direction="forward", allow_exact_matches=True
+    )
+    return merged.drop(columns="_key")
+
+
+def _first_since_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
+    """Of runs of triggers with no answer between them, keep the first of each run."""
+    if triggers.empty:
+        return triggers
+    with_next = _next_answer(triggers, answers)
+    key = with_next["answered_by"].fillna("<open>")
+    return with_next.loc[~with_next.assign(_k=key).duplicated(["candidate_id", "_k"])]
+
+
+def _episodes(events: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
+    ev = events
+    cand_answer = ev[ev["type"].isin(["message_replied", "call_answered"])]
+    hr_contact = ev[ev["type"].isin(HR_CONTACT) & (ev["actor"].fillna("hr") == "hr")]
+    hr_call = ev[ev["type"] == "call_made"]
+    parts = []
+
+    hr_msgs = ev[(ev["type"] == "message_sent") & (ev["actor"].fillna("hr") == "hr")]
+    no_reply = _first_since_answer(hr_msgs, cand_answer)
+    parts.append(no_reply.assign(kind="no_reply", window=rules.no_reply_days, notify="hr"))
+
+    questions = ev[(ev["type"] == "candidate_question")]
+    asked = _first_since_answer(questions, hr_contact)
+    parts.append(asked.assign(kind="question_unanswered", window=rules.question_days, notify="hr"))
+
+    steps = ev[ev["type"].isin(["offer_approval_step", "offer_approved"])]
+    requested = _next_answer(ev[ev["type"] == "offer_approval_requested"], steps)
+    parts.append(
+        requested.assign(
+            kind="approval_pending", window=rules.dept_manager_days, notify="dept_manager"
+        )
+    )
+    after_manager = steps[(steps["type"] == "offer_approved") | (steps["actor"] == "hr_director")]
+    manager = ev[(ev["type"] == "offer_approval_step") & (ev["actor"] == "dept_manager")]
+    parts.append(
+        _next_answer(manager, after_manager).assign(
+            kind="approval_pending", window=rules.hr_director_days, notify="hr_director"
+        )
+    )
+
+    signals = ev[(ev["type"] == "external_signal") & (ev["topic"] == "competing_offer")]
+    parts.append(
+        _next_answer(signals, hr_call).assign(kind="competing_offer", window=0.0, notify="hr")
+    )
+    extension = ev[ev["type"] == "offer_extension_requested"]
+    parts.append(
+        _next_answer(extension, hr_contact).assign(
+            kind="extension_requested", window=0.0, notify="hr"
+        )
+    )
+    found = [p for p in parts if not p.empty]
+    return pd.concat(found, ignore_index=True) if found else pd.DataFrame()
+
+
+def find_alerts(
+    events: pd.DataFrame,
+    as_of: dt.date,
+    rules: AlertRules,
+    active: set[str] | None = None,
+    risk_history: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Alerts known at the end of ``as_of``: open ones, and ones resolved by then.
+
+    ``events``: event_id, candidate_id, ts_utc, utc_offset_min, local_day, type, topic, actor.
+    ``active``: candidates still in the scored population (others get no alert).
+    ``risk_history``: candidate_id, as_of, risk (the daily scores) for ``risk_jump``.
+    """
+    ev = events[events["local_day"] <= as_of].rename(columns={"ts_utc": "ts"})
+    if active is not None:
+        ev = ev[ev["candidate_id"].isin(active)]
+    ep = _episodes(ev, rules)
+    if ep.empty:
+        alerts = pd.DataFrame(columns=COLUMNS)
+    else:
+        ep["created_at"] = ep["ts"] + pd.to_timedelta(ep["window"], unit="D")
+        day_end = _end_of_day_utc(as_of, ep["utc_offset_min"])
+        late = ep["answered_at"].isna() | (ep["answered_at"] > ep["created_at"])
+        due = ep["created_at"] <= day_end
+        ep, day_end = ep[late & due].copy(), day_end[late & due]
+        known = ep["answered_at"].notna() & (ep["answered_at"] <= day_end)
+        ep["resolved_at"] = ep["answered_at"].where(known)
+        ep["resolved_by"] = ep["answered_by"].where(known)
+        ep["detail"] = [_detail(r) for r in ep.itertuples(index=False)]
+        alerts = ep.rename(columns={"event_id": "trigger_event_id"})
+    if risk_history is not None and not risk_history.empty:
+        alerts = pd.concat([alerts, _risk_jumps(ev, as_of, rules, risk_history)], ignore_index=True)
+    alerts["alert_id"] = alerts["kind"] + ":" + alerts["trigger_event_id"].astype(str)
+    return alerts[COLUMNS].sort_values(["created_at", "alert_id"]).reset_index(drop=True)
+
+
+def _detail(row: Any) -> dict[str, object]:
+    """Non-personal facts the alert's words need: since when, and the topic."""
+    out: dict[str, object] = {"since": row.local_day.isoformat()}
+    topic = getattr(row, "topic", None)
+    if isinstance(topic, str):
+        out["topic"] = topic
+    return out
+
+
+def _risk_jumps(
+    ev: pd.DataFrame, as_of: dt.date, rules: AlertRules, history: pd.DataFrame
+) -> pd.DataFrame:
+    """A risk up by ``risk_jump`` or more against the lowest of the previous days' scores."""
+    h = history[history["as_of"] <= as_of]
+    today = h[h["as_of"] == as_of].groupby("candidate_id")["risk"].max()
+    since = as_of - dt.timedelta(days=rules.risk_jump_days)
+    before = h[(h["as_of"] >= since) & (h["as_of"] < as_of)].groupby("candidate_id")["risk"].min()
+    jump = (today - before).dropna()
+    jump = jump[jump >= rules.risk_jump]
+    if jump.empty:
+        return pd.DataFrame(columns=COLUMNS)
+    created = pd.Timestamp(as_of)  # the day's scores are made early that morning
+    frame = pd.DataFrame(
+        {
+            "candidate_id": jump.index,
+            "kind": "risk_jump",
+            "trigger_event_id": [f"{c}@{as_of.isoformat()}" for c in jump.index],
+            "created_at": created,
+            "notify": "hr",
+            "detail": [
+                {"jump": round(float(j), 4), "since": as_of.isoformat()} for j in jump.to_numpy()
+            ],
+            "resolved_at": pd.NaT,
+            "resolved_by": None,
+        }
+    )
+    contact = ev[ev["type"].isin(HR_CONTACT) & (ev["ts"] >= created)]
+    first = contact.sort_values("ts").groupby("candidate_id").first()
+    frame["resolved_by"] = frame["candidate_id"].map(first["event_id"].to_dict())
+    frame["resolved_at"] = pd.to_datetime(frame["candidate_id"].map(first["ts"].to_dict()))
+    return frame
+
+
+def alert_text(
+    kind: str, detail: dict[str, object], notify: str, as_of: dt.date, lang: str = "zh"
+) -> str:
+    """The alert in words for the recruiter, in Chinese or English."""
+    zh, en = TEXT[kind]
+    since = detail.get("since")
+    days = (as_of - dt.date.fromisoformat(str(since))).days if since else 0
+    who_zh, who_en = APPROVERS.get(notify, ("HR", "recruiter"))
+    jump = detail.get("jump", 0.0)
+    values = {
+        "d": days,
+        "who": who_zh,
+        "who_en": who_en,
+        "topic": detail.get("topic", "other"),
+        "jump": float(jump) if isinstance(jump, int | float) else 0.0,
+    }
+    return (zh if lang == "zh" else en).format(**values)
+
+
+__all__ = ["COLUMNS", "KINDS", "AlertRules", "alert_text", "find_alerts"]
