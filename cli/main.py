@@ -22,6 +22,7 @@ from store.bundle import KeepwarmError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy import Engine
 
     from training.train import TrainResult
 
@@ -217,6 +218,7 @@ def demo(
         f"\n{day} 风险名单 (risk list), model v{version}, {len(scores)} active candidates; top 10:"
     )
     _print_top(scores, 10)
+    _print_plan(engine, day)
     typer.echo(
         "\nnext: `keepwarm keys create --role lead` for a key, then `keepwarm serve` "
         "(http://127.0.0.1:8000/docs); the README shows the calls."
@@ -301,6 +303,35 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys l
     if not revoke_key(open_store(get_settings()), key_id):
         raise KeepwarmError(f"no active key with id {key_id}")
     typer.echo(f"revoked key {key_id}")
+
+
+def _print_plan(engine: Engine, day: dt.date) -> None:
+    """The day's open alerts by kind, and one recruiter's plan, as the daily flow stored them."""
+    import pandas as pd
+    from sqlalchemy import select
+
+    from store.schema import Alert, OutreachAction
+
+    with engine.connect() as conn:
+        alerts = pd.read_sql(select(Alert.kind).where(Alert.resolved_at.is_(None)), conn)
+        plan = pd.read_sql(select(OutreachAction).where(OutreachAction.plan_date == day), conn)
+    kinds = alerts["kind"].value_counts()
+    typer.echo(
+        f"\n预警 (open alerts): {len(alerts)}: " + ", ".join(f"{k} {v}" for k, v in kinds.items())
+    )
+    tasks = plan[plan["status"] == "planned"]
+    auto = plan[plan["status"] == "auto"]
+    typer.echo(
+        f"今日计划 (plans): {len(tasks)} tasks for {tasks['hr_owner'].nunique()} recruiters, "
+        f"{len(auto)} cadence messages"
+    )
+    if tasks.empty:
+        return
+    owner = tasks["hr_owner"].value_counts().index[0]
+    typer.echo(f"{owner} 的今日计划 (top 5 by expected benefit):")
+    top = tasks[tasks["hr_owner"] == owner].sort_values("expected_benefit", ascending=False)
+    for r in top.head(5).itertuples(index=False):
+        typer.echo(f"  {r.candidate_id:<12} 风险 {r.risk:6.1%}  {r.reason}")
 
 
 def _log_crash() -> Path | None:

@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from config import get_settings
 from features.build import build_features
-from outreach.store import day_alerts, store_alerts
+from outreach.store import day_alerts, plan_day, store_alerts
 from serving.scoring import DayInputs, day_inputs, rank_scores, store_scores
 from store.db import open_store
 from training.config import load_config
@@ -109,10 +109,20 @@ def store_task(scores: pd.DataFrame, version: str) -> int:
 
 
 @task(name="alerts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-def alerts_task(as_of: dt.date, active: list[str]) -> int:
+def alerts_task(as_of: dt.date, active: list[str]) -> pd.DataFrame:
     """The brief's warnings for the active candidates, after the day's scores (risk jumps)."""
     engine = open_store(get_settings())
-    return store_alerts(engine, day_alerts(engine, as_of, active), as_of)
+    alerts = day_alerts(engine, as_of, active)
+    store_alerts(engine, alerts, as_of)
+    return alerts
+
+
+@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+def plan_task(
+    as_of: dt.date, scores: pd.DataFrame, features: pd.DataFrame, alerts: pd.DataFrame
+) -> int:
+    """Each recruiter's plan for the day, and the cadence's automatic messages."""
+    return plan_day(open_store(get_settings()), as_of, scores, features, alerts)
 
 
 @flow(name="daily-scoring", log_prints=False)
@@ -123,5 +133,6 @@ def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]
     features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
     scores, version = score_task(features, inputs.candidates)
     store_task(scores, version)
-    alerts_task(day, scores["candidate_id"].tolist())
+    alerts = alerts_task(day, scores["candidate_id"].tolist())
+    plan_task(day, scores, features, alerts)
     return scores, version

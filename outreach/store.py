@@ -6,16 +6,20 @@ import datetime as dt
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, insert, select
 
 from outreach.alerts import AlertRules, find_alerts
+from outreach.plan import PlanConfig, cadence, make_plan
 from store.db import upsert
-from store.schema import Alert, Event, Score
+from store.schema import Alert, Candidate, Event, OutreachAction, Score
 
 
-def alert_events(engine: Engine, until: dt.date, candidate_ids: list[str]) -> pd.DataFrame:
-    """The events alerts read (no free text), for some candidates, known by the end of ``until``."""
+def alert_events(
+    engine: Engine, until: dt.date, candidate_ids: list[str], since: dt.date | None = None
+) -> pd.DataFrame:
+    """The events alerts and plans read (no free text), known by the end of ``until``."""
     cols = [
+        Event.content_id,
         Event.event_id,
         Event.candidate_id,
         Event.ts_utc,
@@ -30,6 +34,8 @@ def alert_events(engine: Engine, until: dt.date, candidate_ids: list[str]) -> pd
         query = select(*cols).where(
             Event.local_day <= until, Event.candidate_id.in_(candidate_ids[i : i + 5000])
         )
+        if since is not None:
+            query = query.where(Event.local_day >= since)
         with engine.connect() as conn:
             frames.append(pd.read_sql(query, conn))
     frame = (
@@ -88,3 +94,107 @@ def store_alerts(engine: Engine, alerts: pd.DataFrame, as_of: dt.date) -> int:
     with engine.begin() as conn:
         upsert(conn, Alert.__table__, rows, ["alert_id"])  # type: ignore[arg-type]
     return len(rows)
+
+
+def birthdays(engine: Engine, candidate_ids: list[str]) -> pd.DataFrame:
+    """Birthdays for the greeting cadence (personal data: read here, never logged)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Candidate.candidate_id, Candidate.birthday).where(
+                Candidate.candidate_id.in_(candidate_ids)
+            )
+        ).all()
+    return pd.DataFrame(rows, columns=["candidate_id", "birthday"])
+
+
+def store_plan(engine: Engine, day: dt.date, plan: pd.DataFrame, auto: pd.DataFrame) -> int:
+    """Replace the day's planned and automatic actions; what a recruiter did stays.
+
+    A candidate with an action already done that day gets no new one.
+    """
+    owners = dict(zip(plan["candidate_id"], plan["hr_owner"], strict=True))
+    with engine.begin() as conn:
+        done = {
+            r[0]
+            for r in conn.execute(
+                select(OutreachAction.candidate_id).where(
+                    OutreachAction.plan_date == day, OutreachAction.status == "done"
+                )
+            )
+        }
+        conn.execute(
+            delete(OutreachAction).where(
+                OutreachAction.plan_date == day, OutreachAction.status.in_(["planned", "auto"])
+            )
+        )
+        rows = [
+            {
+                "candidate_id": r.candidate_id,
+                "hr_owner": r.hr_owner,
+                "plan_date": day,
+                "action": r.action,
+                "content_id": r.content_id if isinstance(r.content_id, str) else None,
+                "reason": r.reason,
+                "reason_en": r.reason_en,
+                "risk": float(r.risk),
+                "expected_benefit": float(r.expected_benefit),
+                "status": "planned",
+            }
+            for r in plan.itertuples(index=False)
+            if r.candidate_id not in done
+        ]
+        if not auto.empty:
+            auto_owner = _owners(conn, auto["candidate_id"].tolist(), owners)
+            rows += [
+                {
+                    "candidate_id": r.candidate_id,
+                    "hr_owner": auto_owner[r.candidate_id],
+                    "plan_date": day,
+                    "action": r.action,
+                    "content_id": r.content_id if isinstance(r.content_id, str) else None,
+                    "reason": None,
+                    "reason_en": None,
+                    "risk": None,
+                    "expected_benefit": None,
+                    "status": "auto",
+                }
+                for r in auto.itertuples(index=False)
+            ]
+        if rows:
+            conn.execute(insert(OutreachAction), rows)
+    return len(rows)
+
+
+def _owners(conn: Any, ids: list[str], known: dict[str, str]) -> dict[str, str]:
+    missing = [c for c in ids if c not in known]
+    found = dict(known)
+    for i in range(0, len(missing), 5000):
+        rows = conn.execute(
+            select(Candidate.candidate_id, Candidate.hr_owner).where(
+                Candidate.candidate_id.in_(missing[i : i + 5000])
+            )
+        )
+        found.update({r[0]: r[1] for r in rows})
+    return found
+
+
+def plan_day(
+    engine: Engine,
+    day: dt.date,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    alerts: pd.DataFrame,
+    cfg: PlanConfig | None = None,
+) -> int:
+    """Make and store the day's plans from the day's scores, features and alerts."""
+    from features.source import load_content
+
+    cfg = cfg or PlanConfig()
+    active = scores["candidate_id"].tolist()
+    since = day - dt.timedelta(days=max(30, cfg.repeat_window_days))
+    events = alert_events(engine, day, active, since=since)
+    content = load_content(engine)
+    open_alerts = alerts[alerts["resolved_at"].isna()] if len(alerts) else alerts
+    plan = make_plan(day, scores, features, open_alerts, events, content, cfg)
+    auto = cadence(day, birthdays(engine, active), features, content)
+    return store_plan(engine, day, plan, auto)

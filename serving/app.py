@@ -30,7 +30,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,6 +54,8 @@ from serving.schemas import (
     IsoDate,
     ItemError,
     OutcomeIn,
+    OutreachPlan,
+    PlannedAction,
     Profile,
     Reason,
     ReloadResult,
@@ -71,7 +73,7 @@ from serving.schemas import (
 from store.bundle import BundleError, KeepwarmError
 from store.db import open_store
 from store.ingest import check_items, load_bundle
-from store.schema import Alert, Candidate, Event, Outcome, Score
+from store.schema import Alert, Candidate, Event, Outcome, OutreachAction, Score
 from training.config import load_config
 
 log = logging.getLogger("keepwarm.serving")
@@ -539,6 +541,44 @@ def _routes(app: FastAPI) -> None:
             owner = principal.hr_owner
         return _alerts(service, owner, kind, state, limit, cursor)
 
+    @app.get("/v1/outreach-plan", response_model=OutreachPlan, tags=["hr"], responses=ERRORS)
+    def outreach_plan(
+        principal: Reader,
+        service: ServiceDep,
+        owner: Annotated[str | None, Query(max_length=64, description="hr_owner")] = None,
+        date: Annotated[IsoDate | None, Query(description="default: today")] = None,
+    ) -> OutreachPlan:
+        """A recruiter's plan for a day: their tasks by expected benefit, then the cadence."""
+        if principal.role == "hr":
+            if owner not in (None, principal.hr_owner):
+                raise ApiError(403, "forbidden", "an hr key sees its own candidates only")
+            owner = principal.hr_owner
+        day = date or service.today()
+        query = select(OutreachAction).where(OutreachAction.plan_date == day)
+        if owner is not None:
+            query = query.where(OutreachAction.hr_owner == owner)
+        with service.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        actions = sorted(
+            (_planned(r) for r in rows),
+            key=lambda a: (a.automatic, a.hr_owner, -(a.expected_benefit or 0), a.action_id),
+        )
+        return OutreachPlan(plan_date=day, owner=owner, actions=actions)
+
+    @app.post(
+        "/v1/actions/{action_id}/done",
+        response_model=PlannedAction,
+        tags=["hr"],
+        responses={**ERRORS, **NOT_FOUND},
+    )
+    def action_done(
+        action_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        principal: Annotated[Principal, Depends(allow("hr", "lead", "admin"))],
+        service: ServiceDep,
+    ) -> PlannedAction:
+        """Record that the action was done: as contract events, so the next scores see it."""
+        return _done(service, principal, action_id)
+
     # --- webhooks -------------------------------------------------------------------------------
 
     @app.post(
@@ -707,9 +747,9 @@ def _alerts(
 ) -> AlertList:
     with service.engine.connect() as conn:
         latest = conn.execute(select(func.max(Alert.as_of))).scalar()
+        offset = _cursor_offset(cursor, latest)
         if latest is None:
             return AlertList(as_of=None, total=0, rows=[], next_cursor=None)
-        offset = _cursor_offset(cursor, latest)
         query = (
             select(Alert, Candidate.hr_owner)
             .join(Candidate, Candidate.candidate_id == Alert.candidate_id)
@@ -749,18 +789,87 @@ def _alerts(
     )
 
 
+def _planned(r: Any) -> PlannedAction:
+    return PlannedAction(
+        action_id=r.action_id,
+        candidate_id=r.candidate_id,
+        hr_owner=r.hr_owner,
+        plan_date=r.plan_date,
+        action=r.action,
+        automatic=r.action.startswith("cadence:"),
+        content_id=r.content_id,
+        reason_zh=r.reason,
+        reason_en=r.reason_en,
+        risk=r.risk,
+        expected_benefit=r.expected_benefit,
+        status=r.status,
+        done_at=r.done_at,
+    )
+
+
+# What a done action becomes in the contract's events (escalating reminds the approver,
+# which the contract has no event for: it is recorded on the action only).
+DONE_EVENTS = {
+    "call": ("call_made", "phone"),
+    "send_content": ("message_sent", "wechat"),
+    "answer_question": ("message_sent", "wechat"),
+}
+
+
+def _done(service: Service, principal: Principal, action_id: int) -> PlannedAction:
+    with service.engine.connect() as conn:
+        row = conn.execute(
+            select(OutreachAction).where(OutreachAction.action_id == action_id)
+        ).first()
+    if row is None or not principal.sees_owner(row.hr_owner):
+        raise ApiError(404, "not_found", "no such action")
+    if row.status == "done":
+        return _planned(row)
+    now = dt.datetime.now(service.zone)
+    items = []
+    if row.action in DONE_EVENTS:
+        kind, channel = DONE_EVENTS[row.action]
+        items.append(
+            {
+                "event_id": f"action-{action_id}",
+                "candidate_id": row.candidate_id,
+                "ts": now.isoformat(timespec="seconds"),
+                "type": kind,
+                "channel": channel,
+                "content_id": row.content_id if kind == "message_sent" else None,
+                "actor": "hr",
+            }
+        )
+    with service.write_lock, service.engine.begin() as conn:
+        if items:
+            bundle = check_items(
+                service.engine, "events", items, f"api:action:{principal.name}", str(action_id)
+            )
+            report = load_bundle(conn, bundle, touched=[row.candidate_id])
+            service.scorer.wrote(report.batch_id, {row.candidate_id})
+        conn.execute(
+            update(OutreachAction)
+            .where(OutreachAction.action_id == action_id)
+            .values(status="done", done_at=now.astimezone(dt.UTC).replace(tzinfo=None))
+        )
+        done = conn.execute(
+            select(OutreachAction).where(OutreachAction.action_id == action_id)
+        ).one()
+    return _planned(done)
+
+
 def _make_cursor(offset: int, day: dt.date) -> str:
     raw = json.dumps({"o": offset, "d": day.isoformat()}).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _cursor_offset(cursor: str | None, day: dt.date) -> int:
+def _cursor_offset(cursor: str | None, day: dt.date | None) -> int:
     if not cursor:
         return 0
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         offset = int(data["o"])
-        same_day = data["d"] == day.isoformat()
+        same_day = day is not None and data["d"] == day.isoformat()
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise ApiError(400, "bad_cursor", "cursor is not one this API gave out") from None
     if offset < 0 or not same_day:

@@ -305,3 +305,28 @@ class AlertList(BaseModel):
     total: int
     rows: list[AlertOut]
     next_cursor: str | None
+
+
+class PlannedAction(BaseModel):
+    action_id: int
+    candidate_id: str
+    hr_owner: str
+    plan_date: dt.date
+    action: str = Field(
+        description="call, answer_question, escalate_approval, send_content; "
+        "cadence:* for the automatic stage cadence"
+    )
+    automatic: bool = Field(description="Sent by the cadence, not a recruiter's task")
+    content_id: str | None
+    reason_zh: str | None
+    reason_en: str | None
+    risk: float | None
+    expected_benefit: float | None
+    status: Literal["planned", "auto", "done"]
+    done_at: dt.datetime | None
+
+
+class OutreachPlan(BaseModel):
+    plan_date: dt.date
+    owner: str | None
+    actions: list[PlannedAction]

@@ -157,7 +157,10 @@ class OutreachAction(Base):
     action: Mapped[str] = mapped_column(String(32))
     content_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str | None] = mapped_column(String(500))
+    reason_en: Mapped[str | None] = mapped_column(String(500))
+    risk: Mapped[float | None] = mapped_column(Float)
     expected_benefit: Mapped[float | None] = mapped_column(Float)
+    # planned (a recruiter's), auto (the cadence, sent by the system), done
     status: Mapped[str] = mapped_column(String(16), default="planned")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

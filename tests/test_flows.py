@@ -16,7 +16,7 @@ from config import Settings
 from serving.scoring import score_day
 from store.db import open_store
 from store.ingest import ingest_bundle
-from store.schema import Alert, Score
+from store.schema import Alert, OutreachAction, Score
 from tests.conftest import run_cli
 from training.tracking import MODEL_NAME, configure, load_champion
 
@@ -85,10 +85,19 @@ def test_daily_scoring_flow_stores_the_score_history(
     assert len(alerts) > 0 and set(alerts["candidate_id"]) <= set(scores["candidate_id"])
     assert {"no_reply", "approval_pending"} <= set(alerts["kind"])
     assert (alerts["as_of"].astype(str) == DAY.isoformat()).all()
+    with small_store.connect() as conn:
+        plan = pd.read_sql(select(OutreachAction), conn)
+    tasks = plan[plan["status"] == "planned"]
+    assert len(tasks) > 0 and tasks.groupby("hr_owner").size().max() <= 15
+    assert set(tasks["candidate_id"]) <= set(scores["candidate_id"])
+    assert plan["action"].str.startswith("cadence:").any()
     daily_scoring_flow(DAY)  # a rerun replaces, never duplicates
     with small_store.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Score)).scalar_one() == stored
         assert conn.execute(select(func.count()).select_from(Alert)).scalar_one() == len(alerts)
+        assert conn.execute(select(func.count()).select_from(OutreachAction)).scalar_one() == len(
+            plan
+        )
 
 
 def _cut_bundle(src: Path, dest: Path, day: dt.date) -> Path:

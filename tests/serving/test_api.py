@@ -460,3 +460,64 @@ def test_alerts_from_the_daily_run(client: TestClient, keys: Keys, engine: Engin
         "/v1/alerts", params={"kind": "approval_pending", "state": "all"}, headers=auth(keys.lead)
     ).json()
     assert {r["notify"] for r in approvals["rows"]} <= {"dept_manager", "hr_director"}
+
+
+def _run_daily(engine: Engine) -> None:
+    """What the daily flow does, as plain calls: scores, alerts, plans for DAY."""
+    from features.build import build_features
+    from outreach.store import day_alerts, plan_day, store_alerts
+    from serving.scoring import day_inputs, rank_scores
+
+    model, version = load_champion(get_settings())
+    inputs = day_inputs(engine, DAY)
+    feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
+    scores = rank_scores(model, feats, inputs.candidates)
+    store_scores(engine, scores, version)
+    alerts = day_alerts(engine, DAY, scores["candidate_id"].tolist())
+    store_alerts(engine, alerts, DAY)
+    plan_day(engine, DAY, scores, feats, alerts)
+
+
+def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: Engine) -> None:
+    _run_daily(engine)
+    day = {"date": DAY.isoformat()}
+    mine = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
+    tasks = [a for a in mine["actions"] if not a["automatic"]]
+    assert tasks and {a["hr_owner"] for a in mine["actions"]} == {keys.owner}
+    assert len(tasks) <= 15  # the default capacity
+    benefits = [a["expected_benefit"] for a in tasks]
+    assert benefits == sorted(benefits, reverse=True)
+    assert all(a["reason_zh"] and a["reason_en"] for a in tasks)
+    assert (
+        client.get(
+            "/v1/outreach-plan", params={**day, "owner": keys.other_owner}, headers=auth(keys.hr)
+        ).status_code
+        == 403
+    )
+    everyone = client.get("/v1/outreach-plan", params=day, headers=auth(keys.lead)).json()
+    assert len({a["hr_owner"] for a in everyone["actions"]}) > 1
+
+    task = next(a for a in tasks if a["action"] in ("call", "send_content", "answer_question"))
+    theirs = next(a for a in everyone["actions"] if a["hr_owner"] != keys.owner)
+    assert (
+        client.post(f"/v1/actions/{theirs['action_id']}/done", headers=auth(keys.hr)).status_code
+        == 404
+    )
+    assert (
+        client.post(f"/v1/actions/{task['action_id']}/done", headers=auth(keys.ats)).status_code
+        == 403
+    )
+    done = client.post(f"/v1/actions/{task['action_id']}/done", headers=auth(keys.hr))
+    assert done.status_code == 200 and done.json()["status"] == "done"
+    again = client.post(f"/v1/actions/{task['action_id']}/done", headers=auth(keys.hr))
+    assert again.json() == done.json()  # done twice is done once
+    detail = client.get(f"/v1/candidates/{task['candidate_id']}", headers=auth(keys.hr)).json()
+    recorded = [e for e in detail["timeline"] if e["event_id"] == f"action-{task['action_id']}"]
+    expected = "call_made" if task["action"] == "call" else "message_sent"
+    assert [e["type"] for e in recorded] == [expected]
+    assert recorded[0]["actor"] == "hr"
+
+    _run_daily(engine)  # rerunning the day keeps what was done, and plans nothing new for them
+    rerun = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
+    same = [a for a in rerun["actions"] if a["candidate_id"] == task["candidate_id"]]
+    assert [a["status"] for a in same] == ["done"]
