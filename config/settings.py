@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -67,6 +68,24 @@ class Settings(BaseSettings):
     greenhouse_secret: SecretStr | None = Field(
         default=None, description="Greenhouse webhook secret key; the webhook is off when unset."
     )
+
+    # --- daily digests (off until configured) ----------------------------------------
+    smtp_host: str | None = Field(default=None, description="SMTP server for e-mail digests.")
+    smtp_port: int = 25
+    smtp_from: str = "keepwarm@localhost"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    digest_email_domain: str | None = Field(
+        default=None, description="Recruiters' addresses as <hr_owner>@<domain>."
+    )
+    digest_emails: dict[str, str] = Field(
+        default_factory=dict, description='JSON map {"hr07": "name@corp.cn"}; wins over the domain.'
+    )
+    chat_webhook_url: str | None = Field(
+        default=None, description="A WeCom or Feishu group bot's webhook for digests."
+    )
+    chat_flavor: Literal["wecom", "feishu"] = "wecom"
 
     @property
     def resolved_home(self) -> Path:

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from config import get_settings
 from features.build import build_features
+from outreach.digest import SendReport, send_digests
 from outreach.store import day_alerts, plan_day, store_alerts
 from serving.scoring import DayInputs, day_inputs, rank_scores, store_scores
 from store.db import open_store
@@ -125,6 +126,13 @@ def plan_task(
     return plan_day(open_store(get_settings()), as_of, scores, features, alerts)
 
 
+@task(name="digests", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+def digest_task(as_of: dt.date) -> SendReport:
+    """Each recruiter's digest by e-mail and chat bot, where configured (off by default)."""
+    settings = get_settings()
+    return send_digests(open_store(settings), settings, as_of)
+
+
 @flow(name="daily-scoring", log_prints=False)
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
     """Active population as of a day -> features -> scores and reasons -> history -> alerts."""
@@ -135,4 +143,5 @@ def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]
     store_task(scores, version)
     alerts = alerts_task(day, scores["candidate_id"].tolist())
     plan_task(day, scores, features, alerts)
+    digest_task(day)
     return scores, version

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -14,7 +15,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from config import Settings, get_settings
-from store.db import make_engine, migrate
+from store.db import make_engine, migrate, open_store
 from store.pgserver import PostgresServer, running_postgres
 
 SAMPLE = Path(__file__).parent / "data" / "contract_sample"
@@ -106,6 +107,55 @@ def small_store(small_seasons: dict[str, Path], settings: Settings) -> Engine:
     for folder in small_seasons.values():
         ingest_bundle(engine, folder)
     return engine
+
+
+@pytest.fixture(scope="session")
+def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from store.ingest import ingest_bundle
+    from training.config import load_config
+    from training.tracking import log_and_register
+    from training.train import load_season_data, train_model
+
+    home = tmp_path_factory.mktemp("trained") / "home"
+    settings = Settings(home=home)
+    engine = open_store(settings)
+    for folder in small_seasons.values():
+        ingest_bundle(engine, folder)
+    result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", load_config())
+    log_and_register(result, {"test": "serving"}, settings, "force")
+    engine.dispose()
+    return home
+
+
+@pytest.fixture
+def served_home(trained_home: Path, keepwarm_home: Path) -> Path:
+    shutil.copytree(trained_home, keepwarm_home)
+    get_settings.cache_clear()
+    return keepwarm_home
+
+
+@pytest.fixture
+def engine(served_home: Path) -> Iterator[Engine]:
+    engine = open_store(get_settings())
+    yield engine
+    engine.dispose()
+
+
+def run_daily(engine: Engine, day: dt.date = dt.date(2024, 12, 2)) -> None:
+    """What the daily flow does, as plain calls (no Prefect): scores, alerts, plans for a day."""
+    from features.build import build_features
+    from outreach.store import day_alerts, plan_day, store_alerts
+    from serving.scoring import day_inputs, rank_scores, store_scores
+    from training.tracking import load_champion
+
+    model, version = load_champion(get_settings())
+    inputs = day_inputs(engine, day)
+    feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
+    scores = rank_scores(model, feats, inputs.candidates)
+    store_scores(engine, scores, version)
+    alerts = day_alerts(engine, day, scores["candidate_id"].tolist())
+    store_alerts(engine, alerts, day)
+    plan_day(engine, day, scores, feats, alerts)
 
 
 def run_cli(*args: str, home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -22,44 +21,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from config import Settings, get_settings
+from config import get_settings
 from serving.app import create_app
 from serving.auth import create_key
-from store.db import open_store
 
 DAY = dt.date(2024, 12, 2)
-
-
-@pytest.fixture(scope="session")
-def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from store.ingest import ingest_bundle
-    from training.config import load_config
-    from training.tracking import log_and_register
-    from training.train import load_season_data, train_model
-
-    home = tmp_path_factory.mktemp("trained") / "home"
-    settings = Settings(home=home)
-    engine = open_store(settings)
-    for folder in small_seasons.values():
-        ingest_bundle(engine, folder)
-    result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", load_config())
-    log_and_register(result, {"test": "serving"}, settings, "force")
-    engine.dispose()
-    return home
-
-
-@pytest.fixture
-def served_home(trained_home: Path, keepwarm_home: Path) -> Path:
-    shutil.copytree(trained_home, keepwarm_home)
-    get_settings.cache_clear()
-    return keepwarm_home
-
-
-@pytest.fixture
-def engine(served_home: Path) -> Iterator[Engine]:
-    engine = open_store(get_settings())
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select, text
 from config import get_settings
 from serving.scoring import score_day, store_scores
 from store.schema import Event, IngestBatch
+from tests.conftest import run_daily
 from tests.serving.conftest import DAY, Keys, auth
 from training.tracking import load_champion
 
@@ -462,24 +463,8 @@ def test_alerts_from_the_daily_run(client: TestClient, keys: Keys, engine: Engin
     assert {r["notify"] for r in approvals["rows"]} <= {"dept_manager", "hr_director"}
 
 
-def _run_daily(engine: Engine) -> None:
-    """What the daily flow does, as plain calls: scores, alerts, plans for DAY."""
-    from features.build import build_features
-    from outreach.store import day_alerts, plan_day, store_alerts
-    from serving.scoring import day_inputs, rank_scores
-
-    model, version = load_champion(get_settings())
-    inputs = day_inputs(engine, DAY)
-    feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
-    scores = rank_scores(model, feats, inputs.candidates)
-    store_scores(engine, scores, version)
-    alerts = day_alerts(engine, DAY, scores["candidate_id"].tolist())
-    store_alerts(engine, alerts, DAY)
-    plan_day(engine, DAY, scores, feats, alerts)
-
-
 def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: Engine) -> None:
-    _run_daily(engine)
+    run_daily(engine)
     day = {"date": DAY.isoformat()}
     mine = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
     tasks = [a for a in mine["actions"] if not a["automatic"]]
@@ -517,7 +502,7 @@ def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: 
     assert [e["type"] for e in recorded] == [expected]
     assert recorded[0]["actor"] == "hr"
 
-    _run_daily(engine)  # rerunning the day keeps what was done, and plans nothing new for them
+    run_daily(engine)  # rerunning the day keeps what was done, and plans nothing new for them
     rerun = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
     same = [a for a in rerun["actions"] if a["candidate_id"] == task["candidate_id"]]
     assert [a["status"] for a in same] == ["done"]
