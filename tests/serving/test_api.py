@@ -506,3 +506,37 @@ def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: 
     rerun = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
     same = [a for a in rerun["actions"] if a["candidate_id"] == task["candidate_id"]]
     assert [a["status"] for a in same] == ["done"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"candidate_ids": []}, "candidate_ids"),
+        ({"candidate_ids": [f"c{i}" for i in range(10_001)]}, "candidate_ids"),
+        ({"candidate_ids": ["K1"], "as_of": "2024/12/02"}, "as_of"),
+        ({"candidate_ids": ["K1"], "as_of": 1733097600}, "as_of"),
+        ({"candidate_ids": "K1"}, "candidate_ids"),
+        ({"candidate_ids": ["K1"], "explain": True}, "explain"),
+    ],
+)
+def test_bad_score_requests_get_422_naming_the_field(
+    client: TestClient, keys: Keys, body: dict[str, object], field: str
+) -> None:
+    r = client.post("/v1/score", json=body, headers=auth(keys.ats))
+    assert r.status_code == 422
+    assert r.json()["error"]["problems"][0]["field"] == field
+
+
+def test_bad_paths_and_queries(client: TestClient, keys: Keys) -> None:
+    lead = auth(keys.lead)
+    assert client.get("/v1/candidates/" + "x" * 65, headers=lead).status_code == 422
+    assert client.get("/v1/risk-list", params={"tier": "extreme"}, headers=lead).status_code == 422
+    assert (
+        client.get("/v1/risk-list", params={"as_of": "yesterday"}, headers=lead).status_code == 422
+    )
+    assert client.get("/v1/alerts", params={"state": "maybe"}, headers=lead).status_code == 422
+    r = client.get("/v1/outreach-plan", params={"date": "2024-13-01"}, headers=lead)
+    assert r.status_code == 422 and r.json()["error"]["problems"][0]["field"] == "date"
+    assert client.post("/v1/actions/0/done", headers=lead).status_code == 422
+    assert client.post("/v1/actions/999999/done", headers=lead).status_code == 404
+    assert client.get("/v1/nowhere", headers=lead).json()["error"]["code"] == "not_found"
