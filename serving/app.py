@@ -92,6 +92,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "Unknown, or not yours to see"}
 }
+BAD_CURSOR: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "A cursor this API did not give out"}
+}
 UNAVAILABLE: dict[int | str, dict[str, Any]] = {
     503: {"model": ErrorBody, "description": "No champion model loaded yet"}
 }
@@ -448,11 +451,7 @@ def _routes(app: FastAPI) -> None:
         "/v1/risk-list",
         response_model=RiskList,
         tags=["hr"],
-        responses={
-            **ERRORS,
-            400: {"model": ErrorBody, "description": "A cursor this API did not give out"},
-            **UNAVAILABLE,
-        },
+        responses={**ERRORS, **BAD_CURSOR, **UNAVAILABLE},
     )
     def risk_list(
         principal: Reader,
@@ -465,10 +464,7 @@ def _routes(app: FastAPI) -> None:
         as_of: Annotated[IsoDate | None, Query(description="default: today")] = None,
     ) -> RiskList:
         """Today's ranked list of active candidates, highest risk first, with reasons and alerts."""
-        if principal.role == "hr":
-            if owner not in (None, principal.hr_owner):
-                raise ApiError(403, "forbidden", "an hr key sees its own candidates only")
-            owner = principal.hr_owner
+        owner = _owner_scope(principal, owner)
         day = as_of or service.today()
         offset = _cursor_offset(cursor, day)
         scores = _scores(service, day, [])
@@ -520,10 +516,7 @@ def _routes(app: FastAPI) -> None:
         "/v1/alerts",
         response_model=AlertList,
         tags=["hr"],
-        responses={
-            **ERRORS,
-            400: {"model": ErrorBody, "description": "A cursor this API did not give out"},
-        },
+        responses={**ERRORS, **BAD_CURSOR},
     )
     def list_alerts(
         principal: Reader,
@@ -535,10 +528,7 @@ def _routes(app: FastAPI) -> None:
         cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> AlertList:
         """The brief's warnings from the latest daily run, oldest first, each in both languages."""
-        if principal.role == "hr":
-            if owner not in (None, principal.hr_owner):
-                raise ApiError(403, "forbidden", "an hr key sees its own candidates only")
-            owner = principal.hr_owner
+        owner = _owner_scope(principal, owner)
         return _alerts(service, owner, kind, state, limit, cursor)
 
     @app.get("/v1/outreach-plan", response_model=OutreachPlan, tags=["hr"], responses=ERRORS)
@@ -549,10 +539,7 @@ def _routes(app: FastAPI) -> None:
         date: Annotated[IsoDate | None, Query(description="default: today")] = None,
     ) -> OutreachPlan:
         """A recruiter's plan for a day: their tasks by expected benefit, then the cadence."""
-        if principal.role == "hr":
-            if owner not in (None, principal.hr_owner):
-                raise ApiError(403, "forbidden", "an hr key sees its own candidates only")
-            owner = principal.hr_owner
+        owner = _owner_scope(principal, owner)
         day = date or service.today()
         query = select(OutreachAction).where(OutreachAction.plan_date == day)
         if owner is not None:
@@ -856,6 +843,15 @@ def _done(service: Service, principal: Principal, action_id: int) -> PlannedActi
             select(OutreachAction).where(OutreachAction.action_id == action_id)
         ).one()
     return _planned(done)
+
+
+def _owner_scope(principal: Principal, owner: str | None) -> str | None:
+    """The recruiter a list is narrowed to: an hr key's own, whatever it asks for."""
+    if principal.role != "hr":
+        return owner
+    if owner not in (None, principal.hr_owner):
+        raise ApiError(403, "forbidden", "an hr key sees its own candidates only")
+    return principal.hr_owner
 
 
 def _make_cursor(offset: int, day: dt.date) -> str:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
+from outreach.alerts import KINDS as ALERT_KINDS
 from store.contract import ACTORS, CHANNELS, DEGREES, EVENT_TYPES, OUTCOMES, REASONS, TOPICS
 
 MAX_EVENTS = 5000
@@ -29,6 +30,7 @@ Degree = Literal[DEGREES]  # type: ignore[valid-type]
 OutcomeKind = Literal[OUTCOMES]  # type: ignore[valid-type]
 OutcomeReason = Literal[REASONS]  # type: ignore[valid-type]
 Tier = Literal["high", "medium", "low"]
+AlertKind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
 Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -282,14 +284,7 @@ class AlertOut(BaseModel):
     alert_id: str
     candidate_id: str
     hr_owner: str
-    kind: Literal[
-        "no_reply",
-        "approval_pending",
-        "question_unanswered",
-        "competing_offer",
-        "extension_requested",
-        "risk_jump",
-    ]
+    kind: AlertKind
     notify: Literal["hr", "dept_manager", "hr_director"] = Field(
         description="Who must act: the recruiter, or the approver to remind"
     )
