@@ -327,11 +327,12 @@ def _print_plan(engine: Engine, day: dt.date) -> None:
     )
     if tasks.empty:
         return
-    owner = tasks["hr_owner"].value_counts().index[0]
-    typer.echo(f"{owner} 的今日计划 (top 5 by expected benefit):")
-    top = tasks[tasks["hr_owner"] == owner].sort_values("expected_benefit", ascending=False)
-    for r in top.head(5).itertuples(index=False):
-        typer.echo(f"  {r.candidate_id:<12} 风险 {r.risk:6.1%}  {r.reason}")
+    from outreach.digest import build_digests
+
+    digest = build_digests(engine, day)[0]
+    typer.echo(f"{digest.owner} 的每日摘要 (digest; e-mail and chat bot are off until configured):")
+    for line in [digest.subject, *digest.lines[:6]]:
+        typer.echo(f"  {line}")
 
 
 def _log_crash() -> Path | None:
