@@ -104,8 +104,9 @@ def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
         columns={"ts": "answered_at", "event_id": "answered_by"}
     )
     right = right.sort_values("answered_at")
-    right["_key"] = right["answered_at"]
-    left["_key"] = left["ts"] + pd.Timedelta(microseconds=1)
+    # one resolution on both sides: stores and frames disagree (s, us, ns)
+    right["_key"] = right["answered_at"].astype("datetime64[ns]")
+    left["_key"] = (left["ts"] + pd.Timedelta(microseconds=1)).astype("datetime64[ns]")
     merged = pd.merge_asof(
         left, right, on="_key", by="candidate_id", direction="forward", allow_exact_matches=True
     )

@@ -180,3 +180,14 @@ def test_words_in_both_languages() -> None:
         "approval_pending", {"since": "2024-11-01"}, "hr_director", dt.date(2024, 11, 4), "en"
     )
     assert approval == "offer approval waiting on the HR director for 3 days: please chase"
+
+
+def test_timestamps_of_any_resolution() -> None:
+    """Stores and frames hand timestamps in s, us or ns; alerts must not care."""
+    events = ev(
+        ("m1", "2024-11-01 10:00", "message_sent", HR),
+        ("r1", "2024-11-06 09:00", "message_replied", CAND),
+    )
+    for unit in ("s", "us", "ns"):
+        typed = events.assign(ts_utc=events["ts_utc"].astype(f"datetime64[{unit}]"))
+        assert alerts_on(typed, "2024-11-06")["resolved_by"].tolist() == ["r1"]
