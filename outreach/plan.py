@@ -98,7 +98,8 @@ def choose_action(row: Any, open_kinds: set[str], cfg: PlanConfig) -> str:
     """The next best action for one candidate's feature row and open alerts."""
     if "approval_pending" in open_kinds:
         return "escalate_approval"
-    if "question_unanswered" in open_kinds:
+    # An open question is answered today: the 2-day alert is a warning, not a waiting time.
+    if "question_unanswered" in open_kinds or row.open_questions > 0:
         return "answer_question"
     if open_kinds & {"competing_offer", "extension_requested", "risk_jump"}:
         return "call"

@@ -40,14 +40,17 @@ def no_events() -> pd.DataFrame:
 
 def test_actions_follow_the_open_alerts() -> None:
     cfg = PlanConfig()
-    quiet = SimpleNamespace(hr_messages_7d=0, replies_7d=0)
+    quiet = SimpleNamespace(hr_messages_7d=0, replies_7d=0, open_questions=0)
     assert choose_action(quiet, {"approval_pending", "no_reply"}, cfg) == "escalate_approval"
     assert choose_action(quiet, {"question_unanswered"}, cfg) == "answer_question"
     assert choose_action(quiet, {"competing_offer"}, cfg) == "call"
     assert choose_action(quiet, {"no_reply"}, cfg) == "call"
     assert choose_action(quiet, set(), cfg) == "send_content"
-    flooded = SimpleNamespace(hr_messages_7d=4, replies_7d=0)
+    flooded = SimpleNamespace(hr_messages_7d=4, replies_7d=0, open_questions=0)
     assert choose_action(flooded, {"no_reply"}, cfg) == "leave_alone"
+    # a question asked this morning is answered today, before its 2-day alert
+    asked = SimpleNamespace(hr_messages_7d=0, replies_7d=0, open_questions=1)
+    assert choose_action(asked, set(), cfg) == "answer_question"
 
 
 def test_content_matches_interest_role_and_far_from_home_and_never_repeats() -> None:
