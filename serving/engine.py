@@ -158,10 +158,6 @@ class LoadedModel:
         raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
         return np.asarray(self.calibration(raw), dtype=float), self._reasons(X, contrib, top)
 
-    def reasons(self, X: np.ndarray, top: int = 3) -> list[list[dict[str, Any]]]:
-        """The features that push each row's risk up most: code, value, contribution."""
-        return self.explain(X, top)[1]
-
     def _reasons(
         self, X: np.ndarray, contrib_with_bias: np.ndarray, top: int
     ) -> list[list[dict[str, Any]]]:
@@ -238,19 +234,12 @@ class DayScores:
         return self.model.risk(X), [self.memo[i] for i in rows]
 
     def rank_percentiles(self, risk: np.ndarray) -> list[float]:
-        """``rank_percentile`` for many risks at once."""
+        """Share of the day's active candidates at or below each risk (0..100)."""
         n = len(self.sorted_risk)
         if n == 0:
             return [100.0] * len(risk)
         at = np.searchsorted(self.sorted_risk, risk, side="right")
         return list(np.round(100.0 * at / n, 1).tolist())
-
-    def rank_percentile(self, risk: float) -> float:
-        """Share of today's active candidates whose risk is at or below ``risk`` (0..100)."""
-        n = len(self.sorted_risk)
-        if n == 0:
-            return 100.0
-        return round(100.0 * int(np.searchsorted(self.sorted_risk, risk, side="right")) / n, 1)
 
     def ordered(self) -> np.ndarray:
         """Row numbers from highest to lowest risk (ties by candidate id)."""
