@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 
 from outreach.alerts import AlertRules, find_alerts
 from outreach.plan import PlanConfig, cadence, make_plan
-from store.db import upsert
+from store.db import chunks, upsert
 from store.schema import Alert, Candidate, Event, OutreachAction, Score
 
 
@@ -30,10 +31,8 @@ def alert_events(
         Event.actor,
     ]
     frames = []
-    for i in range(0, len(candidate_ids), 5000):
-        query = select(*cols).where(
-            Event.local_day <= until, Event.candidate_id.in_(candidate_ids[i : i + 5000])
-        )
+    for part in chunks(candidate_ids):
+        query = select(*cols).where(Event.local_day <= until, Event.candidate_id.in_(part))
         if since is not None:
             query = query.where(Event.local_day >= since)
         with engine.connect() as conn:
@@ -144,7 +143,8 @@ def store_plan(engine: Engine, day: dt.date, plan: pd.DataFrame, auto: pd.DataFr
             if r.candidate_id not in done
         ]
         if not auto.empty:
-            auto_owner = _owners(conn, auto["candidate_id"].tolist(), owners)
+            unplanned = [c for c in auto["candidate_id"] if c not in owners]
+            auto_owner = {**candidate_owners(conn, unplanned), **owners}
             rows += [
                 {
                     "candidate_id": r.candidate_id,
@@ -165,13 +165,13 @@ def store_plan(engine: Engine, day: dt.date, plan: pd.DataFrame, auto: pd.DataFr
     return len(rows)
 
 
-def _owners(conn: Any, ids: list[str], known: dict[str, str]) -> dict[str, str]:
-    missing = [c for c in ids if c not in known]
-    found = dict(known)
-    for i in range(0, len(missing), 5000):
+def candidate_owners(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
+    """The recruiter of each known candidate among ``ids`` (unknown ids are left out)."""
+    found: dict[str, str] = {}
+    for part in chunks(ids):
         rows = conn.execute(
             select(Candidate.candidate_id, Candidate.hr_owner).where(
-                Candidate.candidate_id.in_(missing[i : i + 5000])
+                Candidate.candidate_id.in_(part)
             )
         )
         found.update({r[0]: r[1] for r in rows})

@@ -36,6 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config import Settings, get_settings
 from outreach.alerts import alert_text
+from outreach.store import candidate_owners
 from serving import greenhouse
 from serving.auth import KeyCache, Principal
 from serving.engine import FLAGS, DayScores, LoadedModel, Scorer
@@ -637,19 +638,24 @@ EventsBody = Body(min_length=1, max_length=MAX_EVENTS)
 ItemsBody = Body(min_length=1, max_length=MAX_ITEMS)
 
 
-def _missing(service: Service, cid: str, principal: Principal, as_of: dt.date) -> ItemError:
-    """Unknown, or known but not active on ``as_of``; another recruiter's looks unknown."""
+def _missing(
+    service: Service, ids: list[str], principal: Principal, as_of: dt.date
+) -> list[dict[str, Any]]:
+    """Per-item errors: unknown, or known but not active on ``as_of``.
+
+    One query for all of them; another recruiter's candidate looks unknown.
+    """
+    if not ids:
+        return []
     with service.engine.connect() as conn:
-        owner = conn.execute(
-            select(Candidate.hr_owner).where(Candidate.candidate_id == cid)
-        ).scalar_one_or_none()
-    if owner is None or not principal.sees_owner(owner):
-        return ItemError(candidate_id=cid, error="unknown", message="no such candidate")
-    return ItemError(
-        candidate_id=cid,
-        error="not_active",
-        message=f"not in the scored population on {as_of} (no offer yet, or outcome known)",
-    )
+        owners = candidate_owners(conn, ids)
+    inactive = f"not in the scored population on {as_of} (no offer yet, or outcome known)"
+    return [
+        ItemError(candidate_id=cid, error="not_active", message=inactive).model_dump()
+        if cid in owners and principal.sees_owner(owners[cid])
+        else ItemError(candidate_id=cid, error="unknown", message="no such candidate").model_dump()
+        for cid in ids
+    ]
 
 
 def _score_body(service: Service, principal: Principal, as_of: dt.date, ids: list[str]) -> bytes:
@@ -660,13 +666,14 @@ def _score_body(service: Service, principal: Principal, as_of: dt.date, ids: lis
     ``ScoreResponse``; the schemathesis test holds the two together.
     """
     scores = _scores(service, as_of, ids)
-    rows, errors = [], []
+    rows, absent = [], []
     for cid in ids:
         i = scores.row.get(cid)
         if i is None or not principal.sees_owner(scores.owners[i]):
-            errors.append(_missing(service, cid, principal, as_of).model_dump())
+            absent.append(cid)
         else:
             rows.append(i)
+    errors = _missing(service, absent, principal, as_of)
     results = _score_dicts(service, scores, rows)
     service.metrics.scored(len(results))
     return orjson.dumps(

@@ -24,7 +24,7 @@ from store.bundle import (
     read_bundle,
     text_frame,
 )
-from store.db import upsert
+from store.db import chunks, upsert
 from store.schema import Candidate, Content, Event, IngestBatch, Outcome, Truth
 
 log = logging.getLogger(__name__)
@@ -154,8 +154,8 @@ def _known_candidates(conn: Connection, ids: list[str] | None = None) -> pd.Data
     if ids is None:
         return known_candidates_frame((r[0], bool(r[1])) for r in conn.execute(query))
     found: list[tuple[str, bool]] = []
-    for i in range(0, len(ids), 5000):
-        rows = conn.execute(query.where(Candidate.candidate_id.in_(ids[i : i + 5000])))
+    for part in chunks(ids):
+        rows = conn.execute(query.where(Candidate.candidate_id.in_(part)))
         found += [(r[0], bool(r[1])) for r in rows]
     return known_candidates_frame(found)
 
@@ -173,12 +173,10 @@ def _existing(conn: Connection, model: type, frame: pd.DataFrame, keys: list[str
     values = frame[keys[0]].unique().tolist()
     parts = [
         pd.DataFrame(
-            conn.execute(
-                select(*(table.c[c] for c in columns)).where(first.in_(values[i : i + 5000]))
-            ).all(),
+            conn.execute(select(*(table.c[c] for c in columns)).where(first.in_(part))).all(),
             columns=columns,
         )
-        for i in range(0, len(values), 5000)
+        for part in chunks(values)
     ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
 
