@@ -69,15 +69,19 @@ _FIRST = {  # first day something happened
     "approved": "type = 'offer_approved'",
     "sent": "type = 'offer_sent'",
     "accepted": "type = 'offer_accepted'",
+    "housing": "covers_housing",
 }
 _LAST = {  # last day something happened
     "last_activity": "actor = 'candidate'",
     "last_reply": "type IN ('message_replied', 'call_answered')",
     "last_hr": "type IN ('message_sent', 'call_made') OR (actor = 'hr' AND type = 'offer_sent')",
+    # HR contact, or the start of the offer process (the clock of HR's silence)
+    "last_touch": "type IN ('message_sent', 'call_made', 'offer_sent', 'offer_approval_requested')",
     "last_interview": "type = 'interview_completed'",
     "last_signal": "type = 'external_signal' AND topic = 'competing_offer'",
     **{
-        f"q_{t}": f"type IN ('candidate_question', 'info_session_question') AND topic = '{t}'"
+        # a question put at an info session is answered there: only direct ones wait
+        f"q_{t}": f"type = 'candidate_question' AND topic = '{t}'"
         for t in TOPICS
     },
     **{f"a_{t}": f"type = 'message_sent' AND actor = 'hr' AND topic = '{t}'" for t in TOPICS},
@@ -97,6 +101,7 @@ def _daily_sql() -> str:
         # HR messages sent up to the last reply: running totals only grow, so the
         # running max of the total on reply days is the total at the last reply.
         + ["max(CASE WHEN has_last_reply THEN hr_cum END) OVER w AS hr_at_reply"]
+        + ["sum(silent_gap) OVER w AS silent_cum"]
     )
     return f"""
         WITH sent AS (
@@ -116,10 +121,20 @@ def _daily_sql() -> str:
             FROM (SELECT candidate_id, local_day AS day, {per_day}
                   FROM ev GROUP BY candidate_id, local_day) e
             LEFT JOIN delay_day d USING (candidate_id, day)
-        ), with_cum AS (
-            SELECT *, sum(n_hr_messages) OVER w AS hr_cum FROM per_day
+        ), with_prev AS (
+            SELECT *, sum(n_hr_messages) OVER w AS hr_cum,
+                   max(CASE WHEN has_last_touch THEN day END) OVER (
+                       PARTITION BY candidate_id ORDER BY day
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_touch
+            FROM per_day
             WINDOW w AS (PARTITION BY candidate_id ORDER BY day
                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        ), with_cum AS (
+            -- days of each closed gap between touches beyond the first week
+            SELECT *, CASE WHEN has_last_touch AND prev_touch IS NOT NULL
+                           THEN greatest(date_diff('day', prev_touch, day) - 7, 0)
+                           ELSE 0 END AS silent_gap
+            FROM with_prev
         )
         SELECT candidate_id, day, {running}
         FROM with_cum
@@ -180,6 +195,11 @@ def _point_sql() -> str:
             {", ".join(windows)},
             {days_since["last_activity"]} AS days_since_candidate_activity,
             {days_since["last_reply"]} AS days_since_reply,
+            {total("silent_cum")}
+                + greatest(date_diff('day', d0.last_touch_day, s.as_of) - 7, 0)
+                AS silent_days_total,
+            greatest(date_diff('day', {entry}, coalesce(d0.housing_day, s.as_of)), 0)
+                AS housing_wait_days,
             {days_since["last_hr"]} AS days_since_hr_contact,
             {total("hr_messages")} - coalesce(d0.hr_at_reply, 0) AS unreplied_hr_messages,
             {" + ".join(f"{c}::INT" for c in open_q)} AS open_questions,
@@ -291,6 +311,8 @@ def build_features(
     out["reply_rate_total"] = out["replies_total"] / out["hr_messages_total"].where(
         out["hr_messages_total"] > 0
     )
+    # only a candidate from another city waits for housing information
+    out["housing_wait_days"] = out["housing_wait_days"] * out["far_from_home"]
     out["reply_trend"] = 2 * out["replies_14d"] - out["replies_30d"]
     for key in ("opens", "clicks"):
         out[f"{key}_rate_total"] = out[f"{key}_total"] / out["hr_messages_total"].where(

@@ -216,6 +216,13 @@ CATALOGUE: tuple[Feature, ...] = (
         "HR silent for {v:.0f} days",
     ),
     _f(
+        "silent_days_total",
+        "engagement",
+        "days HR left the candidate without contact beyond a week at a time, so far",
+        "累计 {v:.0f} 天超过一周无人联系",
+        "{v:.0f} days in total beyond a week without contact",
+    ),
+    _f(
         "unreplied_hr_messages",
         "engagement",
         "HR messages since the candidate's last reply",
@@ -256,6 +263,13 @@ CATALOGUE: tuple[Feature, ...] = (
         "HR messages about housing (by topic or by the content sent)",
         "收到 {v:.0f} 条住房相关信息",
         "{v:.0f} messages about housing",
+    ),
+    _f(
+        "housing_wait_days",
+        "engagement",
+        "from another city: days from the offer process start to the first housing information",
+        "异地候选人 {v:.0f} 天未收到住房信息",
+        "from another city, {v:.0f} days without housing information",
     ),
     _f(
         "materials_submitted",

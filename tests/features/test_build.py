@@ -56,6 +56,51 @@ def test_known_values_for_a_sample_candidate(sample: tuple[pd.DataFrame, pd.Data
     assert np.isnan(row["days_since_reply"])
 
 
+def _events(rows: list[tuple[str, str, str | None]]) -> pd.DataFrame:
+    """Events of one candidate ``X1`` from (local day, type, topic)."""
+    frame = pd.DataFrame(rows, columns=["local_day", "type", "topic"])
+    frame["local_day"] = pd.to_datetime(frame["local_day"]).dt.date
+    frame["ts_utc"] = pd.to_datetime(frame["local_day"]) + pd.Timedelta(hours=2)
+    frame["actor"] = np.where(frame["type"] == "message_sent", "hr", "system")
+    return frame.assign(candidate_id="X1", value=np.nan, content_id=None)
+
+
+def _candidate(home_city: str) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "candidate_id": ["X1"],
+            "school_tier": [2],
+            "degree": ["master"],
+            "role_family": ["tech"],
+            "major": ["计算机科学"],
+            "work_city": ["深圳"],
+            "home_city": [home_city],
+            "start_date": [dt.date(2024, 7, 1)],
+        }
+    )
+
+
+def test_silence_and_housing_wait_add_up_as_known() -> None:
+    events = _events(
+        [
+            ("2023-10-01", "offer_approval_requested", None),
+            ("2023-10-03", "message_sent", None),
+            ("2023-10-20", "message_sent", "housing"),  # a 17-day gap: 10 days beyond a week
+        ]
+    )
+    spine = pd.DataFrame(
+        {"candidate_id": ["X1"] * 3, "as_of": ["2023-10-10", "2023-10-19", "2023-11-05"]}
+    )
+    far = build_features(events, _candidate("长沙"), spine)
+    # 10-10: 7 days since the last touch, nothing beyond a week; 10-19: the open gap is 16
+    # days (9 beyond a week); 11-05: the closed gap's 10 plus the open gap's 16 - 7 = 9.
+    assert far["silent_days_total"].tolist() == [0, 9, 19]
+    # from another city: the wait runs from entry (10-01) until housing information (10-20)
+    assert far["housing_wait_days"].tolist() == [9, 18, 19]
+    near = build_features(events, _candidate("深圳"), spine)
+    assert near["housing_wait_days"].tolist() == [0, 0, 0]
+
+
 def test_before_entry_the_offer_features_are_empty(
     sample: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:

@@ -98,7 +98,9 @@ def test_a_fresh_reply_never_raises_risk(fitted) -> None:  # type: ignore[no-unt
     for w in ("7d", "14d", "30d", "total"):
         replied[f"replies_{w}"] = rows[f"replies_{w}"] + 1
     replied["days_since_reply"] = 0.0
-    replied["days_since_candidate_activity"] = 0.0
+    # (the synthetic columns are unit normals: a fresh reply takes them to their minimum,
+    # never above where they were)
+    replied["days_since_candidate_activity"] = np.minimum(rows["days_since_candidate_activity"], 0)
     replied["unreplied_hr_messages"] = np.minimum(rows["unreplied_hr_messages"], 0)
     before, after = model.predict_proba(rows)[:, 1], model.predict_proba(replied)[:, 1]
     assert (after <= before + 1e-12).all()
@@ -109,7 +111,7 @@ def test_monotone_directions_name_real_features() -> None:
     assert set(MONOTONE) <= set(FEATURE_NAMES)
 
 
-@pytest.mark.parametrize(("rows", "kind"), [(4000, "platt"), (30_000, "isotonic")])
+@pytest.mark.parametrize(("rows", "kind"), [(1500, "platt"), (30_000, "isotonic")])
 def test_calibration_fits_the_data_it_has(rows: int, kind: str) -> None:
     X, y, _, groups = _synthetic(rows, 4)
     model = DropoutClassifier(params={"min_data_in_leaf": 50}, num_boost_round=200)
