@@ -84,6 +84,7 @@ _LAST = {  # last day something happened
         f"q_{t}": f"type = 'candidate_question' AND topic = '{t}'"
         for t in TOPICS
     },
+    **{f"s_{t}": f"type = 'info_session_question' AND topic = '{t}'" for t in TOPICS},
     **{f"a_{t}": f"type = 'message_sent' AND actor = 'hr' AND topic = '{t}'" for t in TOPICS},
 }
 
@@ -174,6 +175,10 @@ def _point_sql() -> str:
         f"(d0.q_{t}_day IS NOT NULL AND (d0.a_{t}_day IS NULL OR d0.a_{t}_day < d0.q_{t}_day))"
         for t in TOPICS
     ]
+    unfollowed = [
+        f"(d0.s_{t}_day IS NOT NULL AND (d0.a_{t}_day IS NULL OR d0.a_{t}_day < d0.s_{t}_day))"
+        for t in TOPICS
+    ]
     open_age = [
         f"CASE WHEN {cond} THEN date_diff('day', d0.q_{t}_day, s.as_of) END"
         for t, cond in zip(TOPICS, open_q, strict=True)
@@ -204,6 +209,7 @@ def _point_sql() -> str:
             {total("hr_messages")} - coalesce(d0.hr_at_reply, 0) AS unreplied_hr_messages,
             {" + ".join(f"{c}::INT" for c in open_q)} AS open_questions,
             greatest({", ".join(open_age)}) AS open_question_days,
+            {" + ".join(f"{c}::INT" for c in unfollowed)} AS session_questions_unfollowed,
             ({total("materials")} > 0)::INT AS materials_submitted,
             {total("housing_messages")} AS housing_messages,
             ({total("info_sessions")} > 0)::INT AS info_session_attended,

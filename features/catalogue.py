@@ -251,6 +251,13 @@ CATALOGUE: tuple[Feature, ...] = (
         "{v:.0f} questions unanswered",
     ),
     _f(
+        "session_questions_unfollowed",
+        "interest",
+        "topics asked about at an info session that no HR message has followed up since",
+        "宣讲会上问过的 {v:.0f} 个话题未跟进",
+        "{v:.0f} info-session topics never followed up",
+    ),
+    _f(
         "open_question_days",
         "engagement",
         "days the longest-waiting open question has waited",
