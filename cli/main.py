@@ -225,6 +225,55 @@ def demo(
     )
 
 
+@app.command("policy-eval")
+def policy_eval(
+    candidates: Annotated[int, typer.Option(min=20, help="Candidates in the season.")] = 200,
+    seeds: Annotated[int, typer.Option(min=1, help="Seasons replayed (one per seed).")] = 3,
+    capacity: Annotated[
+        int, typer.Option(min=1, help="Contacts per recruiter per day under the rules.")
+    ] = 2,
+    train_candidates: Annotated[
+        int, typer.Option(min=100, help="Candidates in the earlier season the model learns from.")
+    ] = 2000,
+) -> None:
+    """Replay a simulated season under no outreach, the brief's rules and keepwarm's plan."""
+    from outreach.replay import POLICIES
+    from outreach.replay import policy_eval as replay
+    from training.config import load_config
+
+    typer.echo(
+        f"replaying {seeds} simulated season(s) of {candidates} candidates; keepwarm makes as "
+        f"many HR contacts per recruiter and day as the rules did (up to {capacity}) ..."
+    )
+    result = replay(candidates, seeds, capacity, load_config(), train_candidates=train_candidates)
+    typer.echo(
+        f"{'seed':>5} {'policy':<9} {'renege':>7} {'joined':>7} {'contacts':>9}  contacts by kind"
+    )
+    for s in result.seeds:
+        for p in POLICIES:
+            kinds = ", ".join(f"{k} {v}" for k, v in sorted(s.kinds[p].items())) or "-"
+            typer.echo(
+                f"{s.seed:>5} {p:<9} {s.renege_rate[p]:>7.1%} {s.joined[p]:>7} "
+                f"{s.contacts[p]:>9}  {kinds}"
+            )
+    summary = result.summary()
+    rates = summary["renege_rate"]
+    line = (
+        "keepwarm vs the rules at equal contacts: renege rate "
+        f"{rates['keepwarm']:.1%} vs {rates['rules']:.1%}"
+    )
+    cut, (lo, hi) = summary["relative_reduction"], summary["ci95"]
+    if cut is None:
+        line += "; the rules lost nobody, so there is no reduction to measure"
+    else:
+        line += f", a relative reduction of {cut:.1%}"
+        line += (
+            f" (95% CI over seeds {lo:.1%} .. {hi:.1%})" if lo is not None else " (one seed: no CI)"
+        )
+    typer.echo(line)
+    typer.echo(json.dumps(summary))
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",

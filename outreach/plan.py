@@ -60,6 +60,11 @@ HOLIDAYS = {  # the greetings the brief names, by the holidays library's English
 }
 
 
+# Work that cannot wait for the ranking: a question asked, an approval stuck, a live threat.
+URGENT_ACTIONS = frozenset({"answer_question", "escalate_approval"})
+URGENT_ALERTS = frozenset({"competing_offer", "extension_requested"})
+
+
 class PlanConfig(BaseModel):
     capacity: int = Field(default=15, ge=0, description="Actions per recruiter per day")
     capacity_by_owner: dict[str, int] = Field(default_factory=dict)
@@ -67,6 +72,11 @@ class PlanConfig(BaseModel):
     holdout_salt: str = "keepwarm-holdout-1"
     repeat_window_days: int = Field(default=14, ge=0)
     over_contacted_7d: int = Field(default=3, ge=1, description="HR messages in 7 days, no reply")
+    cooldown_days: int = Field(
+        default=3,
+        ge=0,
+        description="No call or content within this many days of HR's last contact, unless urgent",
+    )
     pre_start_days: int = Field(default=30, ge=0)
     # Relative cut in renege risk an action is assumed to bring, until holdout data says better.
     effects: dict[str, float] = Field(
@@ -132,40 +142,54 @@ def _topics(content: pd.DataFrame) -> dict[str, list[str]]:
     }
 
 
+Item = tuple[str, list[str], list[str], str | None]  # id, role families, topics, stage
+
+
+def library(content: pd.DataFrame) -> list[Item]:
+    """The content library parsed once: id, role families, topics, stage."""
+    return [
+        (
+            item,
+            [f for f in str(families or "").split(";") if f],
+            [t for t in str(topics or "").split(";") if t],
+            item_stage if isinstance(item_stage, str) else None,
+        )
+        for item, families, topics, item_stage in zip(
+            content["content_id"],
+            content["role_families"],
+            content["topics"],
+            content["stage"],
+            strict=True,
+        )
+    ]
+
+
 def pick_content(
     role_family: str | None,
     stage: str,
     asked: Counter[str],
     far_from_home: bool,
     recently_sent: set[str],
-    content: pd.DataFrame,
+    content: pd.DataFrame | list[Item],
 ) -> tuple[str | None, str, str]:
     """The best unsent item for this candidate, and why (Chinese, English)."""
-    best: tuple[float, str] | None = None
-    for item, families, topics, item_stage in zip(
-        content["content_id"],
-        content["role_families"],
-        content["topics"],
-        content["stage"],
-        strict=True,
-    ):
+    items = library(content) if isinstance(content, pd.DataFrame) else content
+    best: tuple[float, str, list[str]] | None = None
+    for item, fams, tops, item_stage in items:
         if item in recently_sent:
             continue
-        fams = [f for f in str(families or "").split(";") if f]
         if fams and role_family not in fams:
             continue
-        if isinstance(item_stage, str) and item_stage not in ("any", stage):
+        if item_stage is not None and item_stage not in ("any", stage):
             continue
-        tops = [t for t in str(topics or "").split(";") if t]
         score = 2.0 * sum(asked[t] for t in tops) + (1.0 if fams else 0.0)
         score += 1.5 if far_from_home and "housing" in tops else 0.0
         score += 0.5 if item_stage == stage else 0.0
-        if best is None or (score, item) > best:
-            best = (score, item)
+        if best is None or (score, item) > best[:2]:
+            best = (score, item, tops)
     if best is None:
         return None, "", ""
-    item = best[1]
-    tops = _topics(content[content["content_id"] == item]).get(item, [])
+    _, item, tops = best
     zh, en = [], []
     for t in tops:
         if asked[t]:
@@ -207,6 +231,7 @@ def make_plan(
         sent.dropna(subset=["content_id"]).groupby("candidate_id")["content_id"].agg(set).to_dict()
     )
     asked = interests(events, content)
+    items = library(content)
     rows = []
     for s in scores.itertuples(index=False):
         if in_holdout(s.candidate_id, cfg) or s.candidate_id not in feats.index:
@@ -216,6 +241,10 @@ def make_plan(
         action = choose_action(f, kinds, cfg)
         if action == "leave_alone":
             continue
+        urgent = action in URGENT_ACTIONS or bool(kinds & URGENT_ALERTS)
+        since = f.days_since_hr_contact
+        if not urgent and pd.notna(since) and since < cfg.cooldown_days:
+            continue  # heard from HR lately: another touch can wait
         item, why_zh, why_en = None, WORDS[action][0], WORDS[action][1]
         if action in ("send_content", "answer_question"):
             stage = stage_of(f.offer_accepted, f.days_to_start, cfg)
@@ -225,7 +254,7 @@ def make_plan(
                 asked.get(s.candidate_id, Counter()),
                 bool(f.far_from_home),
                 recently.get(s.candidate_id, set()),
-                content,
+                items,
             )
             if item is None and action == "send_content":
                 continue
@@ -245,6 +274,7 @@ def make_plan(
                 "reason_en": why_en,
                 "risk": risk,
                 "expected_benefit": round(cfg.effects.get(action, 0.0) * risk * (1 - risk), 5),
+                "_urgent": urgent,
             }
         )
     plan = pd.DataFrame(
@@ -259,14 +289,16 @@ def make_plan(
             "reason_en",
             "risk",
             "expected_benefit",
+            "_urgent",
         ],
     )
     plan = plan.sort_values(
-        ["hr_owner", "expected_benefit", "candidate_id"], ascending=[True, False, True]
+        ["hr_owner", "_urgent", "expected_benefit", "candidate_id"],
+        ascending=[True, False, False, True],
     )
     capacity = plan["hr_owner"].map(lambda o: cfg.capacity_by_owner.get(o, cfg.capacity))
     keep = plan.groupby("hr_owner").cumcount() < capacity
-    return plan[keep].reset_index(drop=True)
+    return plan[keep].drop(columns="_urgent").reset_index(drop=True)
 
 
 def cadence(

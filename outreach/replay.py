@@ -1,112 +1,148 @@
 """Season replay: the same simulated season under three outreach policies, at equal effort.
 
-(a) no outreach beyond the offer; (b) the brief's practice: the template cadence
-plus the rule alerts, each recruiter working them oldest first; (c) keepwarm:
-the same cadence plus the daily plan. (b) and (c) get the same capacity: HR
-contacts (calls, answered questions, personalised messages) per recruiter per day.
+(a) ``none``: nothing beyond the offer process itself.
+(b) ``rules``: the brief's practice. The template cadence, plus the brief's rule
+    alerts (no reply for more than 3 days, an open question, a competing-offer
+    signal), each recruiter working them in arrival order, oldest first, up to a
+    daily capacity.
+(c) ``keepwarm``: the same cadence, plus keepwarm's daily plan, with each
+    recruiter making exactly as many contacts each day as they made under (b).
 
-keepwarm's policy never sees the simulator's state: each day it reads the event
-log as the store would hold it and runs production's own functions on it
-(``build_features``, the model, ``find_alerts``, ``make_plan``). The same seed
-gives the same candidates; draws the policies change (who answers a call) differ.
+An HR contact is a call, an answered question or a personalised message; the
+cadence's template messages are sent in (b) and (c) alike and are not counted.
+
+keepwarm never sees the simulator's state. Each simulated day it reads the event
+log, as the store would hold it, and runs production's own functions:
+``build_features``, the model, ``find_alerts`` and ``make_plan``. Each seed gives
+the same candidates to every policy and the same random draws until a policy's
+actions make them differ.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import multiprocessing
+import os
 import statistics
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from features.build import build_features
+from features.catalogue import FEATURE_NAMES
 from outreach.alerts import AlertRules, find_alerts
 from outreach.plan import PlanConfig, make_plan
 from simulator.engine import ACTOR_CODES, EventLog, World
 from simulator.policy import Actions, NoOutreach, Observation, TemplateCadence
-from simulator.population import Population, content_library
-from store.contract import EVENT_TYPES, TOPICS
+from simulator.population import Population
+from simulator.season import SeasonResult, simulate_season
+from store.bundle import split_timestamps
+from store.contract import CHANNELS, EVENT_TYPES, TOPICS
+from training.config import TrainConfig
 from training.model import DropoutClassifier
+from training.snapshots import scored_population, snapshot_spine
 
+POLICIES = ("none", "rules", "keepwarm")
+TRAIN_SEASON = "2023-autumn"
+REPLAY_SEASON = "2024-autumn"
 _TYPES = np.array(EVENT_TYPES, dtype=object)
-_TOPICS = np.array([*TOPICS, None], dtype=object)  # -1 -> None
+_TOPICS = np.array([*TOPICS, None], dtype=object)  # index -1 -> None
 _ACTORS = np.array([*ACTOR_CODES, None], dtype=object)
+_CHANNELS = np.array([*CHANNELS, None], dtype=object)
+_UTC_OFFSET_MIN = 480  # the simulator's candidates live in UTC+8
 
 
-def log_frame(log: EventLog, pop: Population, w: World) -> pd.DataFrame:
-    """The event log so far in the store's shape (what features and alerts read)."""
-    f = log.frame()
-    if not f:
-        return pd.DataFrame(
-            columns=[
-                "event_id",
-                "candidate_id",
-                "ts_utc",
-                "utc_offset_min",
-                "local_day",
-                "type",
-                "topic",
-                "value",
-                "actor",
-                "content_id",
-            ]
-        )
-    ids = pop.frame["candidate_id"].to_numpy()[f["cand"]]
-    contents = np.array([*content_library(w.params)["content_id"], None], dtype=object)
-    local = np.datetime64(w.day0, "m") + f["day"].astype("timedelta64[D]")
-    ts = local + f["minute"].astype("timedelta64[m]") - np.timedelta64(480, "m")
-    days = (np.datetime64(w.day0, "D") + f["day"].astype("timedelta64[D]")).astype(object)
-    return pd.DataFrame(
-        {
-            "event_id": [f"e{i}" for i in range(len(ids))],
-            "candidate_id": ids,
-            "ts_utc": pd.to_datetime(ts),
-            "utc_offset_min": 480,
-            "local_day": days,
-            "type": _TYPES[f["type"]],
-            "topic": _TOPICS[f["topic"]],
-            "value": f["value"].astype(float),
-            "actor": _ACTORS[f["actor"]],
-            "content_id": contents[f["content"]],
-        }
-    )
+class StoreView:
+    """The simulator's event log as the store holds it, converted as it grows."""
+
+    def __init__(self, pop: Population, w: World, log: EventLog, content: pd.DataFrame) -> None:
+        self.ids = pop.frame["candidate_id"].to_numpy()
+        self.contents = np.array([*content["content_id"], None], dtype=object)
+        self.day0 = np.datetime64(w.day0, "D")
+        self.log = log
+        self.done = 0
+        self.count = 0
+        self.frames: list[pd.DataFrame] = []
+
+    def events(self) -> pd.DataFrame:
+        new = self.log.parts[self.done :]
+        self.done = len(self.log.parts)
+        if new:
+            f = {k: np.concatenate([p[k] for p in new]) for k in new[0]}
+            days = self.day0 + f["day"].astype("timedelta64[D]")
+            local = days.astype("datetime64[m]") + f["minute"].astype("timedelta64[m]")
+            n = f["cand"].shape[0]
+            self.frames.append(
+                pd.DataFrame(
+                    {
+                        "event_id": [f"e{i}" for i in range(self.count, self.count + n)],
+                        "candidate_id": self.ids[f["cand"]],
+                        "ts_utc": local - np.timedelta64(_UTC_OFFSET_MIN, "m"),
+                        "utc_offset_min": _UTC_OFFSET_MIN,
+                        "local_day": days.astype(object),
+                        "type": _TYPES[f["type"]],
+                        "channel": _CHANNELS[f["channel"]],
+                        "topic": _TOPICS[f["topic"]],
+                        "value": f["value"].astype(float),
+                        "actor": _ACTORS[f["actor"]],
+                        "content_id": self.contents[f["content"]],
+                    }
+                )
+            )
+            self.count += n
+            if len(self.frames) > 1:
+                self.frames = [pd.concat(self.frames, ignore_index=True)]
+        return self.frames[0] if self.frames else pd.DataFrame(columns=["candidate_id"])
 
 
-def _cadence_only(pop: Population) -> TemplateCadence:
-    """The template cadence every policy but (a) sends: diligent, generic, nothing else."""
+def _cadence(pop: Population) -> TemplateCadence:
+    """The template cadence (b) and (c) both send: every recruiter diligent, nothing personal."""
     n = len(pop.owners)
     return TemplateCadence(np.ones(n), np.zeros(n))
 
 
-def _cadence(base: TemplateCadence, obs: Observation, rng: np.random.Generator) -> Actions:
-    acts = base.act(obs, rng)
+def _cadence_messages(base: TemplateCadence, obs: Observation, rng: np.random.Generator) -> Actions:
+    """Only the cadence's messages: the contacts are the policy's to choose."""
     n = obs.active.shape[0]
+    none = np.zeros(n, dtype=bool)
     empty = np.zeros(0, dtype=np.int64)
-    return Actions(acts.message, np.zeros(n, dtype=bool), np.full(n, -1), (empty, empty), np.zeros(n, dtype=bool))
+    return Actions(base.act(obs, rng).message, none.copy(), np.full(n, -1), (empty, empty), none)
 
 
 @dataclass
 class Counted:
-    """HR contacts a policy made (calls, answered questions, personalised messages)."""
+    """Contacts made, per (day, recruiter index) and by kind."""
 
-    contacts: int = 0
+    used: Counter[tuple[int, int]] = field(default_factory=Counter)
+    kinds: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def contacts(self) -> int:
+        return sum(self.used.values())
+
+    def count(self, day: int, owner: int, kind: str) -> None:
+        self.used[(day, owner)] += 1
+        self.kinds[kind] += 1
 
 
 @dataclass
 class RulesPolicy(Counted):
-    """(b): cadence + the brief's rule alerts, each recruiter working them oldest first."""
+    """(b): the cadence plus the brief's rule alerts, worked oldest first up to ``capacity``."""
 
-    capacity: int = 5
+    capacity: int = 2
     no_reply_days: int = 3
 
     def attach(self, pop: Population, w: World, log: EventLog) -> None:
-        self.base = _cadence_only(pop)
+        self.base = _cadence(pop)
 
     def act(self, obs: Observation, rng: np.random.Generator) -> Actions:
-        acts = _cadence(self.base, obs, rng)
+        acts = _cadence_messages(self.base, obs, rng)
         live = obs.active & (obs.phase >= 1)
         silent = (obs.unreplied_messages > 0) & (obs.days_since_reply > self.no_reply_days)
         asked = obs.n_open > 0
@@ -121,153 +157,241 @@ class RulesPolicy(Counted):
         owners = obs.owner_idx[order]
         rank = pd.Series(owners).groupby(owners).cumcount().to_numpy()
         chosen = order[rank < self.capacity]
-        answer_rows, answer_cols = np.nonzero(obs.open_questions[chosen] & asked[chosen, None])
-        answering = chosen[answer_rows]
-        calling = chosen[~asked[chosen]]
-        acts.call[calling] = True
-        acts.message[np.unique(answering)] = True
-        acts.answer = (answering, answer_cols)
-        self.contacts += len(chosen)
+        rows, cols = np.nonzero(obs.open_questions[chosen])
+        acts.answer = (chosen[rows], cols)
+        acts.message[chosen[asked[chosen]]] = True
+        acts.call[chosen[~asked[chosen]]] = True
+        for i in chosen.tolist():
+            self.count(obs.day, int(obs.owner_idx[i]), "answer" if asked[i] else "call")
         return acts
 
 
 @dataclass
 class KeepwarmPolicy(Counted):
-    """(c): cadence + keepwarm's daily plan, from the event log through production code."""
+    """(c): the cadence plus keepwarm's daily plan, ``budget`` contacts per (day, recruiter)."""
 
     model: DropoutClassifier | None = None
-    capacity: int = 5
+    budget: Counter[tuple[int, int]] = field(default_factory=Counter)
     rules: AlertRules = field(default_factory=AlertRules)
 
     def attach(self, pop: Population, w: World, log: EventLog) -> None:
-        self.pop, self.w, self.log = pop, w, log
-        self.base = _cadence_only(pop)
+        from simulator.population import content_library
+
+        self.w = w
+        self.frame = pop.frame
+        self.content = content_library(w.params)
+        self.view = StoreView(pop, w, log, self.content)
+        self.base = _cadence(pop)
         self.ids = pop.frame["candidate_id"].to_numpy()
         self.owners = pop.frame["hr_owner"].to_numpy()
+        self.owner_idx = pop.owner_idx
         self.row = {c: i for i, c in enumerate(self.ids)}
-        self.content = content_library(w.params)
-        self.topic_of = {
-            c: (str(t).split(";")[0] if isinstance(t, str) and t else None)
-            for c, t in zip(self.content["content_id"], self.content["topics"], strict=True)
+        topic_of = dict(zip(self.content["content_id"], self.content["topics"], strict=True))
+        sim_topics = list(w.params.topics)
+        self.other_topics = [t for t in TOPICS if t not in sim_topics]
+        self.sim_topic = {
+            c: sim_topics.index(t) if t in sim_topics else -1 for c, t in topic_of.items()
         }
-        self.cfg = PlanConfig(capacity=self.capacity, holdout_share=0.0)
+        # no holdout here: the replay measures the plan itself; capacity is the budget
+        self.cfg = PlanConfig(capacity=10_000, holdout_share=0.0)
+        self.history: list[pd.DataFrame] = []  # the daily scores, as the store keeps them
 
     def act(self, obs: Observation, rng: np.random.Generator) -> Actions:
-        acts = _cadence(self.base, obs, rng)
+        acts = _cadence_messages(self.base, obs, rng)
         live = np.flatnonzero(obs.active & (obs.phase >= 1))
         if not live.size or self.model is None:
             return acts
         day = self.w.day0 + dt.timedelta(days=obs.day)
-        events = log_frame(self.log, self.pop, self.w)
+        events = self.view.events()
         ids = self.ids[live]
         spine = pd.DataFrame({"candidate_id": ids, "as_of": [day] * len(ids)})
-        feats = build_features(events, self.pop.frame, spine, self.content)
+        feats = build_features(events, self.frame, spine, self.content)
         risk = self.model.predict_proba(feats[self.model.features_])[:, 1]
-        alerts = find_alerts(events, day, self.rules, set(ids))
+        today = pd.DataFrame({"candidate_id": ids, "as_of": day, "risk": risk})
+        self.history = [*self.history[-7:], today]
+        history = pd.concat(self.history, ignore_index=True)
+        alerts = find_alerts(events, day, self.rules, set(ids), risk_history=history)
         open_alerts = alerts[alerts["resolved_at"].isna()]
         scores = pd.DataFrame({"candidate_id": ids, "risk": risk, "hr_owner": self.owners[live]})
         plan = make_plan(day, scores, feats, open_alerts, events, self.content, self.cfg)
+        # chasing an approval is not a candidate contact (and approvals keep their own pace
+        # in the simulator); the rest is worked best first, within the day's budget
+        plan = plan[plan["action"] != "escalate_approval"]
+        left = {o: self.budget[(obs.day, o)] for o in np.unique(obs.owner_idx[live]).tolist()}
+        answer_rows: list[np.ndarray] = [acts.answer[0]]
+        answer_cols: list[np.ndarray] = [acts.answer[1]]
+        other = open_questions(events, self.other_topics) if len(plan) else {}
+        other_rows: list[int] = []
+        other_topics: list[int] = []
         for r in plan.itertuples(index=False):
             i = self.row[r.candidate_id]
+            owner = int(self.owner_idx[i])
+            if left.get(owner, 0) <= 0:
+                continue
+            left[owner] -= 1
             if r.action == "call":
                 acts.call[i] = True
-            elif r.action in ("send_content", "answer_question"):
+            elif r.action == "answer_question":
+                # every question the store shows open: the simulator's interest topics,
+                # and the others (another offer, the location) as plain answers
+                cols = np.flatnonzero(obs.open_questions[i])
+                answer_rows.append(np.full(cols.size, i))
+                answer_cols.append(cols)
+                for asked in other.get(r.candidate_id, ()):
+                    other_rows.append(i)
+                    other_topics.append(TOPICS.index(asked))
+            else:  # send_content: personalised when the item's topic is one the simulator knows
+                topic = self.sim_topic.get(r.content_id, -1) if r.content_id else -1
                 acts.message[i] = True
-                topic = self.topic_of.get(r.content_id) if isinstance(r.content_id, str) else None
-                sim_topics = list(self.w.params.topics)
-                if topic in sim_topics:
-                    acts.topic[i] = sim_topics.index(topic)
-                    acts.personalised[i] = True
-                if r.action == "answer_question":
-                    cols = np.flatnonzero(obs.open_questions[i])
-                    acts.answer = (
-                        np.concatenate([acts.answer[0], np.full(cols.size, i)]),
-                        np.concatenate([acts.answer[1], cols]),
-                    )
-            else:
-                continue
-            self.contacts += 1
+                acts.topic[i] = topic
+                acts.personalised[i] = topic >= 0
+            self.count(obs.day, owner, str(r.action))
+        acts.answer = (np.concatenate(answer_rows), np.concatenate(answer_cols))
+        acts.answer_other = (np.array(other_rows, dtype=np.int64), np.array(other_topics))
         return acts
 
 
-@dataclass
-class ReplayResult:
-    renege_rate: dict[str, list[float]]
-    contacts: dict[str, list[int]]
-    candidates: int
-
-    def reductions(self) -> list[float]:
-        return [
-            1 - k / r if r > 0 else 0.0
-            for k, r in zip(self.renege_rate["keepwarm"], self.renege_rate["rules"], strict=True)
-        ]
-
-    def summary(self) -> dict[str, Any]:
-        cuts = self.reductions()
-        mean = statistics.fmean(cuts)
-        half = 0.0
-        if len(cuts) > 1:
-            from scipy import stats
-
-            half = float(stats.t.ppf(0.975, len(cuts) - 1)) * statistics.stdev(cuts) / math.sqrt(len(cuts))
-        return {
-            "renege_rate": {k: round(statistics.fmean(v), 4) for k, v in self.renege_rate.items()},
-            "contacts": {k: round(statistics.fmean(v), 1) for k, v in self.contacts.items()},
-            "relative_reduction": round(mean, 4),
-            "ci95": [round(mean - half, 4), round(mean + half, 4)],
-            "seeds": len(cuts),
-            "candidates": self.candidates,
-        }
+def open_questions(events: pd.DataFrame, topics: list[str]) -> dict[str, list[str]]:
+    """Per candidate, the ``topics`` asked about and not answered by an HR message since."""
+    asked = events[(events["type"] == "candidate_question") & events["topic"].isin(topics)]
+    if asked.empty:
+        return {}
+    answered = events[
+        (events["type"] == "message_sent")
+        & (events["actor"] == "hr")
+        & events["topic"].isin(topics)
+    ]
+    last_ask = asked.groupby(["candidate_id", "topic"])["ts_utc"].max()
+    last_answer = answered.groupby(["candidate_id", "topic"])["ts_utc"].max()
+    both = pd.concat([last_ask.rename("ask"), last_answer.rename("answer")], axis=1)
+    both = both[both["ask"].notna() & ~(both["answer"] >= both["ask"])]
+    out: dict[str, list[str]] = {}
+    for cid, topic in both.index:
+        out.setdefault(str(cid), []).append(str(topic))
+    return out
 
 
-def train_replay_model(candidates: int, seed: int) -> DropoutClassifier:
-    """A model trained on a simulated earlier season under the brief's practice."""
-    from simulator import simulate_season
-    from training.config import load_config
-    from training.snapshots import scored_population, snapshot_spine
-    from features.catalogue import FEATURE_NAMES
-
-    cfg = load_config()
-    season = simulate_season("2023-autumn", candidates, seed, truth=False)
+def season_frames(season: SeasonResult) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A simulated season's events and candidates typed as ``features.source`` loads them."""
     events = season.events.copy()
-    from store.bundle import split_timestamps
-
     events = pd.concat([events.drop(columns=["ts"]), split_timestamps(events["ts"])], axis=1)
     events["local_day"] = pd.to_datetime(events["local_day"]).dt.date
     events["value"] = pd.to_numeric(events["value"], errors="coerce")
     for col in ("topic", "actor", "content_id", "channel"):
         events[col] = events[col].replace("", None)
-    outcomes = season.outcomes.assign(
-        outcome_date=pd.to_datetime(season.outcomes["outcome_date"]).dt.date
-    )
-    pop = scored_population(events, outcomes)
-    spine = snapshot_spine(pop, cfg.snapshot_every_days)
     cands = season.candidates.copy()
     cands["start_date"] = pd.to_datetime(cands["start_date"]).dt.date
     cands["school_tier"] = pd.to_numeric(cands["school_tier"], errors="coerce")
+    return events, cands
+
+
+def train_replay_model(candidates: int, seed: int, cfg: TrainConfig) -> DropoutClassifier:
+    """The model keepwarm would have: trained on an earlier season run the old way."""
+    season = simulate_season(TRAIN_SEASON, candidates, seed, truth=False)
+    events, cands = season_frames(season)
+    outcomes = season.outcomes.assign(
+        outcome_date=pd.to_datetime(season.outcomes["outcome_date"]).dt.date
+    )
+    spine = snapshot_spine(scored_population(events, outcomes), cfg.snapshot_every_days)
     feats = build_features(events, cands, spine, season.content)
-    y = spine["label"].to_numpy()
     return DropoutClassifier(params=cfg.lightgbm, num_boost_round=cfg.num_boost_round).fit(
-        feats[list(FEATURE_NAMES)], y, groups=spine["candidate_id"].to_numpy()
+        feats[list(FEATURE_NAMES)],
+        spine["label"].to_numpy(),
+        groups=spine["candidate_id"].to_numpy(),
     )
 
 
-def replay(
-    candidates: int, seeds: int, capacity: int, model: DropoutClassifier
-) -> ReplayResult:
-    from simulator import simulate_season
+@dataclass
+class SeedResult:
+    seed: int
+    renege_rate: dict[str, float]
+    joined: dict[str, int]
+    contacts: dict[str, int]
+    kinds: dict[str, dict[str, int]]
+    causes: dict[str, dict[str, int]]
+    used: dict[str, Counter[tuple[int, int]]]  # contacts per (day, recruiter index)
 
-    rates: dict[str, list[float]] = {"none": [], "rules": [], "keepwarm": []}
-    contacts: dict[str, list[int]] = {"none": [], "rules": [], "keepwarm": []}
-    for k in range(seeds):
-        policies: dict[str, Any] = {
-            "none": NoOutreach(),
-            "rules": RulesPolicy(capacity=capacity),
-            "keepwarm": KeepwarmPolicy(model=model, capacity=capacity),
+
+def replay_seed(candidates: int, seed: int, capacity: int, model: DropoutClassifier) -> SeedResult:
+    """One seed: (a), then (b), then (c) with (b)'s contacts as its budget."""
+    rules = RulesPolicy(capacity=capacity)
+    policies: dict[str, Any] = {
+        "none": NoOutreach(),
+        "rules": rules,
+        "keepwarm": KeepwarmPolicy(model=model, budget=rules.used),
+    }
+    rate, joined, contacts, kinds, causes, used = {}, {}, {}, {}, {}, {}
+    for name, policy in policies.items():  # in order: keepwarm's budget is what rules used
+        out = simulate_season(REPLAY_SEASON, candidates, seed, policy=policy, truth=False)
+        reneged = out.outcomes["outcome"] == "reneged"
+        rate[name] = float(reneged.sum() / len(out.candidates))
+        joined[name] = int((out.outcomes["outcome"] == "joined").sum())
+        contacts[name] = int(getattr(policy, "contacts", 0))
+        kinds[name] = dict(getattr(policy, "kinds", {}))
+        causes[name] = out.outcomes.loc[reneged, "reason"].value_counts().to_dict()
+        used[name] = Counter(getattr(policy, "used", {}))
+    return SeedResult(seed, rate, joined, contacts, kinds, causes, used)
+
+
+@dataclass
+class ReplayResult:
+    candidates: int
+    capacity: int
+    seeds: list[SeedResult]
+
+    def reductions(self) -> list[float]:
+        """(c)'s renege rate relative to (b)'s, per seed: 1 - keepwarm / rules."""
+        return [
+            1 - s.renege_rate["keepwarm"] / s.renege_rate["rules"]
+            for s in self.seeds
+            if s.renege_rate["rules"] > 0
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        cuts = self.reductions()
+        mean = statistics.fmean(cuts) if cuts else float("nan")
+        if len(cuts) > 1:
+            half = stats.t.ppf(0.975, len(cuts) - 1) * statistics.stdev(cuts) / math.sqrt(len(cuts))
+            ci = [round(mean - half, 4), round(mean + half, 4)]
+        else:
+            ci = [None, None]  # one seed gives no spread to bound
+        return {
+            "renege_rate": {
+                p: round(statistics.fmean(s.renege_rate[p] for s in self.seeds), 4)
+                for p in POLICIES
+            },
+            "contacts": {
+                p: round(statistics.fmean(s.contacts[p] for s in self.seeds), 1) for p in POLICIES
+            },
+            "relative_reduction": None if math.isnan(mean) else round(mean, 4),
+            "ci95": ci,
+            "seeds": len(self.seeds),
+            "candidates": self.candidates,
         }
-        for name, policy in policies.items():
-            season = simulate_season("2024-autumn", candidates, 100 + k, policy=policy, truth=False)
-            done = season.outcomes
-            rates[name].append(float((done["outcome"] == "reneged").mean()))
-            contacts[name].append(int(getattr(policy, "contacts", 0)))
-    return ReplayResult(rates, contacts, candidates)
+
+
+def policy_eval(
+    candidates: int,
+    seeds: int,
+    capacity: int,
+    cfg: TrainConfig,
+    train_candidates: int = 2000,
+    first_seed: int = 100,
+    workers: int | None = None,
+) -> ReplayResult:
+    """Train the model on an earlier simulated season, then replay ``seeds`` seasons.
+
+    Seeds run in parallel processes when there are cores for it; each seed's
+    result depends only on its seed, not on how many workers ran it.
+    """
+    model = train_replay_model(train_candidates, first_seed - 1, cfg)
+    todo = [first_seed + k for k in range(seeds)]
+    workers = min(seeds, workers or os.cpu_count() or 1)
+    if workers <= 1:
+        results = [replay_seed(candidates, seed, capacity, model) for seed in todo]
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(replay_seed, candidates, seed, capacity, model) for seed in todo]
+            results = [f.result() for f in futures]
+    return ReplayResult(candidates, capacity, results)

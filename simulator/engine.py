@@ -370,6 +370,7 @@ def step(
     s["contacts"][:, day % 7] = 0
     _outreach(s, act.message & live, act.personalised, act.topic, day, w, rng, log)
     _answer(s, act.answer, day, w, rng, log)
+    _answer_other(s, act.answer_other, day, w, rng, log)
     _call(s, act.call & live, day, p, rng, log)
     over = live & (s["contacts_7d"] > p.over_contact_per_week)
     s["c"][over] -= p.over_contact_loss
@@ -618,6 +619,8 @@ def _answer(
     _touch(s, who, day)
     content = _content(s, who, topic, w, rng)
     minute = rng.integers(9 * 60, 19 * 60, who.size)
+    # a question asked today is answered that evening, after it was asked
+    minute = np.where(s["open_since"][who, topic] == day, 21 * 60 + minute % 180, minute)
     channel = np.full(who.size, _CH["wechat"])
     if log is not None:
         log.add(
@@ -631,6 +634,38 @@ def _answer(
             content=content,
         )
     _readout(s, who, np.ones(who.size, bool), content, minute, channel, day, p, rng, log)
+
+
+def _answer_other(
+    s: dict[str, Any],
+    answer: tuple[np.ndarray, np.ndarray],
+    day: int,
+    w: World,
+    rng: np.random.Generator,
+    log: EventLog | None,
+) -> None:
+    """HR answers a question on a topic outside the interest model (contract topic codes)."""
+    who, topic = answer
+    if not who.size:
+        return
+    np.add.at(s["c"], who, w.params.answer_lift)
+    _touch(s, who, day)
+    content = _content(s, who, np.full(who.size, -1), w, rng)
+    minute = rng.integers(9 * 60, 19 * 60, who.size)
+    minute = 21 * 60 + minute % 180  # in the evening, after the day's questions
+    channel = np.full(who.size, _CH["wechat"])
+    if log is not None:
+        log.add(
+            who,
+            day,
+            "message_sent",
+            minute=minute,
+            channel=channel,
+            actor="hr",
+            topic=topic,
+            content=content,
+        )
+    _readout(s, who, np.ones(who.size, bool), content, minute, channel, day, w.params, rng, log)
 
 
 def _call(

@@ -7,7 +7,7 @@ plan and compare at equal effort.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -39,6 +39,11 @@ class Actions:
     topic: np.ndarray  # int topic index the message is about, -1 = generic
     answer: tuple[np.ndarray, np.ndarray]  # (candidates, topics): open questions answered today
     call: np.ndarray  # bool
+    # (candidates, contract topic codes): answers to questions outside the simulator's
+    # interest topics (a candidate who mentions another offer and asks to talk)
+    answer_other: tuple[np.ndarray, np.ndarray] = field(
+        default_factory=lambda: (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    )
 
 
 class Policy(Protocol):

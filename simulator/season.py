@@ -69,6 +69,9 @@ def simulate_season(
     w = make_world(season, pop, p, policy or default_policy(pop))
     state = initial_state(pop, p, rng)
     log = EventLog()
+    attach = getattr(w.policy, "attach", None)
+    if callable(attach):  # a policy that reads the event log, as the store would hold it
+        attach(pop, w, log)
 
     truth_days = {}
     for month, day in p.truth_days:

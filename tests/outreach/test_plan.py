@@ -28,6 +28,7 @@ def feature_rows(n: int, **values: object) -> pd.DataFrame:
     rows = pd.DataFrame({name: [0.0] * n for name in FEATURE_NAMES})
     rows["role_family"] = "tech"
     rows["days_to_start"] = 200.0
+    rows["days_since_hr_contact"] = 7.0
     rows["candidate_id"] = [f"c{i:03d}" for i in range(n)]
     for k, v in values.items():
         rows[k] = v
@@ -99,6 +100,33 @@ def test_recently_sent_content_is_skipped_within_the_window() -> None:
         cfg,
     )
     assert later["content_id"].tolist() == ["H1"]
+
+
+def test_urgent_work_comes_first_and_a_recent_contact_waits() -> None:
+    feats = feature_rows(3)
+    feats.loc[1, "days_since_hr_contact"] = 1.0  # heard from HR yesterday
+    feats.loc[2, "open_questions"] = 1.0  # asked something this morning
+    feats.loc[2, "days_since_hr_contact"] = 1.0
+    scores = pd.DataFrame(
+        {"candidate_id": ["c000", "c001", "c002"], "risk": [0.5, 0.5, 0.05], "hr_owner": "hr01"}
+    )
+    none = pd.DataFrame(columns=["candidate_id", "kind"])
+    cfg = PlanConfig(holdout_share=0.0, capacity=1)
+    plan = make_plan(DAY, scores, feats, none, no_events(), CONTENT, cfg)
+    # the question is answered first, even at a low risk and right after a contact
+    assert plan[["candidate_id", "action"]].values.tolist() == [["c002", "answer_question"]]
+    roomy = make_plan(
+        DAY, scores, feats, none, no_events(), CONTENT, cfg.model_copy(update={"capacity": 5})
+    )
+    assert roomy["candidate_id"].tolist() == ["c002", "c000"]  # c001 was contacted yesterday
+    waited = cfg.model_copy(update={"capacity": 5, "cooldown_days": 0})
+    assert len(make_plan(DAY, scores, feats, none, no_events(), CONTENT, waited)) == 3
+    # a live threat is urgent too: a competing offer gets its call despite yesterday's contact
+    threat = pd.DataFrame({"candidate_id": ["c001"], "kind": ["competing_offer"]})
+    called = make_plan(
+        DAY, scores, feats, threat, no_events(), CONTENT, cfg.model_copy(update={"capacity": 5})
+    )
+    assert called.set_index("candidate_id").loc["c001", "action"] == "call"
 
 
 def test_capacity_and_benefit_order() -> None:
