@@ -370,7 +370,7 @@ def step(
     s["contacts"][:, day % 7] = 0
     _outreach(s, act.message & live, act.personalised, act.topic, day, w, rng, log)
     _answer(s, act.answer, day, w, rng, log)
-    _answer_other(s, act.answer_other, day, w, rng, log)
+    _answer(s, act.answer_other, day, w, rng, log, interest_topics=False)
     _call(s, act.call & live, day, p, rng, log)
     over = live & (s["contacts_7d"] > p.over_contact_per_week)
     s["c"][over] -= p.over_contact_loss
@@ -607,52 +607,28 @@ def _answer(
     w: World,
     rng: np.random.Generator,
     log: EventLog | None,
+    interest_topics: bool = True,
 ) -> None:
-    p = w.params
+    """HR answers questions: on the interest topics (simulator topic indices, closing
+    them), or on any other topic (contract topic codes: another offer, the location)."""
     who, topic = answer
     if not who.size:
         return
-    s["open_q"][who, topic] = False
-    np.subtract.at(s["n_open"], who, 1)
-    s["addressed"][who, topic] = True
-    np.add.at(s["c"], who, p.answer_lift)
-    _touch(s, who, day)
-    content = _content(s, who, topic, w, rng)
-    minute = rng.integers(9 * 60, 19 * 60, who.size)
-    # a question asked today is answered that evening, after it was asked
-    minute = np.where(s["open_since"][who, topic] == day, 21 * 60 + minute % 180, minute)
-    channel = np.full(who.size, _CH["wechat"])
-    if log is not None:
-        log.add(
-            who,
-            day,
-            "message_sent",
-            minute=minute,
-            channel=channel,
-            actor="hr",
-            topic=_contract_topic(topic, p),
-            content=content,
-        )
-    _readout(s, who, np.ones(who.size, bool), content, minute, channel, day, p, rng, log)
-
-
-def _answer_other(
-    s: dict[str, Any],
-    answer: tuple[np.ndarray, np.ndarray],
-    day: int,
-    w: World,
-    rng: np.random.Generator,
-    log: EventLog | None,
-) -> None:
-    """HR answers a question on a topic outside the interest model (contract topic codes)."""
-    who, topic = answer
-    if not who.size:
-        return
+    if interest_topics:
+        s["open_q"][who, topic] = False
+        np.subtract.at(s["n_open"], who, 1)
+        s["addressed"][who, topic] = True
+        today = s["open_since"][who, topic] == day
+        contract_topic, content_topic = _contract_topic(topic, w.params), topic
+    else:
+        today = np.ones(who.size, bool)
+        contract_topic, content_topic = topic, np.full(who.size, -1)
     np.add.at(s["c"], who, w.params.answer_lift)
     _touch(s, who, day)
-    content = _content(s, who, np.full(who.size, -1), w, rng)
+    content = _content(s, who, content_topic, w, rng)
     minute = rng.integers(9 * 60, 19 * 60, who.size)
-    minute = 21 * 60 + minute % 180  # in the evening, after the day's questions
+    # a question asked today is answered that evening, after it was asked
+    minute = np.where(today, 21 * 60 + minute % 180, minute)
     channel = np.full(who.size, _CH["wechat"])
     if log is not None:
         log.add(
@@ -662,7 +638,7 @@ def _answer_other(
             minute=minute,
             channel=channel,
             actor="hr",
-            topic=topic,
+            topic=contract_topic,
             content=content,
         )
     _readout(s, who, np.ones(who.size, bool), content, minute, channel, day, w.params, rng, log)
