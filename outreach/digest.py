@@ -63,9 +63,10 @@ def build_digests(engine: Engine, day: dt.date) -> list[Digest]:
     owners = sorted(set(plan["hr_owner"]) | set(alerts["hr_owner"]))
     out = []
     for owner in owners:
-        mine = plan[plan["hr_owner"] == owner].sort_values("expected_benefit", ascending=False)
+        # the plan's own order, as stored: urgent work first, then by expected benefit
+        mine = plan[plan["hr_owner"] == owner].sort_values("action_id")
         warn = alerts[alerts["hr_owner"] == owner].sort_values("created_at")
-        lines = [f"今日待办 {len(mine)} 项 (按预期收益排序):"]
+        lines = [f"今日待办 {len(mine)} 项 (紧急事项在前, 其余按预期收益排序):"]
         lines += [
             f"{i}. {r.candidate_id}  风险 {r.risk:.0%}  {r.reason}"
             for i, r in enumerate(mine.head(TOP).itertuples(index=False), 1)

@@ -8,9 +8,12 @@ feature rows, open alerts, recent events, the content library):
 - ``pick_content``: a content item matched on role family, the topics the
   candidate asked about or clicked, and stage, never one sent within the
   repeat window, with the reason in words;
-- ``make_plan``: ranks by expected benefit (risk x (1 - risk) x the action's
-  effect: someone certain to leave, or certain to stay, gains little) and keeps
-  each recruiter's capacity; a stable random holdout gets only the cadence;
+- ``make_plan``: urgent work first (an open question, a stuck approval, a
+  competing offer, an extension request), the rest ranked by expected benefit
+  (risk x (1 - risk) x the action's effect: someone certain to leave, or
+  certain to stay, gains little); a call or content waits ``cooldown_days``
+  after HR's last contact unless urgent; keeps each recruiter's capacity; a
+  stable random holdout gets only the cadence;
 - ``cadence``: the brief's stage cadence, sent for everyone (holdout included):
   offer confirmation on day 1, onboarding guide on day 3 (with the housing
   note for candidates from another city), company news on day 7 and weekly

@@ -549,7 +549,9 @@ def _routes(app: FastAPI) -> None:
             rows = conn.execute(query).all()
         actions = sorted(
             (_planned(r) for r in rows),
-            key=lambda a: (a.automatic, a.hr_owner, -(a.expected_benefit or 0), a.action_id),
+            # the plan's own order (urgent work first, then by expected benefit) is the
+            # order it was stored in
+            key=lambda a: (a.automatic, a.hr_owner, a.action_id),
         )
         return OutreachPlan(plan_date=day, owner=owner, actions=actions)
 

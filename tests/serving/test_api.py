@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
 from config import get_settings
+from outreach.plan import URGENT_ACTIONS
 from serving.scoring import score_day, store_scores
 from store.schema import Event, IngestBatch
 from tests.conftest import run_daily
@@ -470,8 +472,17 @@ def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: 
     tasks = [a for a in mine["actions"] if not a["automatic"]]
     assert tasks and {a["hr_owner"] for a in mine["actions"]} == {keys.owner}
     assert len(tasks) <= 15  # the default capacity
-    benefits = [a["expected_benefit"] for a in tasks]
-    assert benefits == sorted(benefits, reverse=True)
+
+    # the plan's order: urgent work first, then each part by expected benefit
+    def urgent(a: dict[str, Any]) -> bool:
+        alerts = ("competing_offer", "extension_requested")
+        return a["action"] in URGENT_ACTIONS or any(k in a["reason_en"] for k in alerts)
+
+    flags = [urgent(a) for a in tasks]
+    assert flags == sorted(flags, reverse=True)
+    for part in (True, False):
+        benefits = [a["expected_benefit"] for a in tasks if urgent(a) == part]
+        assert benefits == sorted(benefits, reverse=True)
     assert all(a["reason_zh"] and a["reason_en"] for a in tasks)
     assert (
         client.get(
