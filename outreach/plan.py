@@ -123,28 +123,6 @@ def choose_action(row: Any, open_kinds: set[str], cfg: PlanConfig) -> str:
     return "send_content"
 
 
-def interests(events: pd.DataFrame, content: pd.DataFrame) -> dict[str, Counter[str]]:
-    """Topics each candidate asked about or clicked on."""
-    out: dict[str, Counter[str]] = {}
-    asked = events[events["type"].isin(["candidate_question", "info_session_question"])]
-    for cid, topic in zip(asked["candidate_id"], asked["topic"], strict=True):
-        if isinstance(topic, str):
-            out.setdefault(cid, Counter())[topic] += 1
-    topics = _topics(content)
-    clicks = events[(events["type"] == "link_clicked") & events["content_id"].notna()]
-    for cid, item in zip(clicks["candidate_id"], clicks["content_id"], strict=True):
-        for topic in topics.get(item, ()):
-            out.setdefault(cid, Counter())[topic] += 1
-    return out
-
-
-def _topics(content: pd.DataFrame) -> dict[str, list[str]]:
-    return {
-        c: [t for t in str(topics or "").split(";") if t]
-        for c, topics in zip(content["content_id"], content["topics"], strict=True)
-    }
-
-
 Item = tuple[str, list[str], list[str], str | None]  # id, role families, topics, stage
 
 
@@ -165,6 +143,21 @@ def library(content: pd.DataFrame) -> list[Item]:
             strict=True,
         )
     ]
+
+
+def interests(events: pd.DataFrame, items: list[Item]) -> dict[str, Counter[str]]:
+    """Topics each candidate asked about or clicked on."""
+    out: dict[str, Counter[str]] = {}
+    asked = events[events["type"].isin(["candidate_question", "info_session_question"])]
+    for cid, topic in zip(asked["candidate_id"], asked["topic"], strict=True):
+        if isinstance(topic, str):
+            out.setdefault(cid, Counter())[topic] += 1
+    topics = {item: tops for item, _, tops, _ in items}
+    clicks = events[(events["type"] == "link_clicked") & events["content_id"].notna()]
+    for cid, item in zip(clicks["candidate_id"], clicks["content_id"], strict=True):
+        for topic in topics.get(item, ()):
+            out.setdefault(cid, Counter())[topic] += 1
+    return out
 
 
 def pick_content(
@@ -233,8 +226,8 @@ def make_plan(
     recently: dict[str, set[str]] = (
         sent.dropna(subset=["content_id"]).groupby("candidate_id")["content_id"].agg(set).to_dict()
     )
-    asked = interests(events, content)
     items = library(content)
+    asked = interests(events, items)
     rows = []
     for s in scores.itertuples(index=False):
         if in_holdout(s.candidate_id, cfg) or s.candidate_id not in feats.index:

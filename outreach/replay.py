@@ -35,18 +35,18 @@ import pandas as pd
 from scipy import stats
 
 from features.build import build_features
-from features.catalogue import FEATURE_NAMES
 from outreach.alerts import AlertRules, find_alerts
 from outreach.plan import PlanConfig, make_plan
 from simulator.engine import ACTOR_CODES, EventLog, World
 from simulator.policy import Actions, NoOutreach, Observation, TemplateCadence
 from simulator.population import Population
 from simulator.season import SeasonResult, simulate_season
-from store.bundle import split_timestamps
+from store.bundle import Origin, as_text, check_tables
 from store.contract import CHANNELS, EVENT_TYPES, TOPICS
 from training.config import TrainConfig
 from training.model import DropoutClassifier
 from training.snapshots import scored_population, snapshot_spine
+from training.train import fit_dropout
 
 POLICIES = ("none", "rules", "keepwarm")
 TRAIN_SEASON = "2023-autumn"
@@ -271,34 +271,28 @@ def open_questions(events: pd.DataFrame, topics: list[str]) -> dict[str, list[st
     return out
 
 
-def season_frames(season: SeasonResult) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A simulated season's events and candidates typed as ``features.source`` loads them."""
-    events = season.events.copy()
-    events = pd.concat([events.drop(columns=["ts"]), split_timestamps(events["ts"])], axis=1)
-    events["local_day"] = pd.to_datetime(events["local_day"]).dt.date
-    events["value"] = pd.to_numeric(events["value"], errors="coerce")
-    for col in ("topic", "actor", "content_id", "channel"):
-        events[col] = events[col].replace("", None)
-    cands = season.candidates.copy()
-    cands["start_date"] = pd.to_datetime(cands["start_date"]).dt.date
-    cands["school_tier"] = pd.to_numeric(cands["school_tier"], errors="coerce")
-    return events, cands
+def season_frames(season: SeasonResult) -> dict[str, pd.DataFrame]:
+    """A simulated season as the store would load it: through the bundle check itself."""
+    frames = {
+        "candidates": season.candidates,
+        "events": season.events,
+        "outcomes": season.outcomes,
+        "content": season.content,
+    }
+    texts = {name: as_text(frame) for name, frame in frames.items()}
+    origins = {name: Origin(f"{name}.csv", ".csv") for name in frames}
+    typed = check_tables(texts, origins, None, season.season)
+    typed["events"]["local_day"] = typed["events"]["local_day"].dt.date  # as the store gives it
+    return typed
 
 
 def train_replay_model(candidates: int, seed: int, cfg: TrainConfig) -> DropoutClassifier:
     """The model keepwarm would have: trained on an earlier season run the old way."""
-    season = simulate_season(TRAIN_SEASON, candidates, seed, truth=False)
-    events, cands = season_frames(season)
-    outcomes = season.outcomes.assign(
-        outcome_date=pd.to_datetime(season.outcomes["outcome_date"]).dt.date
-    )
-    spine = snapshot_spine(scored_population(events, outcomes), cfg.snapshot_every_days)
-    feats = build_features(events, cands, spine, season.content)
-    return DropoutClassifier(params=cfg.lightgbm, num_boost_round=cfg.num_boost_round).fit(
-        feats[list(FEATURE_NAMES)],
-        spine["label"].to_numpy(),
-        groups=spine["candidate_id"].to_numpy(),
-    )
+    t = season_frames(simulate_season(TRAIN_SEASON, candidates, seed, truth=False))
+    population = scored_population(t["events"], t["outcomes"])
+    spine = snapshot_spine(population, cfg.snapshot_every_days)
+    feats = build_features(t["events"], t["candidates"], spine, t["content"])
+    return fit_dropout(feats.assign(label=spine["label"].to_numpy()), cfg)
 
 
 @dataclass

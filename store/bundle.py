@@ -136,7 +136,11 @@ def _read_text_frame(path: Path) -> pd.DataFrame:
 
 def text_frame(items: list[dict[str, object]]) -> pd.DataFrame:
     """JSON objects (an API request's array) as a frame of strings, '' for missing."""
-    raw = pd.DataFrame.from_records(items) if items else pd.DataFrame()
+    return as_text(pd.DataFrame.from_records(items) if items else pd.DataFrame())
+
+
+def as_text(raw: pd.DataFrame) -> pd.DataFrame:
+    """Any frame as the frame of strings a file would give, '' for missing."""
     return raw.astype(object).map(_as_text).astype(str) if len(raw.columns) else raw
 
 

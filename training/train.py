@@ -111,6 +111,15 @@ def fingerprint(frame: pd.DataFrame, seasons: list[str]) -> dict[str, object]:
     }
 
 
+def fit_dropout(snapshots: pd.DataFrame, cfg: TrainConfig) -> DropoutClassifier:
+    """The dropout model fitted on labelled snapshots (features, label, candidate_id)."""
+    return DropoutClassifier(params=cfg.lightgbm, num_boost_round=cfg.num_boost_round).fit(
+        snapshots[list(FEATURE_NAMES)],
+        snapshots["label"].to_numpy(),
+        groups=snapshots["candidate_id"].to_numpy(),
+    )
+
+
 def fit_and_evaluate(
     train: pd.DataFrame,
     test: pd.DataFrame,
@@ -122,9 +131,7 @@ def fit_and_evaluate(
     """Fit on the training snapshots; score the test season next to the baselines."""
     features = list(FEATURE_NAMES)
     y_train = train["label"].to_numpy()
-    model = DropoutClassifier(params=cfg.lightgbm, num_boost_round=cfg.num_boost_round).fit(
-        train[features], y_train, groups=train["candidate_id"].to_numpy()
-    )
+    model = fit_dropout(train, cfg)
     logistic = fit_logistic(train, y_train, features)
     scores = {
         "keepwarm": model.predict_proba(test[features])[:, 1],

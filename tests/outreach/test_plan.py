@@ -39,6 +39,21 @@ def no_events() -> pd.DataFrame:
     return pd.DataFrame(columns=["candidate_id", "local_day", "type", "topic", "content_id"])
 
 
+def plan_for(
+    scores: pd.DataFrame,
+    feats: pd.DataFrame,
+    cfg: PlanConfig,
+    alerts: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+    day: dt.date = DAY,
+) -> pd.DataFrame:
+    """``make_plan`` with no open alerts and no events unless a test gives some."""
+    alerts = pd.DataFrame(columns=["candidate_id", "kind"]) if alerts is None else alerts
+    return make_plan(
+        day, scores, feats, alerts, no_events() if events is None else events, CONTENT, cfg
+    )
+
+
 def test_actions_follow_the_open_alerts() -> None:
     cfg = PlanConfig()
     quiet = SimpleNamespace(hr_messages_7d=0, replies_7d=0, open_questions=0)
@@ -86,19 +101,9 @@ def test_recently_sent_content_is_skipped_within_the_window() -> None:
         }
     )
     cfg = PlanConfig(holdout_share=0.0)
-    plan = make_plan(
-        DAY, scores, feats, pd.DataFrame(columns=["candidate_id", "kind"]), events, CONTENT, cfg
-    )
+    plan = plan_for(scores, feats, cfg, events=events)
     assert plan["content_id"].tolist() != ["H1"]
-    later = make_plan(
-        DAY + dt.timedelta(days=20),
-        scores,
-        feats,
-        pd.DataFrame(columns=["candidate_id", "kind"]),
-        events,
-        CONTENT,
-        cfg,
-    )
+    later = plan_for(scores, feats, cfg, events=events, day=DAY + dt.timedelta(days=20))
     assert later["content_id"].tolist() == ["H1"]
 
 
@@ -110,22 +115,17 @@ def test_urgent_work_comes_first_and_a_recent_contact_waits() -> None:
     scores = pd.DataFrame(
         {"candidate_id": ["c000", "c001", "c002"], "risk": [0.5, 0.5, 0.05], "hr_owner": "hr01"}
     )
-    none = pd.DataFrame(columns=["candidate_id", "kind"])
     cfg = PlanConfig(holdout_share=0.0, capacity=1)
-    plan = make_plan(DAY, scores, feats, none, no_events(), CONTENT, cfg)
+    plan = plan_for(scores, feats, cfg)
     # the question is answered first, even at a low risk and right after a contact
     assert plan[["candidate_id", "action"]].values.tolist() == [["c002", "answer_question"]]
-    roomy = make_plan(
-        DAY, scores, feats, none, no_events(), CONTENT, cfg.model_copy(update={"capacity": 5})
-    )
+    roomy = plan_for(scores, feats, cfg.model_copy(update={"capacity": 5}))
     assert roomy["candidate_id"].tolist() == ["c002", "c000"]  # c001 was contacted yesterday
     waited = cfg.model_copy(update={"capacity": 5, "cooldown_days": 0})
-    assert len(make_plan(DAY, scores, feats, none, no_events(), CONTENT, waited)) == 3
+    assert len(plan_for(scores, feats, waited)) == 3
     # a live threat is urgent too: a competing offer gets its call despite yesterday's contact
     threat = pd.DataFrame({"candidate_id": ["c001"], "kind": ["competing_offer"]})
-    called = make_plan(
-        DAY, scores, feats, threat, no_events(), CONTENT, cfg.model_copy(update={"capacity": 5})
-    )
+    called = plan_for(scores, feats, cfg.model_copy(update={"capacity": 5}), alerts=threat)
     assert called.set_index("candidate_id").loc["c001", "action"] == "call"
 
 
@@ -141,15 +141,7 @@ def test_capacity_and_benefit_order() -> None:
         }
     )
     cfg = PlanConfig(capacity=5, capacity_by_owner={"hr02": 2}, holdout_share=0.0)
-    plan = make_plan(
-        DAY,
-        scores,
-        feats,
-        pd.DataFrame(columns=["candidate_id", "kind"]),
-        no_events(),
-        CONTENT,
-        cfg,
-    )
+    plan = plan_for(scores, feats, cfg)
     assert plan.groupby("hr_owner").size().to_dict() == {"hr01": 5, "hr02": 2}
     chosen = plan[plan["hr_owner"] == "hr01"]["risk"]
     # middling risks beat near-certain ones either way: the riskiest of hr01 is not picked
@@ -166,15 +158,7 @@ def test_holdout_is_stable_and_about_its_share() -> None:
     assert 0.08 < sum(first) / len(ids) < 0.12
     feats = feature_rows(200)
     scores = pd.DataFrame({"candidate_id": feats["candidate_id"], "risk": 0.5, "hr_owner": "hr01"})
-    plan = make_plan(
-        DAY,
-        scores,
-        feats,
-        pd.DataFrame(columns=["candidate_id", "kind"]),
-        no_events(),
-        CONTENT,
-        PlanConfig(capacity=1000),
-    )
+    plan = plan_for(scores, feats, PlanConfig(capacity=1000))
     held = {c for c in feats["candidate_id"] if in_holdout(c, cfg)}
     assert held and not held & set(plan["candidate_id"])
 

@@ -42,7 +42,7 @@ class Watching(NoOutreach):
 def test_the_view_is_the_bundle_the_store_would_load() -> None:
     policy = Watching()
     season = simulate_season(REPLAY_SEASON, 60, 3, policy=policy, truth=False)
-    bundle, _ = season_frames(season)
+    bundle = season_frames(season)["events"]
     view = policy.view.events()
     columns = ["candidate_id", "ts_utc", "local_day", "type", "topic", "actor", "content_id"]
 
