@@ -7,11 +7,11 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps bench-deps demo test lint format bench clean
+.PHONY: help install system-deps browser-deps bench-deps demo test lint format bench clean
 
 help:
 	@echo "make demo   - set up, then simulate, ingest, train and score on the embedded store"
-	@echo "make test   - set up (PostgreSQL included), then run the whole test suite"
+	@echo "make test   - set up (PostgreSQL and Chromium included), then run the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the speed benchmarks in benchmarks/"
 
@@ -32,10 +32,21 @@ system-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
 	fi
 
+# Headless Chromium for the console's browser tests, and a CJK font for its Chinese pages
+# (Debian's packages; Playwright drives this browser, it never downloads its own).
+browser-deps:
+	@if command -v chromium >/dev/null && fc-list :lang=zh 2>/dev/null | grep -q .; then \
+		echo "Chromium and a Chinese font found"; \
+	else \
+		echo "installing Chromium and a Chinese font (Debian packages)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
+	fi
+
 demo: install
 	$(BIN)/keepwarm demo
 
-test: install system-deps
+test: install system-deps browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -59,4 +70,4 @@ bench: install system-deps bench-deps
 	$(BIN)/python benchmarks/bench_serve.py
 
 clean:
-	rm -rf $(VENV) .keepwarm .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) .keepwarm test-output .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -194,7 +194,7 @@ def demo(
     candidates: Annotated[int, typer.Option(min=20, help="Candidates per season.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
 ) -> None:
-    """Simulate two seasons, ingest, train on the first, test on the second, score a day."""
+    """Two past seasons and one in progress: ingest, train on 2023, test on 2024, score 2025."""
     from simulator import simulate_seasons, write_bundle
     from store.db import open_store
     from store.ingest import count_rows, ingest_bundle
@@ -203,7 +203,11 @@ def demo(
     home = settings.ensure_home()
     engine = open_store(settings)
     typer.echo(f"keepwarm demo: state in {home}, store {engine.url.render_as_string()}")
-    for result in simulate_seasons(["2023-autumn", "2024-autumn"], candidates, seed):
+    day = dt.date(2025, 12, 1)  # the demo's "today", in the 2025 season
+    seasons = ["2023-autumn", "2024-autumn", "2025-autumn"]
+    for result in simulate_seasons(seasons, candidates, seed):
+        if result.season == "2025-autumn":
+            result = result.until(day)  # a season in progress: only what is known by today
         folder = write_bundle(result, home / "bundles" / result.season)
         typer.echo(f"simulated {result.season}: {result.summary()}")
         typer.echo("  " + ingest_bundle(engine, folder).summary())
@@ -212,7 +216,7 @@ def demo(
     typer.echo("\ntraining on 2023-autumn, testing on 2024-autumn ...")
     summary = _run_train(["2023-autumn"], "2024-autumn", "auto")
     typer.echo(json.dumps(summary))
-    day = dt.date(2024, 12, 2)
+    _run_score(day - dt.timedelta(days=7))  # last week's run: the console shows the change
     scores, version = _run_score(day)
     typer.echo(
         f"\n{day} 风险名单 (risk list), model v{version}, {len(scores)} active candidates; top 10:"
@@ -220,8 +224,9 @@ def demo(
     _print_top(scores, 10)
     _print_plan(engine, day)
     typer.echo(
-        "\nnext: `keepwarm keys create --role lead` for a key, then `keepwarm serve` "
-        "(http://127.0.0.1:8000/docs); the README shows the calls."
+        "\nnext: `keepwarm users create NAME --role lead` (it asks for a password), then "
+        "`keepwarm serve` and sign in at http://127.0.0.1:8000/ ; for the API, "
+        "`keepwarm keys create --role lead` (docs at /docs). The README shows both."
     )
 
 
@@ -352,6 +357,75 @@ def keys_revoke(key_id: Annotated[int, typer.Argument(help="The key's id (keys l
     if not revoke_key(open_store(get_settings()), key_id):
         raise KeepwarmError(f"no active key with id {key_id}")
     typer.echo(f"revoked key {key_id}")
+
+
+users_app = typer.Typer(
+    help="Console users: create, list, password, disable.", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
+
+
+def _read_password(confirm: bool = True) -> str:
+    """From standard input when it is not a terminal (scripts), else asked twice, unechoed."""
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    import getpass
+
+    password = getpass.getpass("password: ")
+    if confirm and getpass.getpass("again: ") != password:
+        raise KeepwarmError("the two passwords differ")
+    return password
+
+
+@users_app.command("create")
+def users_create(
+    name: Annotated[str, typer.Argument(help="The name to sign in with.")],
+    role: Annotated[str, typer.Option(help="hr, lead or admin.")],
+    owner: Annotated[
+        str | None, typer.Option(help="For hr users: the hr_owner whose candidates they see.")
+    ] = None,
+) -> None:
+    """Create a console user; the password comes from standard input, or is asked for."""
+    from serving.users import create_user
+    from store.db import open_store
+
+    engine = open_store(get_settings())
+    create_user(engine, name, role, _read_password(), owner)
+    scope = f" for {owner}" if owner else ""
+    typer.echo(f"created user {name} ({role}{scope})")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List console users (never their passwords)."""
+    from serving.users import list_users
+    from store.db import open_store
+
+    for u in list_users(open_store(get_settings())):
+        state = "disabled" if u["disabled"] else "active"
+        typer.echo(
+            f"{u['name']:<16} {u['role']:<5} {u['hr_owner'] or '-':<8} {state:<8} {u['created_at']}"
+        )
+
+
+@users_app.command("password")
+def users_password(name: Annotated[str, typer.Argument(help="The user's name.")]) -> None:
+    """Set a new password (from standard input, or asked for); the user's sessions end."""
+    from serving.users import set_password
+    from store.db import open_store
+
+    set_password(open_store(get_settings()), name, _read_password())
+    typer.echo(f"password of {name} changed; their sessions ended")
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="The user's name.")]) -> None:
+    """Stop a user from signing in, and sign them out now."""
+    from serving.users import disable_user
+    from store.db import open_store
+
+    disable_user(open_store(get_settings()), name)
+    typer.echo(f"disabled {name}")
 
 
 def _print_plan(engine: Engine, day: dt.date) -> None:

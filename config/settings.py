@@ -69,6 +69,18 @@ class Settings(BaseSettings):
         default=None, description="Greenhouse webhook secret key; the webhook is off when unset."
     )
 
+    # --- the web console (keepwarm serve, at /) ---------------------------------------
+    session_hours: float = Field(
+        default=12.0, gt=0, description="How long a console sign-in lasts."
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="Mark console cookies Secure (set it when the console is served over HTTPS).",
+    )
+    sign_in_limit: str = Field(
+        default="10/minute", description="Sign-in attempts allowed per user name and per address."
+    )
+
     # --- daily digests (off until configured) ----------------------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail digests.")
     smtp_port: int = 25

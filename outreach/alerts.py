@@ -264,4 +264,24 @@ def alert_text(
     return (zh if lang == "zh" else en).format(**values)
 
 
-__all__ = ["COLUMNS", "KINDS", "AlertRules", "alert_text", "find_alerts"]
+def open_questions(events: pd.DataFrame, topics: list[str]) -> dict[str, list[str]]:
+    """Per candidate, the ``topics`` asked about and not answered by an HR message since."""
+    asked = events[(events["type"] == "candidate_question") & events["topic"].isin(topics)]
+    if asked.empty:
+        return {}
+    answered = events[
+        (events["type"] == "message_sent")
+        & (events["actor"] == "hr")
+        & events["topic"].isin(topics)
+    ]
+    last_ask = asked.groupby(["candidate_id", "topic"])["ts_utc"].max()
+    last_answer = answered.groupby(["candidate_id", "topic"])["ts_utc"].max()
+    both = pd.concat([last_ask.rename("ask"), last_answer.rename("answer")], axis=1)
+    both = both[both["ask"].notna() & ~(both["answer"] >= both["ask"])]
+    out: dict[str, list[str]] = {}
+    for cid, topic in both.index:
+        out.setdefault(str(cid), []).append(str(topic))
+    return out
+
+
+__all__ = ["COLUMNS", "KINDS", "AlertRules", "alert_text", "find_alerts", "open_questions"]

@@ -35,7 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from features.build import build_features
-from outreach.alerts import AlertRules, find_alerts
+from outreach.alerts import AlertRules, find_alerts, open_questions
 from outreach.plan import PlanConfig, make_plan
 from simulator.engine import ACTOR_CODES, EventLog, World
 from simulator.policy import Actions, NoOutreach, Observation, TemplateCadence
@@ -249,26 +249,6 @@ class KeepwarmPolicy(Counted):
         acts.answer = (np.concatenate(answer_rows), np.concatenate(answer_cols))
         acts.answer_other = (np.array(other_rows, dtype=np.int64), np.array(other_topics))
         return acts
-
-
-def open_questions(events: pd.DataFrame, topics: list[str]) -> dict[str, list[str]]:
-    """Per candidate, the ``topics`` asked about and not answered by an HR message since."""
-    asked = events[(events["type"] == "candidate_question") & events["topic"].isin(topics)]
-    if asked.empty:
-        return {}
-    answered = events[
-        (events["type"] == "message_sent")
-        & (events["actor"] == "hr")
-        & events["topic"].isin(topics)
-    ]
-    last_ask = asked.groupby(["candidate_id", "topic"])["ts_utc"].max()
-    last_answer = answered.groupby(["candidate_id", "topic"])["ts_utc"].max()
-    both = pd.concat([last_ask.rename("ask"), last_answer.rename("answer")], axis=1)
-    both = both[both["ask"].notna() & ~(both["answer"] >= both["ask"])]
-    out: dict[str, list[str]] = {}
-    for cid, topic in both.index:
-        out.setdefault(str(cid), []).append(str(topic))
-    return out
 
 
 def season_frames(season: SeasonResult) -> dict[str, pd.DataFrame]:

@@ -276,6 +276,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(MetricsMiddleware, max_body=settings.max_body_bytes)
     _handlers(app)
     _routes(app)
+    from serving.console import add_console  # the console builds on this module's helpers
+
+    add_console(app)
     return app
 
 

@@ -29,15 +29,16 @@ PREFIX = "kw_"
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a key's id, role and (for HR) the recruiter it is bound to."""
+    """Who is calling (an API key or a console user), their role, and (for HR) their recruiter."""
 
-    key_id: int
+    key_id: int | None
     role: Role
     hr_owner: str | None
+    user: str | None = None  # a console user's name; None for an API key
 
     @property
     def name(self) -> str:
-        return f"key:{self.key_id}"
+        return f"user:{self.user}" if self.user else f"key:{self.key_id}"
 
     def sees_owner(self, owner: str | None) -> bool:
         """Whether this caller may see a candidate owned by ``owner``."""

@@ -158,17 +158,23 @@ class LoadedModel:
         raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
         return np.asarray(self.calibration(raw), dtype=float), self._reasons(X, contrib, top)
 
+    def contributions(self, x: np.ndarray, top: int = 8) -> list[dict[str, Any]]:
+        """One row's strongest pushes on the risk, either way (a reason lowers it when < 0)."""
+        contrib = self.fast_contrib(x).reshape(1, -1)
+        return self._reasons(x.reshape(1, -1), contrib, top, both_ways=True)[0]
+
     def _reasons(
-        self, X: np.ndarray, contrib_with_bias: np.ndarray, top: int
+        self, X: np.ndarray, contrib_with_bias: np.ndarray, top: int, both_ways: bool = False
     ) -> list[list[dict[str, Any]]]:
         contrib = contrib_with_bias[:, :-1]
-        order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
+        key = -np.abs(contrib) if both_ways else -contrib
+        order = np.argsort(key, axis=1, kind="stable")[:, :top]
         out = []
         for i in range(len(X)):
             row = []
             for j in order[i]:
                 c = float(contrib[i, j])
-                if c <= 0:
+                if c == 0 or (c < 0 and not both_ways):
                     break
                 name = self.features[j]
                 value: float | str | None = None if np.isnan(X[i, j]) else float(X[i, j])

@@ -38,6 +38,31 @@ class SeasonResult:
     content: pd.DataFrame
     truth: pd.DataFrame | None
 
+    def until(self, day: dt.date) -> SeasonResult:
+        """The season as its store would hold it at the end of ``day``: a season in progress.
+
+        Events up to that day (in their own offset), outcomes dated by then, and the
+        candidates who had appeared in an event; later ones are not known yet.
+        """
+        local_day = self.events["ts"].astype(str).str[:10]
+        events = self.events[local_day <= day.isoformat()]
+        seen = set(events["candidate_id"])
+        outcomes = self.outcomes[pd.to_datetime(self.outcomes["outcome_date"]).dt.date <= day]
+        truth = None
+        if self.truth is not None:
+            truth = self.truth[
+                (pd.to_datetime(self.truth["as_of"]).dt.date <= day)
+                & self.truth["candidate_id"].isin(seen)
+            ]
+        return SeasonResult(
+            self.season,
+            self.candidates[self.candidates["candidate_id"].isin(seen)],
+            events,
+            outcomes[outcomes["candidate_id"].isin(seen)],
+            self.content,
+            truth,
+        )
+
     def summary(self) -> str:
         n = len(self.candidates)
         reneged = int((self.outcomes["outcome"] == "reneged").sum())

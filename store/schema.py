@@ -230,3 +230,29 @@ class Alert(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     resolved_by: Mapped[str | None] = mapped_column(String(128))
     as_of: Mapped[dt.date] = mapped_column(Date)  # the last day the daily flow looked at it
+
+
+class ConsoleUser(Base):
+    """A person who signs in to the console; the password is kept as an Argon2 hash only."""
+
+    __tablename__ = "console_users"
+
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # hr, lead, admin
+    hr_owner: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    disabled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ConsoleSession(Base):
+    """A signed-in browser: the cookie's token as SHA-256, and the CSRF token of its forms."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("console_users.user_id"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)

@@ -158,10 +158,18 @@ def run_daily(engine: Engine, day: dt.date = dt.date(2024, 12, 2)) -> None:
     plan_day(engine, day, scores, feats, alerts)
 
 
-def run_cli(*args: str, home: Path, timeout: int = 300) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, home: Path, timeout: int = 300, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the installed ``keepwarm`` as a user would: fresh process, no Prefect settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["KEEPWARM_HOME"] = str(home)
     return subprocess.run(
-        [KEEPWARM, *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+        [KEEPWARM, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+        input=input if input is not None else "",
     )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from store.db import open_store
 from tests.conftest import SAMPLE, run_cli
 
 
@@ -72,12 +74,26 @@ def test_user_errors_exit_1_without_traceback(
     assert "Traceback" not in done.stderr
 
 
-def test_demo_simulates_and_ingests_two_seasons(keepwarm_home: Path) -> None:
+def test_demo_loads_two_past_seasons_and_one_in_progress(keepwarm_home: Path) -> None:
+    from sqlalchemy import func, select
+
+    from config import get_settings
+    from store.schema import Event, Outcome, Score
+
     done = run_cli("demo", "--candidates", "60", home=keepwarm_home)
     assert done.returncode == 0, done.stderr
-    assert "simulated 2023-autumn" in done.stdout
-    assert "simulated 2024-autumn" in done.stdout
-    assert "store now holds: candidates 120" in done.stdout
+    for season in ("2023-autumn", "2024-autumn", "2025-autumn"):
+        assert f"simulated {season}" in done.stdout
+    assert "store now holds: candidates 1" in done.stdout
+    engine = open_store(get_settings())
+    with engine.connect() as conn:
+        last_event = conn.execute(select(func.max(Event.local_day))).scalar()
+        last_outcome = conn.execute(select(func.max(Outcome.outcome_date))).scalar()
+        runs = conn.execute(select(Score.as_of).distinct().order_by(Score.as_of)).scalars().all()
+    # the 2025 season is in progress: the store knows nothing after the demo's today
+    today = dt.date(2025, 12, 1)
+    assert last_event <= today and last_outcome <= today
+    assert runs == [today - dt.timedelta(days=7), today]
 
 
 def test_keys_create_prints_the_key_alone_on_the_last_line(keepwarm_home: Path) -> None:

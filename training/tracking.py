@@ -12,7 +12,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import matplotlib
 
@@ -31,6 +31,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from config import Settings
 from store.bundle import KeepwarmError
 from training.model import DropoutClassifier
+from training.report import evaluation_summary
 from training.train import TrainResult
 
 MODEL_NAME = "keepwarm-dropout"
@@ -217,6 +218,7 @@ def log_and_register(
         result.metrics.to_csv(folder / "metrics.csv", index=False)
         mlflow.log_artifact(str(folder / "metrics.csv"))
         mlflow.log_dict({"features": result.model.features_}, "features.json")
+        mlflow.log_dict(evaluation_summary(result.test), "evaluation.json")
         for path in _plots(result, folder):
             mlflow.log_artifact(str(path), artifact_path="plots")
 
@@ -252,3 +254,51 @@ def log_and_register(
         )
         log.info("model version %s -> %s: %s", model_version, alias, reason)
         return Registered(run.info.run_id, model_version, alias, reason)
+
+
+def _run_dict(run_id: str, name: str) -> dict[str, Any]:
+    try:
+        return dict(mlflow.artifacts.load_dict(f"runs:/{run_id}/{name}"))
+    except (MlflowException, OSError):  # a run logged before the file existed
+        return {}
+
+
+def model_history(settings: Settings) -> list[dict[str, Any]]:
+    """Every registered version, newest first: when, on which data, how good, and its fate."""
+    client = configure(settings)
+    try:
+        versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+        # a search leaves versions' aliases empty; the registered model has them
+        aliases = client.get_registered_model(MODEL_NAME).aliases
+    except MlflowException:
+        return []
+    out = []
+    for mv in sorted(versions, key=lambda v: int(v.version), reverse=True):
+        run = client.get_run(mv.run_id) if mv.run_id else None
+        metrics = run.data.metrics if run else {}
+        out.append(
+            {
+                "version": str(mv.version),
+                "created": pd.Timestamp(mv.creation_timestamp, unit="ms", tz="UTC"),
+                "aliases": sorted(a for a, v in aliases.items() if str(v) == str(mv.version)),
+                "promotion": (mv.tags or {}).get("promotion", ""),
+                "run_id": mv.run_id,
+                "auc": metrics.get("keepwarm.all.auc"),
+                "auc_rules": metrics.get("rules.all.auc"),
+                "ece": metrics.get("keepwarm.all.ece"),
+                "share_of_oracle": metrics.get("oracle.share_of_oracle"),
+                "champion_auc": metrics.get("promotion.champion_auc"),
+            }
+        )
+    return out
+
+
+def version_details(settings: Settings, run_id: str) -> dict[str, Any]:
+    """A version's data fingerprint, held-out evaluation and parameters."""
+    client = configure(settings)
+    run = client.get_run(run_id)
+    return {
+        "params": dict(run.data.params),
+        "data": _run_dict(run_id, "data_fingerprint.json"),
+        "evaluation": _run_dict(run_id, "evaluation.json"),
+    }

@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from outreach import replay
+from outreach.alerts import open_questions
 from outreach.replay import (
     REPLAY_SEASON,
     ReplayResult,
     SeedResult,
     StoreView,
-    open_questions,
     season_frames,
 )
 from simulator.engine import EventLog, World

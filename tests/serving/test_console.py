@@ -1,0 +1,256 @@
+"""The HR console over HTTP: sign-in, sessions, CSRF, who sees what, exports, actions.
+
+The browser tests (tests/browser) drive the same pages in Chromium; these check
+what a browser cannot show: cookies' flags, refused forms, exports' contents.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select, text
+
+from config import get_settings
+from serving.app import create_app
+from serving.users import create_user, disable_user
+from store.schema import ConsoleUser, Event, OutreachAction
+from tests.conftest import run_cli, run_daily
+from tests.serving.conftest import DAY
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def owners(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return [
+            r[0]
+            for r in conn.execute(
+                text("SELECT hr_owner FROM candidates GROUP BY hr_owner ORDER BY hr_owner")
+            )
+        ]
+
+
+@pytest.fixture
+def console(
+    engine: Engine, owners: list[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TestClient]:
+    run_daily(engine, DAY)
+    create_user(engine, "lena", "lead", PASSWORD)
+    create_user(engine, "hana", "hr", PASSWORD, owners[0])
+    monkeypatch.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings()), raise_server_exceptions=False) as c:
+        yield c
+
+
+def sign_in(client: TestClient, name: str, password: str = PASSWORD, next_url: str = "/today"):
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    return client.post(
+        "/login",
+        data={"name": name, "password": password, "csrf_token": token.group(1), "next": next_url},
+        follow_redirects=False,
+    )
+
+
+def csrf_of(client: TestClient, path: str = "/today") -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert found is not None
+    return found.group(1)
+
+
+def test_pages_need_a_sign_in_and_come_back_after_it(console: TestClient) -> None:
+    away = console.get("/risk?tier=high", follow_redirects=False)
+    assert away.status_code == 303
+    assert away.headers["location"] == "/login?next=%2Frisk%3Ftier%3Dhigh"
+    done = sign_in(console, "lena", next_url="/risk?tier=high")
+    assert done.status_code == 303 and done.headers["location"] == "/risk?tier=high"
+    cookie = done.headers["set-cookie"]
+    assert "kw_session=" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    page = console.get("/risk?tier=high")
+    assert page.status_code == 200 and 'id="risk-list"' in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+
+
+def test_a_wrong_password_or_unknown_user_is_refused_alike(console: TestClient) -> None:
+    wrong = sign_in(console, "lena", "not the password")
+    unknown = sign_in(console, "nobody-here", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert "kw_session" not in wrong.headers.get("set-cookie", "")
+    assert "用户名或密码错误" in wrong.text
+
+
+def test_the_sign_in_form_needs_its_csrf_token(console: TestClient) -> None:
+    console.get("/login")
+    refused = console.post(
+        "/login", data={"name": "lena", "password": PASSWORD, "csrf_token": "forged"}
+    )
+    assert refused.status_code == 403
+    assert console.get("/today", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_attempts_are_limited(console: TestClient, monkeypatch) -> None:
+    codes = [sign_in(console, "lena", f"guess {i}").status_code for i in range(12)]
+    assert codes[:10] == [401] * 10 and codes[10:] == [429, 429]
+    # even the right password waits out the window: the limit is on the name
+    assert sign_in(console, "lena").status_code == 429
+
+
+def test_next_never_leaves_the_site(console: TestClient) -> None:
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        done = sign_in(console, "lena", next_url=target)
+        assert done.headers["location"] == "/today"
+        console.cookies.clear()
+    switched = console.get("/lang/en?next=//evil.example", follow_redirects=False)
+    assert switched.headers["location"] == "/today"
+
+
+def test_forms_without_the_session_csrf_token_change_nothing(
+    console: TestClient, engine: Engine
+) -> None:
+    sign_in(console, "lena")
+    with engine.connect() as conn:
+        action_id = conn.execute(
+            select(OutreachAction.action_id).where(OutreachAction.status == "planned").limit(1)
+        ).scalar_one()
+    refused = console.post(f"/actions/{action_id}/done", data={"csrf_token": "forged"})
+    assert refused.status_code == 403
+    with engine.connect() as conn:
+        status = conn.execute(
+            select(OutreachAction.status).where(OutreachAction.action_id == action_id)
+        ).scalar_one()
+    assert status == "planned"
+    assert console.post("/logout", data={}).status_code == 403  # sign-out is a form too
+
+
+def test_hr_sees_only_their_own_candidates_everywhere(
+    console: TestClient, engine: Engine, owners: list[str]
+) -> None:
+    mine, other = owners[0], owners[1]
+    sign_in(console, "hana")
+    page = console.get(f"/risk?owner={other}")  # asking for another's list gets one's own
+    shown = set(re.findall(r'data-owner="([^"]+)"', page.text))
+    assert shown == {mine}
+    exported = console.get(f"/risk.csv?owner={other}")
+    rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert len(rows) > 1 and {r[2] for r in rows[1:]} == {mine}
+    with engine.connect() as conn:
+        theirs = conn.execute(
+            text("SELECT candidate_id FROM candidates WHERE hr_owner = :o LIMIT 1"), {"o": other}
+        ).scalar_one()
+    assert console.get(f"/candidates/{theirs}").status_code == 404
+    today = console.get(f"/today?owner={other}")
+    assert f">{other}<" not in today.text
+
+
+def test_exports_hold_the_filtered_list_with_reasons(console: TestClient) -> None:
+    sign_in(console, "lena")
+    csv_rows = list(
+        csv.DictReader(io.StringIO(console.get("/risk.csv?tier=high").content.decode("utf-8-sig")))
+    )
+    assert csv_rows and {r["风险等级"] for r in csv_rows} == {"高"}
+    assert all(r["主要原因"] for r in csv_rows)
+    book = openpyxl.load_workbook(io.BytesIO(console.get("/risk.xlsx?tier=high").content))
+    sheet = book.active
+    assert sheet is not None
+    assert sheet.max_row == len(csv_rows) + 1
+    console.get("/lang/en")
+    english = console.get("/risk.csv?tier=high").content.decode("utf-8-sig")
+    assert english.splitlines()[0].startswith("Rank,Candidate,Recruiter")
+
+
+def test_marking_an_action_done_writes_its_event(console: TestClient, engine: Engine) -> None:
+    sign_in(console, "lena")
+    with engine.connect() as conn:
+        action = conn.execute(
+            select(OutreachAction.action_id, OutreachAction.candidate_id).where(
+                OutreachAction.status == "planned", OutreachAction.action == "call"
+            )
+        ).first()
+    assert action is not None
+    done = console.post(
+        f"/actions/{action.action_id}/done",
+        data={"csrf_token": csrf_of(console)},
+        headers={"referer": "http://testserver/today"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/today"
+    with engine.connect() as conn:
+        event = conn.execute(
+            select(Event.type, Event.actor).where(Event.event_id == f"action-{action.action_id}")
+        ).one()
+    assert tuple(event) == ("call_made", "hr")
+    page = console.get(f"/candidates/{action.candidate_id}")
+    assert f'data-event="action-{action.action_id}"' in page.text
+
+
+def test_risk_list_filters_and_sorts(console: TestClient) -> None:
+    sign_in(console, "lena")
+    high = console.get("/risk?tier=high").text
+    risks = [float(x) for x in re.findall(r'data-risk="([^"]+)"', high)]
+    assert risks == sorted(risks, reverse=True)
+    assert all(r >= get_settings().tier_high for r in risks)
+    ascending = console.get("/risk?sort=risk&dir=asc").text
+    up = [float(x) for x in re.findall(r'data-risk="([^"]+)"', ascending)]
+    assert up == sorted(up) and up[0] < risks[-1]
+    by_id = re.findall(
+        r'data-candidate="([^"]+)"', console.get("/risk?sort=candidate_id&dir=asc").text
+    )
+    assert by_id == sorted(by_id)
+
+
+def test_review_and_model_pages_show_their_tables(console: TestClient) -> None:
+    sign_in(console, "lena")
+    review = console.get("/review?season=2024-autumn")
+    assert review.status_code == 200
+    for block in (
+        "chart-funnel",
+        "chart-reasons",
+        "chart-content",
+        "chart-holdout",
+        "table-quality",
+    ):
+        assert f'id="{block}' in review.text
+    model = console.get("/model")
+    assert model.status_code == 200 and "v1" in model.text and "champion" in model.text
+
+
+def test_disabling_a_user_ends_their_session(console: TestClient, engine: Engine) -> None:
+    sign_in(console, "hana")
+    assert console.get("/today", follow_redirects=False).status_code == 200
+    disable_user(engine, "hana")
+    assert console.get("/today", follow_redirects=False).status_code == 303
+    assert sign_in(console, "hana").status_code == 401
+
+
+def test_users_create_reads_the_password_from_stdin_and_stores_a_hash(
+    served_home: Path, engine: Engine
+) -> None:
+    done = run_cli(
+        "users", "create", "wei", "--role", "hr", "--owner", "hr02",
+        home=served_home, input="a long passphrase\n",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(ConsoleUser.password_hash).where(ConsoleUser.name == "wei")
+        ).scalar_one()
+    assert stored.startswith("$argon2") and "a long passphrase" not in stored
+    short = run_cli("users", "create", "ma", "--role", "lead", home=served_home, input="short\n")
+    assert short.returncode == 1 and "at least 10" in short.stderr
+    no_owner = run_cli(
+        "users", "create", "li", "--role", "hr", home=served_home, input="a long passphrase\n"
+    )
+    assert no_owner.returncode == 1 and "--owner" in no_owner.stderr
+    listed = run_cli("users", "list", home=served_home)
+    assert "wei" in listed.stdout and "$argon2" not in listed.stdout

@@ -1,0 +1,105 @@
+"""What the review page and the model card show about a model: per-season quality, drift.
+
+``evaluation_summary`` is logged with every training run (``evaluation.json``):
+the held-out season's AUC and calibration, and the distribution of its scores,
+against which this week's scores are compared (``population_stability``).
+``served_quality`` measures the scores the service actually stored against the
+outcomes that arrived since.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+from sqlalchemy import Engine, select
+
+from store.schema import Candidate, Outcome, Score
+from training.evaluate import expected_calibration_error
+
+SCORE_EDGES = np.linspace(0.0, 1.0, 21)
+
+
+def calibration_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> pd.DataFrame:
+    """Equal-count bins of predicted risk: mean predicted, observed renege rate, size."""
+    order = np.argsort(p, kind="stable")
+    rows = [
+        {
+            "predicted": float(p[chunk].mean()),
+            "observed": float(y[chunk].mean()),
+            "n": len(chunk),
+        }
+        for chunk in np.array_split(order, bins)
+        if len(chunk)
+    ]
+    return pd.DataFrame(rows, columns=["predicted", "observed", "n"])
+
+
+def _quality(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
+    both = len(np.unique(y)) == 2
+    return {
+        "n": len(y),
+        "positives": int(y.sum()),
+        "auc": float(roc_auc_score(y, p)) if both else None,
+        "ece": expected_calibration_error(y, p) if len(y) else None,
+        "calibration": calibration_table(y, p).to_dict("records") if len(y) else [],
+    }
+
+
+def score_counts(p: np.ndarray) -> list[int]:
+    counts, _ = np.histogram(np.clip(p, 0.0, 1.0), bins=SCORE_EDGES)
+    return [int(c) for c in counts]
+
+
+def evaluation_summary(test: pd.DataFrame) -> dict[str, Any]:
+    """Per held-out season: quality and the score distribution (test snapshots, risk_keepwarm)."""
+    seasons = []
+    for season, part in test.groupby("season", sort=True):
+        y = part["label"].to_numpy(dtype=int)
+        p = part["risk_keepwarm"].to_numpy(dtype=float)
+        seasons.append({"season": str(season), "kind": "held out", **_quality(y, p)})
+    return {
+        "seasons": seasons,
+        "score_edges": SCORE_EDGES.tolist(),
+        "score_counts": score_counts(test["risk_keepwarm"].to_numpy(dtype=float)),
+    }
+
+
+def population_stability(expected: list[int], actual: list[int]) -> float:
+    """PSI between two histograms on the same bins (under 0.1 stable, over 0.25 shifted)."""
+    e = np.asarray(expected, dtype=float)
+    a = np.asarray(actual, dtype=float)
+    if e.sum() == 0 or a.sum() == 0:
+        return math.nan
+    e = np.clip(e / e.sum(), 1e-4, None)
+    a = np.clip(a / a.sum(), 1e-4, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def served_quality(engine: Engine, model_version: str | None = None) -> list[dict[str, Any]]:
+    """The stored daily scores of each season against the outcomes known now.
+
+    This is what recruiters were shown, graded afterwards; a season without both
+    joined and reneged candidates among its scored ones has no AUC yet.
+    """
+    query = (
+        select(Score.as_of, Score.risk, Outcome.outcome, Candidate.season)
+        .join(Outcome, Outcome.candidate_id == Score.candidate_id)
+        .join(Candidate, Candidate.candidate_id == Score.candidate_id)
+    )
+    if model_version is not None:
+        query = query.where(Score.model_version == model_version)
+    with engine.connect() as conn:
+        frame = pd.read_sql(query, conn)
+    out = []
+    for season, part in frame.groupby("season", sort=True):
+        y = (part["outcome"] == "reneged").to_numpy(dtype=int)
+        p = part["risk"].to_numpy(dtype=float)
+        out.append(
+            {"season": str(season), "kind": "served", "days": part["as_of"].nunique()}
+            | _quality(y, p)
+        )
+    return out
