@@ -226,7 +226,8 @@ def content_response(frames: SeasonFrames, window_days: int = 3) -> pd.DataFrame
 def alert_response(frames: SeasonFrames) -> pd.DataFrame:
     """Per recruiter: alerts raised, answered, still open, and hours to answer (median, p90)."""
     alerts = frames.alerts.copy()
-    alerts["hours"] = (alerts["resolved_at"] - alerts["created_at"]).dt.total_seconds() / 3600
+    waited = pd.to_datetime(alerts["resolved_at"]) - pd.to_datetime(alerts["created_at"])
+    alerts["hours"] = waited.dt.total_seconds() / 3600
     rows = []
     for owner, group in alerts.groupby("hr_owner", sort=True):
         hours = group["hours"].dropna()

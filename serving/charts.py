@@ -21,13 +21,13 @@ def _json(fig: go.Figure, title: str, y_title: str, x_title: str, percent: bool)
         title={"text": title, "font": {"size": 15}},
         font={"family": FONT, "size": 12},
         margin={"l": 50, "r": 10, "t": 40, "b": 40},
-        height=300,
+        height=320,
         legend={"orientation": "h", "y": -0.2},
         template="plotly_white",
         barmode="group",
     )
     fig.update_yaxes(title_text=y_title, tickformat=".0%" if percent else None)
-    fig.update_xaxes(title_text=x_title)
+    fig.update_xaxes(title_text=x_title, automargin=True)
     # the JSON sits in a <script> block: "</" must not end it early
     return str(fig.to_json()).replace("</", "<\\/")
 

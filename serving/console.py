@@ -460,7 +460,7 @@ def season_review(
     content = review.content_response(frames)
     alerts = review.alert_response(frames)
     holdout = review.holdout_effect(frames)
-    quality, drift, psi = _model_quality(who, lang)
+    quality, drift, psi = _model_quality(who)
     ctx: dict[str, Any] = {
         "season": season,
         "seasons": seasons,
@@ -541,40 +541,27 @@ def season_review(
     return render(request, "review.html", who, **ctx)
 
 
-def _model_quality(who: Viewer, lang: Lang) -> tuple[list[dict[str, Any]], list[dict], float]:
+def _model_quality(who: Viewer) -> tuple[list[dict[str, Any]], list[dict], float]:
     """Per-season AUC and calibration (held out at training, and as served), and drift."""
     service = who.service
     model = service.scorer.model
     if model is None:
         return [], [], math.nan
-    champion = next(
-        (m for m in model_history(service.settings) if m["version"] == model.version), None
-    )
-    evaluation = (
-        version_details(service.settings, champion["run_id"])["evaluation"] if champion else {}
-    )
-    quality = list(evaluation.get("seasons", [])) + report.served_quality(
-        service.engine, model.version
-    )
+    history = model_history(service.settings)
+    champion = next((m for m in history if m["version"] == model.version), None)
+    details = version_details(service.settings, champion["run_id"]) if champion else {}
+    evaluation = details.get("evaluation", {})
+    quality = list(evaluation.get("seasons", []))
+    quality += report.served_quality(service.engine, model.version)
     day = views.console_day(service)
     try:
         table = views.risk_table(service, who.principal, day, views.RiskFilters())
     except views.NoModel:
         return quality, [], math.nan
-    now = report.score_counts(table["risk"].to_numpy(dtype=float))
-    before = evaluation.get("score_counts") or []
-    if not before or not sum(now):
-        return quality, [], math.nan
-    edges = evaluation["score_edges"]
-    drift = [
-        {
-            "band": f"{edges[i]:.0%}–{edges[i + 1]:.0%}",
-            "training": before[i] / sum(before),
-            "this_week": now[i] / sum(now),
-        }
-        for i in range(len(before))
-    ]
-    return quality, drift, report.population_stability(before, now)
+    bands, psi = report.drift(
+        evaluation, table["risk"].to_numpy(dtype=float), table["days_to_start"].to_numpy()
+    )
+    return quality, bands.to_dict("records"), psi
 
 
 # --- the model -----------------------------------------------------------------------------

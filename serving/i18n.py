@@ -129,7 +129,10 @@ TEXT: dict[str, tuple[str, str]] = {
         "PSI under 0.1: stable; 0.1 to 0.25: moving; over 0.25: shifted, consider retraining.",
     ),
     "score_bin": ("风险区间", "Risk band"),
-    "training_share": ("训练 (留出赛季) 占比", "Training (held-out season) share"),
+    "training_share": (
+        "留出赛季 (同样距入职天数) 占比",
+        "Held-out season's share (same days to start)",
+    ),
     "this_week_share": ("本周占比", "This week's share"),
     "show_table": ("查看数据表", "Show the table"),
     "champion": ("当前线上模型", "Champion"),

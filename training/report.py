@@ -9,6 +9,7 @@ outcomes that arrived since.
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -18,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy import Engine, select
 
 from store.schema import Candidate, Outcome, Score
-from training.evaluate import expected_calibration_error
+from training.evaluate import expected_calibration_error, horizon_label
 
 SCORE_EDGES = np.linspace(0.0, 1.0, 21)
 
@@ -54,21 +55,66 @@ def score_counts(p: np.ndarray) -> list[int]:
     return [int(c) for c in counts]
 
 
-def evaluation_summary(test: pd.DataFrame) -> dict[str, Any]:
-    """Per held-out season: quality and the score distribution (test snapshots, risk_keepwarm)."""
+def evaluation_summary(test: pd.DataFrame, horizons: list[int]) -> dict[str, Any]:
+    """Per held-out season: quality; and the score distribution per horizon (days to start).
+
+    ``test`` holds the test snapshots with ``label``, ``season``, ``days_to_start`` and
+    ``risk_keepwarm``. Risk rises as the start date nears, so drift is judged against
+    snapshots at the same horizons, not the season's whole mix (``drift``).
+    """
     seasons = []
     for season, part in test.groupby("season", sort=True):
         y = part["label"].to_numpy(dtype=int)
         p = part["risk_keepwarm"].to_numpy(dtype=float)
         seasons.append({"season": str(season), "kind": "held out", **_quality(y, p)})
+    risk = test["risk_keepwarm"].to_numpy(dtype=float)
+    horizon = horizon_label(test["days_to_start"], horizons).to_numpy()
     return {
         "seasons": seasons,
         "score_edges": SCORE_EDGES.tolist(),
-        "score_counts": score_counts(test["risk_keepwarm"].to_numpy(dtype=float)),
+        "score_counts": score_counts(risk),
+        "horizons": list(horizons),
+        "score_counts_by_horizon": {
+            str(h): score_counts(risk[horizon == h]) for h in sorted(set(horizon))
+        },
     }
 
 
-def population_stability(expected: list[int], actual: list[int]) -> float:
+def drift(
+    evaluation: dict[str, Any], risk: np.ndarray, days_to_start: np.ndarray
+) -> tuple[pd.DataFrame, float]:
+    """This week's scores against the held-out season's, at this week's mix of horizons.
+
+    Returns the share of each risk band in both (``band``, ``training``, ``this_week``)
+    and their PSI; an empty frame and NaN when either side has no scores.
+    """
+    edges = evaluation.get("score_edges")
+    by_horizon = evaluation.get("score_counts_by_horizon") or {}
+    now = np.asarray(score_counts(risk), dtype=float)
+    if not edges or not now.sum():
+        return pd.DataFrame(columns=["band", "training", "this_week"]), math.nan
+    expected = np.zeros_like(now)
+    if by_horizon:
+        labels = horizon_label(pd.Series(days_to_start), evaluation["horizons"]).to_numpy()
+        for h, counts in by_horizon.items():
+            base = np.asarray(counts, dtype=float)
+            if base.sum():
+                expected += (labels == h).mean() * base / base.sum()
+    if not expected.sum():  # an older run, or horizons the held-out season never had
+        expected = np.asarray(evaluation.get("score_counts") or np.zeros_like(now), dtype=float)
+    if not expected.sum():
+        return pd.DataFrame(columns=["band", "training", "this_week"]), math.nan
+    table = pd.DataFrame(
+        {
+            "band": [f"{a:.0%}–{b:.0%}" for a, b in itertools.pairwise(edges)],
+            "training": expected / expected.sum(),
+            "this_week": now / now.sum(),
+        }
+    )
+    return table, population_stability(list(expected), list(now))
+
+
+def population_stability(expected: list[float], actual: list[float]) -> float:
     """PSI between two histograms on the same bins (under 0.1 stable, over 0.25 shifted)."""
     e = np.asarray(expected, dtype=float)
     a = np.asarray(actual, dtype=float)

@@ -218,7 +218,7 @@ def log_and_register(
         result.metrics.to_csv(folder / "metrics.csv", index=False)
         mlflow.log_artifact(str(folder / "metrics.csv"))
         mlflow.log_dict({"features": result.model.features_}, "features.json")
-        mlflow.log_dict(evaluation_summary(result.test), "evaluation.json")
+        mlflow.log_dict(evaluation_summary(result.test, result.horizons), "evaluation.json")
         for path in _plots(result, folder):
             mlflow.log_artifact(str(path), artifact_path="plots")
 

@@ -39,6 +39,7 @@ class TrainResult:
     oracle: dict[str, float | None]
     test: pd.DataFrame  # test snapshots with features, label and every scorer's risk
     fingerprint: dict[str, object] = field(default_factory=dict)
+    horizons: list[int] = field(default_factory=lambda: [60, 120, 180])  # days-to-start slices
 
     def headline(self) -> dict[str, float | None]:
         pooled = self.metrics[self.metrics["slice"] == "all"].set_index("scorer")
@@ -151,6 +152,7 @@ def fit_and_evaluate(
             "train": fingerprint(train, train_seasons),
             "test": fingerprint(test, [test_season]),
         },
+        horizons=list(cfg.horizons),
     )
 
 
