@@ -138,12 +138,14 @@ class LoadedModel:
                 cols.append(frame[name].to_numpy(dtype=float, na_value=np.nan))
         return np.column_stack(cols) if cols else np.empty((len(frame), 0))
 
-    def risk(self, X: np.ndarray) -> np.ndarray:
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """The trees' own probability, before calibration."""
         if len(X) == 1:
-            raw = self.fast_risk(X[0])
-        else:
-            raw = np.asarray(self.booster.predict(X, num_threads=1))
-        return np.asarray(self.calibration(raw), dtype=float)
+            return np.asarray(self.fast_risk(X[0]))
+        return np.asarray(self.booster.predict(X, num_threads=1))
+
+    def risk(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.calibration(self.raw(X)), dtype=float)
 
     def explain(self, X: np.ndarray, top: int = 3) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
         """Risk and reasons from one pass over the trees.
@@ -206,6 +208,7 @@ class DayScores:
     model: LoadedModel
     X: np.ndarray
     risk: np.ndarray
+    raw: np.ndarray  # before calibration: breaks ties within an isotonic step
     row: dict[str, int]
     sorted_risk: np.ndarray
     ids: np.ndarray  # candidate ids by row, as plain Python strings
@@ -217,11 +220,12 @@ class DayScores:
     @classmethod
     def of(cls, day: DayFeatures, model: LoadedModel) -> DayScores:
         X = model.matrix(day.frame)
-        risk = model.risk(X) if len(X) else np.empty(0)
+        raw = model.raw(X) if len(X) else np.empty(0)
+        risk = np.asarray(model.calibration(raw), dtype=float) if len(X) else np.empty(0)
         ids = np.array(day.frame["candidate_id"].tolist(), dtype=object)
         owners = np.array(day.meta["hr_owner"].tolist(), dtype=object)
         row = {cid: i for i, cid in enumerate(ids)}
-        return cls(day, model, X, risk, row, np.sort(risk), ids, owners)
+        return cls(day, model, X, risk, raw, row, np.sort(risk), ids, owners)
 
     def scored(self, rows: list[int]) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
         """Risk (from the booster, now) and worded reasons (worked out once per row)."""
@@ -248,8 +252,8 @@ class DayScores:
         return list(np.round(100.0 * at / n, 1).tolist())
 
     def ordered(self) -> np.ndarray:
-        """Row numbers from highest to lowest risk (ties by candidate id)."""
-        return np.lexsort((self.ids, -self.risk))
+        """Row numbers from highest to lowest risk; ties by the trees' score, then id."""
+        return np.lexsort((self.ids, -self.raw, -self.risk))
 
 
 def with_texts(reason: dict[str, Any]) -> dict[str, Any]:

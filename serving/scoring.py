@@ -53,7 +53,8 @@ def rank_scores(
     """Risk, rank and reasons for feature rows of one day, highest risk first."""
     if features.empty:
         return pd.DataFrame(columns=COLUMNS)
-    risk = model.predict_proba(features[model.features_])[:, 1]
+    raw = model.raw_proba(features[model.features_])
+    risk = model.calibration_(raw)
     detail = model.reasons(features, top=top)
     owners = candidates.set_index("candidate_id")["hr_owner"]
     out = pd.DataFrame(
@@ -66,7 +67,12 @@ def rank_scores(
             "reasons_detail": detail,
         }
     )
-    out = out.sort_values(["risk", "candidate_id"], ascending=[False, True], kind="stable")
+    # Calibration maps ranges of the trees' score to one risk (isotonic steps): within a
+    # step, the trees' own score still orders candidates, so it breaks the tie.
+    out["raw"] = raw
+    out = out.sort_values(
+        ["risk", "raw", "candidate_id"], ascending=[False, False, True], kind="stable"
+    )
     out["rank"] = range(1, len(out) + 1)
     return out[COLUMNS].reset_index(drop=True)
 

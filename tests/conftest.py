@@ -162,7 +162,9 @@ def run_cli(
     *args: str, home: Path, timeout: int = 300, input: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run the installed ``keepwarm`` as a user would: fresh process, no Prefect settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    # A user's shell: no Prefect settings, and no MLflow URI that MLflow exported into
+    # this process for another test's home.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env["KEEPWARM_HOME"] = str(home)
     return subprocess.run(
         [KEEPWARM, *args],

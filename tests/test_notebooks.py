@@ -7,6 +7,7 @@ through environment variables it reads.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -15,7 +16,6 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from config import get_settings
 from tests.conftest import run_cli
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
@@ -38,15 +38,22 @@ def test_every_notebook_is_a_jupytext_script_without_outputs() -> None:
 
 
 @pytest.mark.parametrize("name", ["season_exploration", "model_report", "retraining"])
-def test_notebook_runs_top_to_bottom(
-    name: str, demo_home: Path, keepwarm_home: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_notebook_runs_top_to_bottom(name: str, demo_home: Path, keepwarm_home: Path) -> None:
     shutil.copytree(demo_home, keepwarm_home)
-    monkeypatch.setenv("KEEPWARM_NB_CANDIDATES", str(CANDIDATES))
-    monkeypatch.setenv("KEEPWARM_NB_REPLAY_CANDIDATES", "40")
-    monkeypatch.setenv("KEEPWARM_NB_REPLAY_SEEDS", "1")
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    get_settings.cache_clear()
+    # The kernel starts from a clean environment, as a data scientist's would: no tracking
+    # URI or Prefect setting left behind by tests that ran in this process.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("KEEPWARM_", "MLFLOW_", "PREFECT_"))
+    }
+    env.update(
+        KEEPWARM_HOME=str(keepwarm_home),
+        KEEPWARM_NB_CANDIDATES=str(CANDIDATES),
+        KEEPWARM_NB_REPLAY_CANDIDATES="40",
+        KEEPWARM_NB_REPLAY_SEEDS="1",
+        MPLBACKEND="Agg",
+    )
     notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
     client = NotebookClient(
         notebook,
@@ -54,7 +61,7 @@ def test_notebook_runs_top_to_bottom(
         kernel_name="python3",
         resources={"metadata": {"path": str(keepwarm_home)}},
     )
-    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    client.execute(env=env)  # raises CellExecutionError, with the cell and traceback, on error
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert outputs, "the notebook showed nothing"

@@ -13,6 +13,8 @@ EXPECTED = {
     "alerts",
     "api_keys",
     "ats_links",
+    "console_sessions",
+    "console_users",
     "webhook_deliveries",
     "candidates",
     "content",

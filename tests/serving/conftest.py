@@ -75,7 +75,9 @@ def running_server(home: Path, *args: str, **env_extra: str) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    # A user's shell: no Prefect settings, and no MLflow URI that MLflow exported into
+    # this process for another test's home.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env.update(KEEPWARM_HOME=str(home), **env_extra)
     keepwarm = str(Path(sys.executable).parent / "keepwarm")
     proc = subprocess.Popen(

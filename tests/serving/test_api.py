@@ -6,13 +6,15 @@ import datetime as dt
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
 from config import get_settings
+from features.build import build_features
 from outreach.plan import URGENT_ACTIONS
-from serving.scoring import score_day, store_scores
+from serving.scoring import day_inputs, rank_scores, score_day, store_scores
 from store.schema import Event, IngestBatch
 from tests.conftest import run_daily
 from tests.serving.conftest import DAY, Keys, auth
@@ -308,6 +310,27 @@ def test_served_scores_equal_the_daily_scoring_flow(
     assert first["text_zh"] and first["text_en"] and first["contribution"] > 0
     tiers = {x["risk_tier"] for x in served.values()}
     assert tiers <= {"high", "medium", "low"} and len(tiers) >= 2
+
+
+def test_ties_in_risk_are_ordered_by_the_trees_score_alike_in_list_and_daily_run(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    model, _ = load_champion(get_settings())
+    inputs = day_inputs(engine, DAY)
+    feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
+    daily = rank_scores(model, feats, inputs.candidates)
+    raw = pd.Series(model.raw_proba(feats[model.features_]), index=feats["candidate_id"])
+    # isotonic calibration gives many candidates the same risk: the raw score orders them
+    assert daily["risk"].duplicated().any()
+    ordered_raw = raw.loc[daily["candidate_id"]].to_numpy()
+    for _, group in daily.groupby("risk"):
+        within = raw.loc[group["candidate_id"]].to_numpy()
+        assert (np.diff(within) <= 0).all()
+    assert (np.diff(ordered_raw) <= 1e-12).all()
+    listed = client.get(
+        "/v1/risk-list", params={"as_of": DAY.isoformat(), "limit": 500}, headers=auth(keys.lead)
+    ).json()["rows"]
+    assert [r["candidate_id"] for r in listed] == daily["candidate_id"].tolist()[: len(listed)]
 
 
 def test_risk_list_pages_filters_and_alerts(client: TestClient, keys: Keys) -> None:
