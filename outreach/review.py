@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select
 
 from outreach.plan import PlanConfig, in_holdout
 from store.schema import Alert, Candidate, Content, Event, Outcome
+from training.snapshots import scored_population
 
 REASONS = (
     "competing_offer",
@@ -248,22 +249,25 @@ def alert_response(frames: SeasonFrames) -> pd.DataFrame:
 def holdout_effect(frames: SeasonFrames, cfg: PlanConfig | None = None) -> pd.DataFrame:
     """Renege rate of the plan's random holdout (cadence only) vs everyone else.
 
-    The difference, with a normal-approximation 95% interval, is the plan's measured
-    effect; with few holdout candidates the interval says how little that proves.
+    Over everyone who got an offer, reneged so far: mid-season the outcomes known are
+    mostly early reneges, so rates among those with an outcome would mean nothing. The
+    difference, with a normal-approximation 95% interval, is the plan's measured effect;
+    with few holdout candidates the interval says how little that proves.
     """
     cfg = cfg or PlanConfig()
-    out = frames.outcomes
-    group = np.where([in_holdout(str(c), cfg) for c in out["candidate_id"]], "holdout", "planned")
+    pop = scored_population(frames.events, frames.outcomes)
+    held = np.array([in_holdout(str(c), cfg) for c in pop["candidate_id"]], dtype=bool)
     rows = []
-    for name in ("planned", "holdout"):
-        part = out[group == name]
+    for name, mask in (("planned", ~held), ("holdout", held)):
+        part = pop[mask]
         n = len(part)
-        reneged = int((part["outcome"] == "reneged").sum())
+        reneged = int((part["label"] == 1).sum())
         rows.append(
             {
                 "group": name,
                 "candidates": n,
                 "reneged": reneged,
+                "open": int(part["label"].isna().sum()),
                 "renege_rate": reneged / n if n else math.nan,
             }
         )

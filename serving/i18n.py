@@ -103,13 +103,15 @@ TEXT: dict[str, tuple[str, str]] = {
     "holdout_effect": ("对照组效果", "The holdout's effect"),
     "holdout": ("对照组", "holdout"),
     "holdout_note": (
-        "对照组 (随机 10%) 只收到固定节奏的消息；差值 = 对照组毁约率 − 计划组毁约率。",
-        "The holdout (a random 10%) gets only the cadence; effect = holdout renege rate "
-        "minus planned renege rate.",
+        "对照组 (随机 10%) 只收到固定节奏的消息；毁约率 = 已毁约 / 所有收到 offer 的人；"
+        "差值 = 对照组毁约率 − 计划组毁约率。",
+        "The holdout (a random 10%) gets only the cadence; renege rate = reneged so far / "
+        "everyone with an offer; effect = holdout rate minus planned rate.",
     ),
     "group": ("组", "Group"),
     "candidates": ("人数", "Candidates"),
-    "renege_rate": ("毁约率", "Renege rate"),
+    "renege_rate": ("毁约率 (截至目前)", "Renege rate (so far)"),
+    "no_outcome": ("尚无结果", "No outcome yet"),
     "effect": ("差值 (95% 区间)", "Effect (95% interval)"),
     "planned": ("计划组", "planned"),
     "model_quality": ("模型校准与 AUC (按赛季)", "Model calibration and AUC per season"),
@@ -117,6 +119,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "held out": ("训练时留出", "held out at training"),
     "served": ("线上评分 (事后对照结果)", "served (graded by outcomes since)"),
     "n": ("样本数", "Rows"),
+    "quality_note": (
+        "线上评分在赛季结束 (所有人都有结果) 后才评估：赛季中已知的结果几乎都是提前毁约。",
+        "Served scores are graded once a season ends (every scored candidate has an outcome): "
+        "mid-season, the known outcomes are nearly all early reneges.",
+    ),
     "auc": ("AUC", "AUC"),
     "ece": ("校准误差 ECE", "Calibration error (ECE)"),
     "calibration": ("校准曲线", "Calibration"),

@@ -128,12 +128,14 @@ def population_stability(expected: list[float], actual: list[float]) -> float:
 def served_quality(engine: Engine, model_version: str | None = None) -> list[dict[str, Any]]:
     """The stored daily scores of each season against the outcomes known now.
 
-    This is what recruiters were shown, graded afterwards; a season without both
-    joined and reneged candidates among its scored ones has no AUC yet.
+    This is what recruiters were shown, graded afterwards. Only seasons whose scored
+    candidates all have an outcome count: mid-season the known outcomes are nearly all
+    early reneges (joining happens at the start date), which would grade any model as
+    badly calibrated.
     """
     query = (
         select(Score.as_of, Score.risk, Outcome.outcome, Candidate.season)
-        .join(Outcome, Outcome.candidate_id == Score.candidate_id)
+        .join(Outcome, Outcome.candidate_id == Score.candidate_id, isouter=True)
         .join(Candidate, Candidate.candidate_id == Score.candidate_id)
     )
     if model_version is not None:
@@ -142,6 +144,8 @@ def served_quality(engine: Engine, model_version: str | None = None) -> list[dic
         frame = pd.read_sql(query, conn)
     out = []
     for season, part in frame.groupby("season", sort=True):
+        if part["outcome"].isna().any():
+            continue  # in progress: graded when every scored candidate's outcome is in
         y = (part["outcome"] == "reneged").to_numpy(dtype=int)
         p = part["risk"].to_numpy(dtype=float)
         out.append(

@@ -152,19 +152,18 @@ def test_holdout_effect_compares_the_holdout_with_the_planned() -> None:
     ids = [f"c{i}" for i in range(400)]
     held = {c for c in ids if in_holdout(c, cfg)}
     assert 10 < len(held) < 80
+    offers = [ev(c, "2024-10-01 09:00", "offer_sent", actor="hr") for c in ids]
+    # mid-season: every holdout candidate has reneged; a tenth of the others have,
+    # and the rest have no outcome yet (they count, as not reneged so far)
     outcomes = [
-        (
-            c,
-            "reneged" if c in held else ("reneged" if i % 10 == 0 else "joined"),
-            "2025-07-01",
-            None,
-        )
-        for i, c in enumerate(ids)
+        (c, "reneged", "2024-12-01", None) for i, c in enumerate(ids) if c in held or i % 10 == 0
     ]
-    table = holdout_effect(frames([], outcomes), cfg).set_index("group")
+    table = holdout_effect(frames(offers, outcomes), cfg).set_index("group")
     assert table.loc["holdout", "renege_rate"] == 1.0
     planned = table.loc["planned"]
     assert planned["candidates"] == 400 - len(held)
+    assert planned["open"] == planned["candidates"] - planned["reneged"]
+    assert planned["renege_rate"] == pytest.approx(0.1, abs=0.02)
     assert planned["effect"] == pytest.approx(1.0 - planned["renege_rate"])
     assert planned["ci_low"] < planned["effect"] < planned["ci_high"]
 

@@ -221,6 +221,8 @@ def test_review_and_model_pages_show_their_tables(console: TestClient) -> None:
         "table-quality",
     ):
         assert f'id="{block}' in review.text
+    # the 2024 season is finished: its stored daily scores are graded by its outcomes
+    assert "线上评分 (事后对照结果)" in review.text
     model = console.get("/model")
     assert model.status_code == 200 and "v1" in model.text and "champion" in model.text
 
