@@ -15,19 +15,9 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from outreach.plan import PlanConfig, in_holdout
+from store.contract import REASONS
 from store.schema import Alert, Candidate, Content, Event, Outcome
 from training.snapshots import scored_population
-
-REASONS = (
-    "competing_offer",
-    "approval_slow",
-    "no_follow_up",
-    "location",
-    "salary",
-    "content_not_relevant",
-    "personal",
-    "other",
-)
 
 
 @dataclass(frozen=True)

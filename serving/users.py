@@ -67,31 +67,25 @@ def create_user(
     return int(user_id)
 
 
-def set_password(engine: Engine, name: str, password: str) -> None:
-    """A new password; every session of the user ends."""
-    check_password(password)
+def _change_user(engine: Engine, name: str, **values: object) -> None:
+    """Update a user and end all their sessions, in one transaction."""
     with engine.begin() as conn:
         user_id = conn.execute(select(ConsoleUser.user_id).where(ConsoleUser.name == name)).scalar()
         if user_id is None:
             raise KeepwarmError(f"no user {name}")
-        conn.execute(
-            update(ConsoleUser)
-            .where(ConsoleUser.user_id == user_id)
-            .values(password_hash=_hasher.hash(password))
-        )
+        conn.execute(update(ConsoleUser).where(ConsoleUser.user_id == user_id).values(**values))
         conn.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))
+
+
+def set_password(engine: Engine, name: str, password: str) -> None:
+    """A new password; every session of the user ends."""
+    check_password(password)
+    _change_user(engine, name, password_hash=_hasher.hash(password))
 
 
 def disable_user(engine: Engine, name: str) -> None:
     """The user can no longer sign in, and is signed out everywhere now."""
-    with engine.begin() as conn:
-        user_id = conn.execute(select(ConsoleUser.user_id).where(ConsoleUser.name == name)).scalar()
-        if user_id is None:
-            raise KeepwarmError(f"no user {name}")
-        conn.execute(
-            update(ConsoleUser).where(ConsoleUser.user_id == user_id).values(disabled_at=_utcnow())
-        )
-        conn.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user_id))
+    _change_user(engine, name, disabled_at=_utcnow())
 
 
 def list_users(engine: Engine) -> list[dict[str, object]]:

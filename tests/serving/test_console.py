@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, text
 
 from config import get_settings
 from serving.app import create_app
-from serving.users import create_user, disable_user
+from serving.users import create_user, disable_user, set_password
 from store.schema import ConsoleUser, Event, OutreachAction
 from tests.conftest import run_cli, run_daily
 from tests.serving.conftest import DAY
@@ -233,6 +233,14 @@ def test_disabling_a_user_ends_their_session(console: TestClient, engine: Engine
     disable_user(engine, "hana")
     assert console.get("/today", follow_redirects=False).status_code == 303
     assert sign_in(console, "hana").status_code == 401
+
+
+def test_a_new_password_ends_the_old_sessions(console: TestClient, engine: Engine) -> None:
+    sign_in(console, "hana")
+    set_password(engine, "hana", "a brand new passphrase")
+    assert console.get("/today", follow_redirects=False).status_code == 303
+    assert sign_in(console, "hana").status_code == 401
+    assert sign_in(console, "hana", "a brand new passphrase").status_code == 303
 
 
 def test_users_create_reads_the_password_from_stdin_and_stores_a_hash(
