@@ -230,6 +230,59 @@ def demo(
     )
 
 
+@app.command()
+def fairness(
+    season: Annotated[
+        str | None, typer.Option(help="A finished season (default: the latest finished one).")
+    ] = None,
+    bootstrap: Annotated[int, typer.Option(min=20, help="Bootstrap resamples for the CIs.")] = 200,
+) -> None:
+    """Bias audit of the champion on a finished season, by gender, school tier, home region."""
+    from store.db import open_store
+    from training.config import load_config
+    from training.fairness import FOUR_FIFTHS, GROUPINGS, audit_season
+    from training.tracking import load_champion
+    from training.train import closed_seasons
+
+    settings = get_settings()
+    engine = open_store(settings)
+    finished = closed_seasons(engine)
+    if not finished:
+        raise KeepwarmError("no finished season: the audit needs every candidate's outcome")
+    season = season or finished[-1]
+    if season not in finished:
+        raise KeepwarmError(
+            f"--season {season} is not a finished season; finished: {', '.join(finished)}"
+        )
+    model, version = load_champion(settings)
+    share = load_config().hr_capacity_share
+    typer.echo(
+        f"bias audit of model v{version} on {season}: selected = top {share:.0%} of each "
+        f"day's list; 95% bootstrap intervals over candidates ({bootstrap} resamples)"
+    )
+    report = audit_season(engine, model, season, share, bootstrap)
+    for by in GROUPINGS:
+        part = report[by]
+        flag = f"  FLAGGED: under {FOUR_FIFTHS}" if part["flagged"] else ""
+        typer.echo(f"\n{by}: lowest impact ratio {part['min_impact_ratio']}{flag}")
+        typer.echo(
+            f"  {'group':<10} {'n':>6} {'selected':>9} {'ratio':>6} {'recall':>7} {'fpr':>6} "
+            f"{'risk':>6} {'observed':>8}"
+        )
+        for name, g in part["groups"].items():
+            typer.echo(
+                f"  {name:<10} {g['n']:>6} {_pct(g['selection_rate']):>9} "
+                f"{g['impact_ratio'] if g['impact_ratio'] is not None else '-':>6} "
+                f"{_pct(g['recall']):>7} {_pct(g['fpr']):>6} {_pct(g['mean_risk']):>6} "
+                f"{_pct(g['observed_rate']):>8}"
+            )
+    typer.echo(json.dumps(report, ensure_ascii=False))
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
 @app.command("policy-eval")
 def policy_eval(
     candidates: Annotated[int, typer.Option(min=20, help="Candidates in the season.")] = 200,

@@ -7,6 +7,7 @@ stage, not a candidate) and not cached: their inputs are whole seasons.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
 from prefect import flow, task
@@ -19,6 +20,7 @@ from outreach.store import day_alerts, plan_day, store_alerts
 from serving.scoring import DayInputs, day_inputs, rank_scores, store_scores
 from store.db import open_store
 from training.config import load_config
+from training.fairness import audit_scores
 from training.tracking import Promote, Registered, load_champion, log_and_register
 from training.train import (
     SeasonData,
@@ -54,9 +56,19 @@ def fit_task(
     return fit_and_evaluate(train, test, data.truth, train_seasons, test_season, load_config())
 
 
+@task(name="bias-audit", cache_policy=NO_CACHE)
+def fairness_task(result: TrainResult) -> dict[str, Any]:
+    test = result.test.rename(columns={"risk_keepwarm": "risk"})
+    return audit_scores(open_store(get_settings()), test, load_config().hr_capacity_share)
+
+
 @task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def register_task(
-    result: TrainResult, train_seasons: list[str], test_season: str, promote: Promote
+    result: TrainResult,
+    train_seasons: list[str],
+    test_season: str,
+    promote: Promote,
+    fairness: dict[str, Any] | None = None,
 ) -> Registered:
     cfg = load_config()
     params = {
@@ -66,14 +78,14 @@ def register_task(
         "num_boost_round": cfg.num_boost_round,
         "snapshot_every_days": cfg.snapshot_every_days,
     }
-    return log_and_register(result, params, get_settings(), promote)
+    return log_and_register(result, params, get_settings(), promote, fairness)
 
 
 @flow(name="train", log_prints=False)
 def train_flow(
     train_seasons: list[str], test_season: str, promote: Promote = "auto"
 ) -> tuple[TrainResult, Registered]:
-    """Snapshots -> features -> fit -> evaluate -> log -> register/promote."""
+    """Snapshots -> features -> fit -> evaluate -> bias audit -> log -> register/promote."""
     cfg = load_config()
     data = load_data_task()
     train_spine = season_spine(data, train_seasons, cfg)
@@ -89,7 +101,8 @@ def train_flow(
         data,
     )
     result = fit_task(train, test, data, train_seasons, test_season)
-    registered = register_task(result, train_seasons, test_season, promote)
+    fairness = fairness_task(result)
+    registered = register_task(result, train_seasons, test_season, promote, fairness)
     return result, registered
 
 

@@ -461,7 +461,7 @@ def season_review(
     content = review.content_response(frames)
     alerts = review.alert_response(frames)
     holdout = review.holdout_effect(frames)
-    quality, drift, psi = _model_quality(who)
+    quality, drift, psi, fairness = _model_quality(who)
     ctx: dict[str, Any] = {
         "season": season,
         "seasons": seasons,
@@ -473,6 +473,7 @@ def season_review(
         "quality": quality,
         "drift": drift,
         "psi": psi,
+        "fairness": fairness,
         "charts": {
             "funnel": charts.bars(
                 funnel["month"],
@@ -542,12 +543,14 @@ def season_review(
     return render(request, "review.html", who, **ctx)
 
 
-def _model_quality(who: Viewer) -> tuple[list[dict[str, Any]], list[dict], float]:
+def _model_quality(
+    who: Viewer,
+) -> tuple[list[dict[str, Any]], list[dict], float, dict[str, Any]]:
     """Per-season AUC and calibration (held out at training, and as served), and drift."""
     service = who.service
     model = service.scorer.model
     if model is None:
-        return [], [], math.nan
+        return [], [], math.nan, {}
     history = model_history(service.settings)
     champion = next((m for m in history if m["version"] == model.version), None)
     details = version_details(service.settings, champion["run_id"]) if champion else {}
@@ -560,11 +563,11 @@ def _model_quality(who: Viewer) -> tuple[list[dict[str, Any]], list[dict], float
     try:
         table = views.risk_table(service, everyone, views.console_day(service), views.RiskFilters())
     except views.NoModel:
-        return quality, [], math.nan
+        return quality, [], math.nan, details.get("fairness", {})
     bands, psi = report.drift(
         evaluation, table["risk"].to_numpy(dtype=float), table["days_to_start"].to_numpy()
     )
-    return quality, bands.to_dict("records"), psi
+    return quality, bands.to_dict("records"), psi, details.get("fairness", {})
 
 
 # --- the model -----------------------------------------------------------------------------

@@ -119,6 +119,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "held out": ("训练时留出", "held out at training"),
     "served": ("线上评分 (事后对照结果)", "served (graded by outcomes since)"),
     "n": ("样本数", "Rows"),
+    "fairness": ("偏差审计 (模型测试赛季)", "Bias audit (the model's test season)"),
+    "fairness_note": (
+        "入选 = 每天名单的前 5% (优先联系)。影响比 = 该组入选率 / 最高组入选率，"
+        "低于 0.8 (五分之四规则) 需人工评估。性别从不作为模型输入。",
+        "Selected = the top 5% of each day's list (priority outreach). Impact ratio = the "
+        "group's selection rate / the highest group's; under 0.8 (the four-fifths rule) "
+        "needs a person's review. Gender is never a model input.",
+    ),
+    "gender": ("性别", "Gender"),
+    "home_region": ("生源地区", "Home region"),
+    "min_impact_ratio": ("最低影响比", "lowest impact ratio"),
+    "below_four_fifths": ("低于 0.8", "under 0.8"),
+    "selection_rate": ("入选率 (95% 区间)", "Selection rate (95% interval)"),
+    "impact_ratio": ("影响比", "Impact ratio"),
+    "recall": ("毁约者召回率", "Recall of reneges"),
+    "fpr": ("误报率", "False-positive rate"),
     "quality_note": (
         "线上评分在赛季结束 (所有人都有结果) 后才评估：赛季中已知的结果几乎都是提前毁约。",
         "Served scores are graded once a season ends (every scored candidate has an outcome): "

@@ -113,6 +113,7 @@ def small_store(small_seasons: dict[str, Path], settings: Settings) -> Engine:
 def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     from store.ingest import ingest_bundle
     from training.config import load_config
+    from training.fairness import audit_scores
     from training.tracking import log_and_register
     from training.train import load_season_data, train_model
 
@@ -122,7 +123,9 @@ def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPa
     for folder in small_seasons.values():
         ingest_bundle(engine, folder)
     result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", load_config())
-    log_and_register(result, {"test": "serving"}, settings, "force")
+    test = result.test.rename(columns={"risk_keepwarm": "risk"})
+    fairness = audit_scores(engine, test, load_config().hr_capacity_share, boot=50)
+    log_and_register(result, {"test": "serving"}, settings, "force", fairness)
     engine.dispose()
     return home
 

@@ -55,7 +55,18 @@ def test_train_flow_registers_and_gates_promotion(
     assert run.data.metrics["keepwarm.all.auc"] == pytest.approx(head["auc"])
     assert run.data.tags["promotion.decision"] == "champion"
     artifacts = {a.path for a in client.list_artifacts(first.run_id)}
-    assert {"plots", "data_fingerprint.json", "metrics.csv", "features.json"} <= artifacts
+    assert {
+        "plots",
+        "data_fingerprint.json",
+        "metrics.csv",
+        "features.json",
+        "evaluation.json",
+        "fairness.json",
+    } <= artifacts
+    # the bias audit runs with every training: logged, and any breach named in the decision
+    assert "fairness.gender.min_impact_ratio" in run.data.metrics
+    breach = run.data.tags["fairness.flagged"]
+    assert (breach == "none") == ("fairness flagged" not in first.reason)
     plots = {Path(a.path).name for a in client.list_artifacts(first.run_id, "plots")}
     assert plots == {"roc.png", "calibration.png", "lift.png", "feature_importance.png"}
     model, version = load_champion(settings)

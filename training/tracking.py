@@ -30,6 +30,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 
 from config import Settings
 from store.bundle import KeepwarmError
+from training.fairness import flagged
 from training.model import DropoutClassifier
 from training.report import evaluation_summary
 from training.train import TrainResult
@@ -182,7 +183,11 @@ def _decide(
 
 
 def log_and_register(
-    result: TrainResult, params: dict[str, object], settings: Settings, promote: Promote = "auto"
+    result: TrainResult,
+    params: dict[str, object],
+    settings: Settings,
+    promote: Promote = "auto",
+    fairness: dict[str, Any] | None = None,
 ) -> Registered:
     """One MLflow run: params, data fingerprint, metrics, plots, model; then the alias."""
     client = configure(settings)
@@ -241,6 +246,17 @@ def log_and_register(
         )
         model_version = str(info.registered_model_version)
         promoted, reason, champion_auc = _decide(client, result, promote)
+        if fairness is not None:
+            # the bias audit of the test season: logged, and any four-fifths breach is
+            # written into the promotion decision for a person to weigh
+            mlflow.log_dict(fairness, "fairness.json")
+            for by, part in fairness.items():
+                if part.get("min_impact_ratio") is not None:
+                    mlflow.log_metric(f"fairness.{by}.min_impact_ratio", part["min_impact_ratio"])
+            breaches = flagged(fairness)
+            mlflow.set_tag("fairness.flagged", "; ".join(breaches) or "none")
+            if breaches:
+                reason += "; fairness flagged: " + "; ".join(breaches)
         alias = "champion" if promoted else "challenger"
         client.set_registered_model_alias(MODEL_NAME, alias, model_version)
         client.set_model_version_tag(MODEL_NAME, model_version, "promotion", reason)
@@ -301,4 +317,5 @@ def version_details(settings: Settings, run_id: str) -> dict[str, Any]:
         "params": dict(run.data.params),
         "data": _run_dict(run_id, "data_fingerprint.json"),
         "evaluation": _run_dict(run_id, "evaluation.json"),
+        "fairness": _run_dict(run_id, "fairness.json"),
     }
