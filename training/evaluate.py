@@ -19,13 +19,19 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return total / max(len(y), 1)
 
 
-def _top_share(y: np.ndarray, p: np.ndarray, days: np.ndarray, share: float) -> tuple[float, float]:
-    """Precision and recall when HR acts on the top ``share`` of each day's list."""
-    picked = np.zeros(len(y), dtype=bool)
+def top_of_each_day(p: np.ndarray, days: np.ndarray, share: float) -> np.ndarray:
+    """Whether each row is in the top ``share`` of its day's list (at least one a day)."""
+    picked = np.zeros(len(p), dtype=bool)
     for day in np.unique(days):
         idx = np.flatnonzero(days == day)
         k = max(1, round(len(idx) * share))
         picked[idx[np.argsort(-p[idx], kind="stable")[:k]]] = True
+    return picked
+
+
+def _top_share(y: np.ndarray, p: np.ndarray, days: np.ndarray, share: float) -> tuple[float, float]:
+    """Precision and recall when HR acts on the top ``share`` of each day's list."""
+    picked = top_of_each_day(p, days, share)
     hits = float((y[picked] == 1).sum())
     return hits / max(picked.sum(), 1), hits / max((y == 1).sum(), 1)
 

@@ -22,6 +22,7 @@ from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, 
 from sqlalchemy import Engine, select
 
 from store.schema import Candidate
+from training.evaluate import top_of_each_day
 
 GROUPINGS = ("gender", "school_tier", "home_region")
 FOUR_FIFTHS = 0.8
@@ -66,16 +67,6 @@ def audit_fields(engine: Engine, candidate_ids: list[str]) -> pd.DataFrame:
             "home_region": rows["home_city"].map(home_region),
         }
     ).set_index("candidate_id")
-
-
-def selected(risk: np.ndarray, days: np.ndarray, share: float) -> np.ndarray:
-    """Whether each row is in the top ``share`` of its day's list (at least one a day)."""
-    picked = np.zeros(len(risk), dtype=bool)
-    for day in np.unique(days):
-        idx = np.flatnonzero(days == day)
-        k = max(1, round(len(idx) * share))
-        picked[idx[np.argsort(-risk[idx], kind="stable")[:k]]] = True
-    return picked
 
 
 def _group_metrics(frame: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -191,7 +182,7 @@ def audit_scores(
             "risk": scores["risk"].to_numpy(dtype=float),
         }
     )
-    frame["selected"] = selected(frame["risk"].to_numpy(), frame["as_of"].to_numpy(), share)
+    frame["selected"] = top_of_each_day(frame["risk"].to_numpy(), frame["as_of"].to_numpy(), share)
     fields = audit_fields(engine, frame["candidate_id"].unique().tolist())
     return fairness_report(frame.join(fields, on="candidate_id"), boot)
 

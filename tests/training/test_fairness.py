@@ -12,7 +12,8 @@ from fairlearn.metrics import MetricFrame, selection_rate
 
 from features.catalogue import FEATURE_NAMES
 from tests.conftest import run_cli
-from training.fairness import GROUPINGS, fairness_report, home_region, selected
+from training.evaluate import top_of_each_day as selected
+from training.fairness import GROUPINGS, fairness_report, home_region
 
 
 def test_home_region_maps_cities_and_says_when_it_cannot() -> None:
