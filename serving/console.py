@@ -32,7 +32,6 @@ from starlette.concurrency import run_in_threadpool
 from outreach import review
 from serving import charts, views
 from serving.app import ApiError, Service, _alerts, _detail, _done
-from serving.auth import Principal
 from serving.i18n import LANGS, Lang, t
 from serving.users import Session, session_of, sign_in, sign_out
 from training import report
@@ -551,22 +550,17 @@ def _model_quality(
     model = service.scorer.model
     if model is None:
         return [], [], math.nan, {}
-    history = model_history(service.settings)
-    champion = next((m for m in history if m["version"] == model.version), None)
-    details = version_details(service.settings, champion["run_id"]) if champion else {}
+    details = version_details(service.settings, model.version)
     evaluation = details.get("evaluation", {})
     quality = list(evaluation.get("seasons", []))
     quality += report.served_quality(service.engine, model.version)
     # Drift is the model's, so it is judged on everyone scored (an HR user sees only the
     # histogram, no candidate): one recruiter's few dozen would be mostly noise.
-    everyone = Principal(key_id=None, role="lead", hr_owner=None, user="drift")
     try:
-        table = views.risk_table(service, everyone, views.console_day(service), views.RiskFilters())
+        scores = views.day_scores(service, views.console_day(service))
     except views.NoModel:
         return quality, [], math.nan, details.get("fairness", {})
-    bands, psi = report.drift(
-        evaluation, table["risk"].to_numpy(dtype=float), table["days_to_start"].to_numpy()
-    )
+    bands, psi = report.drift(evaluation, scores.risk, scores.day.meta["days_to_start"].to_numpy())
     return quality, bands.to_dict("records"), psi, details.get("fairness", {})
 
 
@@ -579,7 +573,7 @@ def model_page(request: Request, who: Signed) -> HTMLResponse:
     history = model_history(service.settings)
     loaded = service.scorer.model.version if service.scorer.model else None
     champion = next((m for m in history if "champion" in m["aliases"]), None)
-    details = version_details(service.settings, champion["run_id"]) if champion else {}
+    details = version_details(service.settings, champion["version"]) if champion else {}
     return render(
         request, "model.html", who, history=history, champion=champion, details=details,
         loaded=loaded,

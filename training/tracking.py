@@ -309,9 +309,15 @@ def model_history(settings: Settings) -> list[dict[str, Any]]:
     return out
 
 
-def version_details(settings: Settings, run_id: str) -> dict[str, Any]:
-    """A version's data fingerprint, held-out evaluation and parameters."""
+def version_details(settings: Settings, model_version: str) -> dict[str, Any]:
+    """A registered version's data fingerprint, held-out evaluation, bias audit, parameters."""
     client = configure(settings)
+    try:
+        run_id = client.get_model_version(MODEL_NAME, model_version).run_id
+    except MlflowException:
+        return {}
+    if not run_id:
+        return {}
     run = client.get_run(run_id)
     return {
         "params": dict(run.data.params),
