@@ -81,6 +81,29 @@ class Settings(BaseSettings):
         default="10/minute", description="Sign-in attempts allowed per user name and per address."
     )
 
+    # --- privacy and compliance ------------------------------------------------------
+    audit_keep_days: int = Field(
+        default=365,
+        ge=183,
+        description="How long audit entries are kept (the store refuses to delete any "
+        "younger than 183 days, the EU AI Act's six months).",
+    )
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        description="Days after a candidate's outcome (joined or reneged) until their "
+        "personal data is removed by the retention flow.",
+    )
+    retention_mode: Literal["pseudonymise", "delete"] = Field(
+        default="pseudonymise",
+        description="pseudonymise: keep a record without id, school, birthday or free text "
+        "for training; delete: remove the candidate entirely.",
+    )
+    review_contact: str = Field(
+        default="your recruiter, or the HR data protection contact",
+        description="Who a candidate asks for a human review (shown on explanations).",
+    )
+
     # --- daily digests (off until configured) ----------------------------------------
     smtp_host: str | None = Field(default=None, description="SMTP server for e-mail digests.")
     smtp_port: int = 25

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from store.bundle import (
     CANDIDATES,
     EVENTS,
     Bundle,
+    BundleError,
     Origin,
     check_tables,
     empty_typed,
@@ -25,6 +26,7 @@ from store.bundle import (
     text_frame,
 )
 from store.db import chunks, upsert
+from store.erasure import signals_without_consent, tombstoned
 from store.schema import Candidate, Content, Event, IngestBatch, Outcome, Truth
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ class IngestReport:
     outcomes: int
     content: int
     truth: int
+    skipped_erased: int = 0  # candidates erased or retired before: not stored again
+    signals_deleted: int = 0  # outside signals of candidates whose consent is off
 
     def summary(self) -> str:
         return (
@@ -65,6 +69,12 @@ class IngestReport:
             f"events {self.events_new} new, {self.events_known} already known; "
             f"new or changed: outcomes {self.outcomes}, content {self.content}, "
             f"truth rows {self.truth}"
+            + (f"; skipped {self.skipped_erased} erased candidates" if self.skipped_erased else "")
+            + (
+                f"; deleted {self.signals_deleted} outside signals (consent withdrawn)"
+                if self.signals_deleted
+                else ""
+            )
         )
 
 
@@ -213,7 +223,9 @@ def load_bundle(conn: Connection, bundle: Bundle, touched: list[str] | None = No
 
     ``touched`` names the candidates a small write changes (kept with the batch so that
     serving processes refresh only those); a bundle leaves it None.
+    Candidates erased or retired before are left out, whatever the bundle says.
     """
+    bundle, skipped = _without_erased(conn, bundle)
     batch_id = conn.execute(
         insert(IngestBatch)
         .values(
@@ -252,10 +264,40 @@ def load_bundle(conn: Connection, bundle: Bundle, touched: list[str] | None = No
         outcomes=changed[0],
         content=changed[1],
         truth=changed[2],
+        skipped_erased=skipped,
+        signals_deleted=signals_without_consent(
+            conn, bundle.candidates["candidate_id"].astype(str).tolist()
+        ),
     )
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int) and k != "batch_id"}
     conn.execute(update(IngestBatch).where(IngestBatch.batch_id == batch_id).values(counts=counts))
     return report
+
+
+def _without_erased(conn: Connection, bundle: Bundle) -> tuple[Bundle, int]:
+    ids = set(bundle.candidates["candidate_id"].astype(str)) | set(
+        bundle.events["candidate_id"].astype(str)
+    )
+    for frame in (bundle.outcomes, bundle.truth):
+        if frame is not None:
+            ids |= set(frame["candidate_id"].astype(str))
+    gone = tombstoned(conn, ids)
+    if not gone:
+        return bundle, 0
+
+    def keep(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        if frame is None:
+            return None
+        return frame[~frame["candidate_id"].astype(str).isin(gone)].reset_index(drop=True)
+
+    kept = replace(
+        bundle,
+        candidates=keep(bundle.candidates),
+        events=keep(bundle.events),
+        outcomes=keep(bundle.outcomes),
+        truth=keep(bundle.truth),
+    )
+    return kept, len(gone)
 
 
 def ingest_bundle(engine: Engine, folder: Path | str, max_problems: int = 50) -> IngestReport:
@@ -285,7 +327,16 @@ def check_items(
     ids = sorted({str(i.get("candidate_id")) for i in items if i.get("candidate_id")})
     with engine.connect() as conn:
         known = _known_candidates(conn, ids)
-    typed = check_tables(texts, {table: Origin(table, "item")}, known, source, max_problems)
+        gone = tombstoned(conn, ids)
+    origin = Origin(table, "item")
+    if gone:
+        erased = [
+            origin.problem(n, "candidate_id", "this candidate was erased; it is not stored again")
+            for n, item in enumerate(items)
+            if str(item.get("candidate_id")) in gone
+        ]
+        raise BundleError(source, erased[:max_problems], truncated=len(erased) > max_problems)
+    typed = check_tables(texts, {table: origin}, known, source, max_problems)
     return Bundle(
         source=source,
         fingerprint=fingerprint,

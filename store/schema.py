@@ -256,3 +256,61 @@ class ConsoleSession(Base):
     csrf_token: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+
+
+class AuditEntry(Base):
+    """Who read or changed whose data, when and from where: append-only.
+
+    Triggers (migration 0007) refuse every UPDATE, and every DELETE of an entry younger
+    than ``store.audit.MIN_KEEP_DAYS``; only the retention purge removes older ones.
+    Entries hold ids, endpoints and counts, never names or free text.
+    """
+
+    __tablename__ = "audit_log"
+
+    audit_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)  # naive UTC
+    actor: Mapped[str] = mapped_column(String(128))  # key:3, user:wang, cli:root, flow:daily
+    role: Mapped[str | None] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))  # read, export, write, erase, ...
+    target: Mapped[str] = mapped_column(String(200))  # the endpoint, page or command
+    candidate_id: Mapped[str | None] = mapped_column(String(64))  # one subject
+    subjects: Mapped[list[str] | None] = mapped_column(JSON)  # many subjects (a list read)
+    origin: Mapped[str | None] = mapped_column(String(64))  # client address, or cli/flow
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_audit_at", "at"),
+        Index("ix_audit_candidate", "candidate_id"),
+        Index("ix_audit_actor", "actor"),
+    )
+
+
+class Tombstone(Base):
+    """A candidate id erased or retired: its salted SHA-256 only, so re-ingest skips it."""
+
+    __tablename__ = "tombstones"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # erased, retired
+    at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+
+class TierOverride(Base):
+    """A recruiter's judgement over the model's tier, with their reason; the latest one holds.
+
+    ``cleared_at`` ends it. The reason is free text: shown to those who may see the
+    candidate, never logged or audited.
+    """
+
+    __tablename__ = "tier_overrides"
+
+    override_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[str] = mapped_column(String(64), index=True)
+    tier: Mapped[str] = mapped_column(String(8))  # high, medium, low
+    model_tier: Mapped[str | None] = mapped_column(String(8))
+    model_risk: Mapped[float | None] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
