@@ -173,7 +173,13 @@ def score(
     day = _parse_day(as_of)
     scores, version = _run_score(day)
     if out is not None:
+        from store import audit
+        from store.db import open_store
+
         scores.drop(columns="reasons_detail").to_csv(out, index=False)
+        ids = scores["candidate_id"].astype(str).tolist()
+        engine = open_store(get_settings())
+        audit.record(engine, audit.Actor.cli(), "export", "keepwarm score --out", ids)
     typer.echo(f"scored {len(scores)} active candidates as of {day} with model v{version}")
     _print_top(scores, top)
 
@@ -479,6 +485,116 @@ def users_disable(name: Annotated[str, typer.Argument(help="The user's name.")])
 
     disable_user(open_store(get_settings()), name)
     typer.echo(f"disabled {name}")
+
+
+# --- privacy and compliance -------------------------------------------------------------
+
+
+@app.command("audit")
+def audit_cmd(
+    candidate: Annotated[
+        str | None, typer.Option(help="Entries about this candidate (an erasure too).")
+    ] = None,
+    actor: Annotated[
+        str | None, typer.Option(help="key:3, user:wang, cli:root, or just the name.")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="From this day on, YYYY-MM-DD.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List the audit log: who read or changed whose data, when, and from where."""
+    from store import audit
+    from store.db import open_store
+
+    engine = open_store(get_settings())
+    day = _parse_day(since) if since else None
+    frame = audit.entries(engine, candidate, actor, day, limit=limit)
+    audit.record(engine, audit.Actor.cli(), "read", "keepwarm audit",
+                 detail={"candidate_filter": candidate is not None})  # fmt: skip
+    for row in frame.itertuples(index=False):
+        if as_json:
+            typer.echo(json.dumps({k: getattr(row, k) for k in frame.columns}, default=str,
+                                  ensure_ascii=False))  # fmt: skip
+            continue
+        who = row.candidate_id or (
+            f"{len(row.subjects)} candidates" if isinstance(row.subjects, list) else ""
+        )
+        if not who and isinstance(row.detail, dict) and "subject_hash" in row.detail:
+            who = "#" + str(row.detail["subject_hash"])[:12]
+        typer.echo(
+            f"{row.at:%Y-%m-%d %H:%M:%S}  {row.actor:<18} {row.action:<16} {row.target:<40} "
+            f"{who}  {row.origin or ''}"
+        )
+    typer.echo(f"{len(frame)} entries", err=True)
+
+
+@app.command()
+def forget(
+    candidate_id: Annotated[str, typer.Argument(help="The candidate to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Erase a candidate's personal data from every table keepwarm keeps (PIPL art. 47).
+
+    The erasure is recorded in the audit log without the erased data, and a tombstone of
+    the id's hash keeps an old bundle from bringing the person back.
+    """
+    from serving.app import _forget
+    from store import audit
+    from store.db import open_store
+
+    if not yes and not typer.confirm(f"erase {candidate_id} everywhere? this cannot be undone"):
+        raise typer.Exit(1)
+    removed = _forget(open_store(get_settings()), candidate_id, audit.Actor.cli(),
+                      "keepwarm forget")  # fmt: skip
+    if removed is None:
+        raise KeepwarmError(f"no candidate {candidate_id} in the store")
+    typer.echo(f"erased {candidate_id}: " + ", ".join(
+        f"{table} {n}" for table, n in sorted(removed.rows.items())))  # fmt: skip
+    typer.echo(json.dumps({"candidate_id": candidate_id, "removed": removed.rows}))
+
+
+@app.command("withdraw-consent")
+def withdraw_consent(
+    candidate_id: Annotated[str, typer.Argument(help="The candidate who withdrew consent.")],
+) -> None:
+    """Delete a candidate's stored outside signals and stop using them from the next score."""
+    from store import audit, erasure
+    from store.db import open_store
+    from store.schema import Candidate
+
+    engine = open_store(get_settings())
+    with engine.begin() as conn:
+        from sqlalchemy import select
+
+        if conn.execute(select(Candidate.candidate_id).where(
+                Candidate.candidate_id == candidate_id)).first() is None:  # fmt: skip
+            raise KeepwarmError(f"no candidate {candidate_id} in the store")
+        deleted = erasure.withdraw_consent(conn, [candidate_id])
+        audit.record(conn, audit.Actor.cli(), "consent_withdrawn", "keepwarm withdraw-consent",
+                     [candidate_id], {"signals_deleted": deleted})  # fmt: skip
+    typer.echo(f"consent withdrawn for {candidate_id}: {deleted} outside signals deleted")
+
+
+@app.command()
+def retention(
+    today: Annotated[
+        str | None, typer.Option(help="Apply the periods as of this day (default today).")
+    ] = None,
+) -> None:
+    """Apply the retention periods now (the nightly `retention` flow does it on a schedule)."""
+    from flows.runtime import configure_prefect
+
+    settings = get_settings()
+    configure_prefect(settings)
+    from flows.pipeline import retention_flow
+
+    result = retention_flow(_parse_day(today))
+    typer.echo(
+        f"retention ({settings.retention_days} days after the outcome, {result['mode']}): "
+        f"{result['candidates']} candidates; {result['audit_entries_purged']} audit entries "
+        f"older than {settings.audit_keep_days} days purged"
+    )
+    typer.echo(json.dumps(result))
 
 
 def _print_plan(engine: Engine, day: dt.date) -> None:

@@ -7,7 +7,8 @@ Start a server (it binds to loopback), point keepwarm at it, then serve:
     .venv/bin/python -m flows.deploy
 
 Daily scoring runs at 07:00 Asia/Shanghai; retraining runs each 1 August,
-after the last start dates of the season before, on every closed season.
+after the last start dates of the season before, on every closed season; the retention
+flow runs nightly at 02:30.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from prefect import flow, serve  # noqa: E402
 from prefect.deployments.runner import RunnerDeployment  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
-from flows.pipeline import daily_scoring_flow, train_flow  # noqa: E402
+from flows.pipeline import daily_scoring_flow, retention_flow, train_flow  # noqa: E402
 from store.bundle import KeepwarmError  # noqa: E402
 from store.db import open_store  # noqa: E402
 from training.train import closed_seasons  # noqa: E402
@@ -47,7 +48,10 @@ def deployments() -> list[RunnerDeployment]:
         name="retrain-when-a-season-closes",
         schedules=[Cron("0 3 1 8 *", timezone="Asia/Shanghai")],
     )
-    return [cast(RunnerDeployment, scoring), cast(RunnerDeployment, retraining)]
+    retention = retention_flow.to_deployment(
+        name="retention", schedules=[Cron("30 2 * * *", timezone="Asia/Shanghai")]
+    )
+    return [cast(RunnerDeployment, d) for d in (scoring, retraining, retention)]
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from features.build import build_features
 from outreach.digest import SendReport, send_digests
 from outreach.store import day_alerts, plan_day, store_alerts
 from serving.scoring import DayInputs, day_inputs, rank_scores, store_scores
+from store import audit, erasure
 from store.db import open_store
 from training.config import load_config
 from training.fairness import audit_scores
@@ -146,6 +147,35 @@ def digest_task(as_of: dt.date) -> SendReport:
     return send_digests(open_store(settings), settings, as_of)
 
 
+@flow(name="retention", log_prints=False)
+def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
+    """Apply the retention periods: candidates whose outcome is old, and old audit entries.
+
+    One transaction for the candidates (all of them or none), recorded in the audit log
+    with counts only; then the audit entries past ``audit_keep_days`` (never under six
+    months: the store refuses).
+    """
+    settings = get_settings()
+    day = today or dt.date.today()
+    engine = open_store(settings)
+    ids, removed = erasure.retire(engine, day, settings.retention_days, settings.retention_mode)
+    if ids:
+        audit.record(
+            engine,
+            audit.Actor.flow("retention"),
+            settings.retention_mode,
+            "retention",
+            detail={"retention_days": settings.retention_days, **removed.as_dict()},
+        )
+    purged = audit.purge(engine, settings.audit_keep_days)
+    return {
+        "candidates": len(ids),
+        "mode": settings.retention_mode,
+        "rows": removed.rows,
+        "audit_entries_purged": purged,
+    }
+
+
 @flow(name="daily-scoring", log_prints=False)
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
     """Active population as of a day -> features -> scores and reasons -> history -> alerts."""
@@ -154,6 +184,13 @@ def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]
     features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
     scores, version = score_task(features, inputs.candidates)
     store_task(scores, version)
+    audit.record(
+        open_store(get_settings()),
+        audit.Actor.flow("daily-scoring"),
+        "score",
+        "daily-scoring",
+        detail={"as_of": day.isoformat(), "candidates": len(scores), "model_version": version},
+    )
     alerts = alerts_task(day, scores["candidate_id"].tolist())
     plan_task(day, scores, features, alerts)
     digest_task(day)

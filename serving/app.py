@@ -31,15 +31,18 @@ from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from config import Settings, get_settings
+from outreach import overrides
 from outreach.alerts import alert_text
 from outreach.store import candidate_owners
 from serving import greenhouse
 from serving.auth import KeyCache, Principal
 from serving.engine import FLAGS, DayScores, LoadedModel, Scorer
+from serving.explain import explain, override_of
 from serving.metrics import Metrics, MetricsMiddleware, TooLarge
 from serving.schemas import (
     MAX_EVENTS,
@@ -47,15 +50,22 @@ from serving.schemas import (
     MAX_PAGE,
     AlertList,
     AlertOut,
+    AuditList,
+    AuditRow,
     CandidateDetail,
     CandidateIn,
+    ConsentWithdrawn,
+    Erased,
     ErrorBody,
     EventIn,
+    Explanation,
     Health,
     IsoDate,
     ItemError,
     OutcomeIn,
     OutreachPlan,
+    Override,
+    OverrideIn,
     PlannedAction,
     Profile,
     Reason,
@@ -71,6 +81,7 @@ from serving.schemas import (
     WebhookResult,
     Written,
 )
+from store import audit, erasure
 from store.bundle import BundleError, KeepwarmError
 from store.db import open_store
 from store.ingest import check_items, load_bundle
@@ -115,6 +126,10 @@ def _error(status: int, code: str, message: str, problems: list[dict[str, Any]] 
 # --- the service's state --------------------------------------------------------------------
 
 
+# MLflow's error codes for a registry that answered, with "not there".
+ANSWERED = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
 class Service:
     """Everything the routes share: store, keys, limiter, scorer, metrics."""
 
@@ -134,6 +149,9 @@ class Service:
         self._reload_lock = threading.Lock()
         # SQLite has one writer at a time: queue writes here instead of in its busy loop.
         self.write_lock = threading.Lock()
+        self.refused: set[str] = set()  # model versions that failed their load check
+        self.registry_error: str | None = None
+        self._cards: dict[str, dict[str, Any]] = {}
 
     def today(self) -> dt.date:
         return dt.datetime.now(self.zone).date()
@@ -144,7 +162,12 @@ class Service:
         return "medium" if risk >= self.settings.tier_medium else "low"
 
     def reload_model(self) -> tuple[str | None, bool]:
-        """Load the champion if the alias moved; returns (version, changed)."""
+        """Load the champion if the alias moved; returns (version, changed).
+
+        A registry that does not answer, or a version that cannot serve (a bad file, a
+        feature list this keepwarm does not build), leaves the current model serving:
+        the service never crashes on it, and reports not ready while it has no model.
+        """
         from mlflow.exceptions import MlflowException
 
         from training.tracking import MODEL_NAME, configure, load_model_version
@@ -154,15 +177,55 @@ class Service:
             try:
                 client = configure(self.settings)
                 version = str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
-            except MlflowException:
+            except MlflowException as exc:
+                # the registry answered "no such alias": no champion yet, not a fault
+                answered = exc.error_code in ANSWERED
+                self.registry_error = None if answered else "model registry unreachable"
                 return current, False
-            if version == current:
+            except Exception:  # a registry that does not answer at all
+                log.warning("the model registry does not answer; keeping version %s", current)
+                self.registry_error = "model registry unreachable"
                 return current, False
-            loaded = LoadedModel.of(load_model_version(version), version)
+            self.registry_error = None
+            if version == current or version in self.refused:
+                return current, False
+            try:
+                loaded = LoadedModel.of(load_model_version(version), version)
+            except Exception as exc:
+                self.refused.add(version)
+                log.error(
+                    "model version %s refused (%s); version %s keeps serving",
+                    version,
+                    type(exc).__name__,
+                    current,
+                )
+                return current, False
             self.scorer.set_model(loaded)
             self.metrics.model_loaded(version)
             log.warning("serving model version %s (was %s)", version, current)
             return version, True
+
+    def card(self, version: str) -> dict[str, Any]:
+        """The version's model card (from MLflow, once per version)."""
+        if version not in self._cards:
+            from training.tracking import version_details
+
+            try:
+                self._cards[version] = version_details(self.settings, version).get("card", {})
+            except Exception:
+                log.warning("model card of version %s unavailable", version)
+                return {}
+        return self._cards[version]
+
+    def audit(
+        self,
+        who: audit.Actor,
+        action: str,
+        target: str,
+        candidates: list[str] | tuple[str, ...] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        audit.record(self.engine, who, action, target, candidates, detail)
 
 
 async def _service(request: Request) -> Service:
@@ -201,6 +264,15 @@ async def caller(
     return principal
 
 
+async def actor(request: Request, principal: Annotated[Principal, Depends(caller)]) -> audit.Actor:
+    """The caller as the audit log names them: key or user, role, and address."""
+    return audit.Actor(principal.name, principal.role, _origin(request))
+
+
+def _origin(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def allow(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     async def check(principal: Annotated[Principal, Depends(caller)]) -> Principal:
         if principal.role not in roles:
@@ -215,6 +287,7 @@ Scorer_ = Annotated[Principal, Depends(allow("ats", "hr", "lead", "admin"))]
 Reader = Annotated[Principal, Depends(allow("hr", "lead", "admin"))]
 Admin = Annotated[Principal, Depends(allow("admin"))]
 ServiceDep = Annotated[Service, Depends(_service)]
+Who = Annotated[audit.Actor, Depends(actor)]
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -230,13 +303,23 @@ def _scores(service: Service, as_of: dt.date, ids: list[str]) -> DayScores:
     return service.scorer.day(as_of, ids)
 
 
-def _write(service: Service, table: str, items: list[dict[str, Any]], principal: Principal):
+def _write(
+    service: Service,
+    table: str,
+    items: list[dict[str, Any]],
+    principal: Principal,
+    who: audit.Actor,
+):
     body = json.dumps(items, sort_keys=True, default=str).encode()
     fingerprint = hashlib.sha256(body).hexdigest()
     bundle = check_items(service.engine, table, items, f"api:{table}:{principal.name}", fingerprint)
     touched = {str(i["candidate_id"]) for i in items}
     with service.write_lock, service.engine.begin() as conn:
         report = load_bundle(conn, bundle, touched=sorted(touched))
+        # in the same transaction: the change and its record land together or not at all
+        audit.record(
+            conn, who, "write", f"POST /v1/{table}", sorted(touched), {"items": len(items)}
+        )
     service.scorer.wrote(report.batch_id, touched)
     if table == "candidates":
         service.scorer.touch(greenhouse.replay_pending(service.engine))
@@ -347,6 +430,18 @@ def _handlers(app: FastAPI) -> None:
             response.headers["Retry-After"] = "1"
         return response
 
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        # The transaction was rolled back: nothing was half-written. The pool reconnects
+        # by itself when the store is back (pool_pre_ping), so no restart is needed.
+        log.error(
+            "store unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+        )
+        response = _error(503, "store_unavailable", "the store is unavailable; try again")
+        response.headers["Retry-After"] = "5"
+        return response
+
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         # The traceback goes to the server log (no request body in it); the client gets none.
@@ -377,7 +472,7 @@ def _routes(app: FastAPI) -> None:
         model = service.scorer.model
         if model is None:
             response.status_code = 503
-            return Health(status="not ready", detail="no champion model")
+            return Health(status="not ready", detail=service.registry_error or "no champion model")
         return Health(status="ready", model_version=model.version)
 
     @app.get("/metrics", tags=["ops"], response_class=Response)
@@ -393,13 +488,14 @@ def _routes(app: FastAPI) -> None:
         items: Annotated[list[EventIn], EventsBody],
         principal: Writer,
         service: ServiceDep,
+        who: Who,
     ) -> Written:
         """Add events in the contract's shape.
 
         All or nothing: one bad item refuses the request. A known `event_id` changes nothing.
         """
         rows = [i.model_dump() for i in items]
-        report = _write(service, "events", rows, principal)
+        report = _write(service, "events", rows, principal, who)
         service.metrics.events(report.events_new)
         return Written(
             batch_id=report.batch_id,
@@ -410,11 +506,14 @@ def _routes(app: FastAPI) -> None:
 
     @app.post("/v1/candidates", response_model=Written, tags=["ats"], responses=ERRORS)
     def post_candidates(
-        items: Annotated[list[CandidateIn], ItemsBody], principal: Writer, service: ServiceDep
+        items: Annotated[list[CandidateIn], ItemsBody],
+        principal: Writer,
+        service: ServiceDep,
+        who: Who,
     ) -> Written:
         """Add or update candidate profiles (the contract's candidates.csv columns)."""
         rows = [i.model_dump() for i in items]
-        report = _write(service, "candidates", rows, principal)
+        report = _write(service, "candidates", rows, principal, who)
         return Written(
             batch_id=report.batch_id,
             received=len(rows),
@@ -424,11 +523,14 @@ def _routes(app: FastAPI) -> None:
 
     @app.post("/v1/outcomes", response_model=Written, tags=["ats"], responses=ERRORS)
     def post_outcomes(
-        items: Annotated[list[OutcomeIn], ItemsBody], principal: Writer, service: ServiceDep
+        items: Annotated[list[OutcomeIn], ItemsBody],
+        principal: Writer,
+        service: ServiceDep,
+        who: Who,
     ) -> Written:
         """Record who joined and who reneged (and why): the labels of the next retraining."""
         rows = [i.model_dump() for i in items]
-        report = _write(service, "outcomes", rows, principal)
+        report = _write(service, "outcomes", rows, principal, who)
         return Written(batch_id=report.batch_id, received=len(rows), new=report.outcomes)
 
     # --- scores ---------------------------------------------------------------------------------
@@ -440,7 +542,7 @@ def _routes(app: FastAPI) -> None:
         responses={**ERRORS, **UNAVAILABLE},
     )
     async def post_score(
-        request: ScoreRequest, principal: Scorer_, service: ServiceDep
+        request: ScoreRequest, principal: Scorer_, service: ServiceDep, who: Who
     ) -> Response:
         """Risk, tier, rank and reasons for up to 10,000 candidates as of a day (default today).
 
@@ -448,7 +550,7 @@ def _routes(app: FastAPI) -> None:
         """
         as_of = request.as_of or service.today()
         ids = list(dict.fromkeys(request.candidate_ids))
-        body = await run_in_threadpool(_score_body, service, principal, as_of, ids)
+        body = await run_in_threadpool(_score_body, service, principal, who, as_of, ids)
         return Response(body, media_type="application/json")
 
     @app.get(
@@ -460,6 +562,7 @@ def _routes(app: FastAPI) -> None:
     def risk_list(
         principal: Reader,
         service: ServiceDep,
+        who: Who,
         owner: Annotated[str | None, Query(max_length=64, description="hr_owner")] = None,
         department: Annotated[str | None, Query(max_length=200)] = None,
         tier: Annotated[Tier | None, Query()] = None,
@@ -491,6 +594,7 @@ def _routes(app: FastAPI) -> None:
             for i, rank, detail in zip(page, ranks[offset : offset + limit], details, strict=True)
         ]
         more = offset + limit < len(picked)
+        service.audit(who, "read", "GET /v1/risk-list", [r.candidate_id for r in rows])
         return RiskList(
             as_of=day,
             model_version=scores.model.version,
@@ -509,12 +613,17 @@ def _routes(app: FastAPI) -> None:
         candidate_id: Annotated[str, Path(min_length=1, max_length=64)],
         principal: Reader,
         service: ServiceDep,
+        who: Who,
         as_of: Annotated[
             IsoDate | None, Query(description="current score as of; default today")
         ] = None,
     ) -> CandidateDetail:
         """Profile, event timeline, score history and today's reasons for one candidate."""
-        return _detail(service, principal, candidate_id, as_of or service.today())
+        detail = _detail(service, principal, candidate_id, as_of or service.today())
+        service.audit(
+            who, "read", "GET /v1/candidates/{id}", [candidate_id], {"fields": DETAIL_FIELDS}
+        )
+        return detail
 
     @app.get(
         "/v1/alerts",
@@ -525,6 +634,7 @@ def _routes(app: FastAPI) -> None:
     def list_alerts(
         principal: Reader,
         service: ServiceDep,
+        who: Who,
         owner: Annotated[str | None, Query(max_length=64, description="hr_owner")] = None,
         kind: Annotated[str | None, Query(max_length=32)] = None,
         state: Annotated[Literal["open", "resolved", "all"], Query()] = "open",
@@ -533,12 +643,15 @@ def _routes(app: FastAPI) -> None:
     ) -> AlertList:
         """The brief's warnings from the latest daily run, oldest first, each in both languages."""
         owner = _owner_scope(principal, owner)
-        return _alerts(service, owner, kind, state, limit, cursor)
+        found = _alerts(service, owner, kind, state, limit, cursor)
+        service.audit(who, "read", "GET /v1/alerts", [r.candidate_id for r in found.rows])
+        return found
 
     @app.get("/v1/outreach-plan", response_model=OutreachPlan, tags=["hr"], responses=ERRORS)
     def outreach_plan(
         principal: Reader,
         service: ServiceDep,
+        who: Who,
         owner: Annotated[str | None, Query(max_length=64, description="hr_owner")] = None,
         date: Annotated[IsoDate | None, Query(description="default: today")] = None,
     ) -> OutreachPlan:
@@ -556,6 +669,7 @@ def _routes(app: FastAPI) -> None:
             # order it was stored in
             key=lambda a: (a.automatic, a.hr_owner, a.action_id),
         )
+        service.audit(who, "read", "GET /v1/outreach-plan", [a.candidate_id for a in actions])
         return OutreachPlan(plan_date=day, owner=owner, actions=actions)
 
     @app.post(
@@ -568,9 +682,10 @@ def _routes(app: FastAPI) -> None:
         action_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
         principal: Annotated[Principal, Depends(allow("hr", "lead", "admin"))],
         service: ServiceDep,
+        who: Who,
     ) -> PlannedAction:
         """Record that the action was done: as contract events, so the next scores see it."""
-        return _done(service, principal, action_id)
+        return _done(service, principal, action_id, who)
 
     # --- webhooks -------------------------------------------------------------------------------
 
@@ -623,6 +738,114 @@ def _routes(app: FastAPI) -> None:
             events=outcome.events,
         )
 
+    # --- trust: explanations, overrides, consent, erasure, audit --------------------------------
+
+    @app.get(
+        "/v1/candidates/{candidate_id}/explanation",
+        response_model=Explanation,
+        tags=["hr"],
+        responses={**ERRORS, **NOT_FOUND},
+    )
+    def explanation(
+        candidate_id: Annotated[str, Path(min_length=1, max_length=64)],
+        principal: Reader,
+        service: ServiceDep,
+        who: Who,
+        lang: Annotated[Literal["zh", "en"], Query()] = "zh",
+        as_of: Annotated[IsoDate | None, Query(description="default: today")] = None,
+    ) -> Explanation:
+        """Why this risk, in plain words: for a candidate who asks, or a person reviewing it."""
+        out = _explanation(service, principal, candidate_id, as_of or service.today(), lang)
+        service.audit(who, "explain", "GET /v1/candidates/{id}/explanation", [candidate_id])
+        return out
+
+    @app.put(
+        "/v1/candidates/{candidate_id}/override",
+        response_model=Override | None,
+        tags=["hr"],
+        responses={**ERRORS, **NOT_FOUND},
+    )
+    def put_override(
+        candidate_id: Annotated[str, Path(min_length=1, max_length=64)],
+        body: OverrideIn,
+        principal: Reader,
+        service: ServiceDep,
+        who: Who,
+    ) -> Override | None:
+        """Set a recruiter's tier over the model's, with a reason; it holds until cleared.
+
+        `"tier": null` clears it: the model's tier shows again (the answer is then null).
+        """
+        if body.tier is None:
+            _clear_override(service, principal, who, candidate_id)
+            return None
+        return _set_override(service, principal, who, candidate_id, body.tier, body.reason)
+
+    @app.post(
+        "/v1/candidates/{candidate_id}/consent-withdrawal",
+        response_model=ConsentWithdrawn,
+        tags=["ats"],
+        responses={**ERRORS, **NOT_FOUND},
+    )
+    def withdraw_consent(
+        candidate_id: Annotated[str, Path(min_length=1, max_length=64)],
+        principal: Writer,
+        service: ServiceDep,
+        who: Who,
+    ) -> ConsentWithdrawn:
+        """The candidate withdrew consent to outside signals: delete them, stop using them."""
+        with service.write_lock, service.engine.begin() as conn:
+            if candidate_owners(conn, [candidate_id]).get(candidate_id) is None:
+                raise ApiError(404, "not_found", "no such candidate")
+            deleted = erasure.withdraw_consent(conn, [candidate_id])
+            audit.record(
+                conn,
+                who,
+                "consent_withdrawn",
+                "POST /v1/candidates/{id}/consent-withdrawal",
+                [candidate_id],
+                {"signals_deleted": deleted},
+            )
+        service.scorer.touch({candidate_id})
+        return ConsentWithdrawn(candidate_id=candidate_id, signals_deleted=deleted)
+
+    @app.delete(
+        "/v1/admin/candidates/{candidate_id}",
+        response_model=Erased,
+        tags=["admin"],
+        responses={**ERRORS, **NOT_FOUND},
+    )
+    def forget(
+        candidate_id: Annotated[str, Path(min_length=1, max_length=64)],
+        principal: Admin,
+        service: ServiceDep,
+        who: Who,
+    ) -> Erased:
+        """Erase a candidate's personal data everywhere keepwarm keeps it (PIPL art. 47)."""
+        removed = _forget(service.engine, candidate_id, who, "DELETE /v1/admin/candidates/{id}")
+        if removed is None:
+            raise ApiError(404, "not_found", "no such candidate")
+        service.scorer.reset()
+        return Erased(candidate_id=candidate_id, removed=removed.rows)
+
+    @app.get("/v1/admin/audit", response_model=AuditList, tags=["admin"], responses=ERRORS)
+    def audit_log(
+        principal: Admin,
+        service: ServiceDep,
+        who: Who,
+        candidate: Annotated[str | None, Query(max_length=64)] = None,
+        actor: Annotated[str | None, Query(max_length=128)] = None,
+        since: Annotated[IsoDate | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    ) -> AuditList:
+        """The audit log, newest first: who read or changed whose data, when, from where."""
+        frame = audit.entries(service.engine, candidate, actor, since, limit=limit)
+        service.audit(
+            who, "read", "GET /v1/admin/audit", detail={"candidate_filter": bool(candidate)}
+        )
+        rows = [AuditRow.model_validate(r) for r in _records(frame)]
+        return AuditList(total=len(rows), rows=rows)
+
     # --- admin ----------------------------------------------------------------------------------
 
     @app.post(
@@ -663,7 +886,9 @@ def _missing(
     ]
 
 
-def _score_body(service: Service, principal: Principal, as_of: dt.date, ids: list[str]) -> bytes:
+def _score_body(
+    service: Service, principal: Principal, who: audit.Actor, as_of: dt.date, ids: list[str]
+) -> bytes:
     """The /v1/score response as JSON bytes: the whole computation, off the event loop.
 
     Built as plain dicts and encoded by orjson: for one candidate, pydantic models
@@ -680,6 +905,7 @@ def _score_body(service: Service, principal: Principal, as_of: dt.date, ids: lis
             rows.append(i)
     errors = _missing(service, absent, principal, as_of)
     results = _score_dicts(service, scores, rows)
+    service.audit(who, "read", "POST /v1/score", [r["candidate_id"] for r in results])
     service.metrics.scored(len(results))
     return orjson.dumps(
         {
@@ -815,7 +1041,9 @@ DONE_EVENTS = {
 }
 
 
-def _done(service: Service, principal: Principal, action_id: int) -> PlannedAction:
+def _done(
+    service: Service, principal: Principal, action_id: int, who: audit.Actor
+) -> PlannedAction:
     with service.engine.connect() as conn:
         row = conn.execute(
             select(OutreachAction).where(OutreachAction.action_id == action_id)
@@ -850,6 +1078,14 @@ def _done(service: Service, principal: Principal, action_id: int) -> PlannedActi
             update(OutreachAction)
             .where(OutreachAction.action_id == action_id)
             .values(status="done", done_at=now.astimezone(dt.UTC).replace(tzinfo=None))
+        )
+        audit.record(
+            conn,
+            who,
+            "write",
+            "POST /v1/actions/{id}/done",
+            [row.candidate_id],
+            {"action_id": action_id, "action": row.action},
         )
         done = conn.execute(
             select(OutreachAction).where(OutreachAction.action_id == action_id)
@@ -941,6 +1177,98 @@ def _detail(
         ],
         current=current,
     )
+
+
+DETAIL_FIELDS = "profile,outcome,timeline,score_history,current"
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {k: (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v) for k, v in r.items()}
+        for r in frame.to_dict("records")
+    ]
+
+
+def _forget(engine: Engine, candidate_id: str, who: audit.Actor, target: str):
+    """Erase one candidate and record it (without the id) in one transaction."""
+    with engine.begin() as conn:
+        if candidate_owners(conn, [candidate_id]).get(candidate_id) is None:
+            return None
+        removed = erasure.forget(conn, candidate_id)
+        audit.record(
+            conn,
+            who,
+            "erase",
+            target,
+            detail={"subject_hash": erasure.id_hash(candidate_id), **removed.as_dict()},
+        )
+    return removed
+
+
+def _explanation(
+    service: Service, principal: Principal, candidate_id: str, as_of: dt.date, lang: str
+) -> Explanation:
+    detail = _detail(service, principal, candidate_id, as_of)
+    model = service.scorer.model
+    version = detail.current.model_version if detail.current else None
+    return explain(
+        detail,
+        override_of(service, candidate_id),
+        list(model.features) if model else None,
+        service.card(version) if version else {},
+        as_of,
+        lang,
+        service.settings.review_contact,
+    )
+
+
+def _set_override(
+    service: Service,
+    principal: Principal,
+    who: audit.Actor,
+    candidate_id: str,
+    tier: str,
+    reason: str,
+) -> Override:
+    detail = _detail(service, principal, candidate_id, service.today())
+    current = detail.current
+    with service.write_lock, service.engine.begin() as conn:
+        overrides.set_override(
+            conn,
+            candidate_id,
+            tier,
+            reason,
+            principal.name,
+            None if current is None else current.risk,
+            None if current is None else current.risk_tier,
+        )
+        # the tier and the model's, not the reason: that is free text
+        audit.record(
+            conn,
+            who,
+            "override",
+            "PUT /v1/candidates/{id}/override",
+            [candidate_id],
+            {"tier": tier, "model_tier": None if current is None else current.risk_tier},
+        )
+    found = override_of(service, candidate_id)
+    return Override.model_validate(found, from_attributes=True)
+
+
+def _clear_override(
+    service: Service, principal: Principal, who: audit.Actor, candidate_id: str
+) -> None:
+    _detail(service, principal, candidate_id, service.today())  # scope check
+    with service.write_lock, service.engine.begin() as conn:
+        cleared = overrides.clear_override(conn, candidate_id)
+        audit.record(
+            conn,
+            who,
+            "override_cleared",
+            "DELETE /v1/candidates/{id}/override",
+            [candidate_id],
+            {"cleared": cleared},
+        )
 
 
 def _offset(minutes: int) -> str:

@@ -31,9 +31,22 @@ from starlette.concurrency import run_in_threadpool
 
 from outreach import review
 from serving import charts, views
-from serving.app import ApiError, Service, _alerts, _detail, _done
+from serving.app import (
+    DETAIL_FIELDS,
+    ApiError,
+    Service,
+    _alerts,
+    _clear_override,
+    _detail,
+    _done,
+    _explanation,
+    _set_override,
+)
+from serving.explain import override_of
 from serving.i18n import LANGS, Lang, t
 from serving.users import Session, session_of, sign_in, sign_out
+from store import audit
+from store.audit import Actor
 from training import report
 from training.tracking import model_history, version_details
 
@@ -72,10 +85,20 @@ class Viewer:
     service: Service
     session: Session
     lang: Lang
+    origin: str | None = None
 
     @property
     def principal(self) -> Any:
         return self.session.principal
+
+    def audit(
+        self, action: str, target: str, ids: list[str] | tuple[str, ...] = (), **detail: Any
+    ) -> None:
+        self.service.audit(self.actor, action, target, ids, detail or None)
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.principal.name, self.principal.role, self.origin)
 
 
 def _lang(request: Request) -> Lang:
@@ -96,7 +119,8 @@ async def viewer(request: Request) -> Viewer:
     if session is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInFirst(here)
-    return Viewer(service, session, _lang(request))
+    origin = request.client.host if request.client else None
+    return Viewer(service, session, _lang(request), origin)
 
 
 Signed = Annotated[Viewer, Depends(viewer)]
@@ -254,6 +278,7 @@ def today(
     plan = views.plan_rows(service, principal, day, scope)
     alerts = _alerts(service, scope, None, "open", 500, None)
     owners = sorted({a["hr_owner"] for a in views.plan_rows(service, principal, day, None)})
+    who.audit("read", "/today", [a["candidate_id"] for a in plan])
     return render(
         request, "today.html", who, day=day, plan=plan, alerts=alerts.rows, owner=scope,
         owners=owners,
@@ -263,7 +288,7 @@ def today(
 @router.post("/actions/{action_id}/done", response_class=RedirectResponse)
 def action_done(request: Request, action_id: int, who: Posted) -> RedirectResponse:
     try:
-        _done(who.service, who.principal, action_id)
+        _done(who.service, who.principal, action_id, who.actor)
     except ApiError as exc:
         raise PageError(exc.status_code, "not_found") from None
     referer = request.headers.get("referer", "")
@@ -309,6 +334,7 @@ def risk(request: Request, who: Signed, page: Annotated[int, Query(ge=1)] = 1) -
     pages = max(1, math.ceil(len(table) / PAGE_SIZE))
     page = min(page, pages)
     rows = views.with_reasons(service, day, table.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+    who.audit("read", "/risk", rows["candidate_id"].astype(str).tolist())
     query = {k: v for k, v in request.query_params.items() if k != "page" and v}
     return render(
         request,
@@ -335,6 +361,7 @@ def _export_frame(who: Viewer, request: Request) -> tuple[pd.DataFrame, dt.date]
     except views.NoModel:
         raise PageError(503, "no_model") from None
     rows = views.with_reasons(who.service, day, table)
+    who.audit("export", request.url.path, rows["candidate_id"].astype(str).tolist())
     lang = who.lang
     text = "text_zh" if lang == "zh" else "text_en"
     out = pd.DataFrame(
@@ -396,6 +423,7 @@ def candidate(request: Request, candidate_id: str, who: Signed) -> HTMLResponse:
     # Without one it shows all the store knows (the latest daily run's score beside it).
     if "as_of" in request.query_params:
         detail = _as_known_on(detail, day)
+    who.audit("read", "/candidates/{id}", [candidate_id], fields=DETAIL_FIELDS)
     lang = who.lang
     history = views.risk_history(service, candidate_id, day)
     stored = [(s.as_of, s.risk) for s in detail.score_history]
@@ -426,7 +454,66 @@ def candidate(request: Request, candidate_id: str, who: Signed) -> HTMLResponse:
         sends=sends.to_dict("records"),
         questions=views.unanswered(detail.timeline),
         text_key=text,
+        override=override_of(service, candidate_id),
+        tiers=views.TIERS,
     )
+
+
+@router.get("/candidates/{candidate_id}/explanation", response_class=HTMLResponse)
+def explanation_page(request: Request, candidate_id: str, who: Signed) -> HTMLResponse:
+    """The explanation a candidate may ask for: printable, in the page's language."""
+    day = _day(request, who.service)
+    try:
+        out = _explanation(who.service, who.principal, candidate_id, day, who.lang)
+    except ApiError:
+        raise PageError(404, "not_found") from None
+    who.audit("explain", "/candidates/{id}/explanation", [candidate_id])
+    return render(request, "explanation.html", who, e=out)
+
+
+@router.post("/candidates/{candidate_id}/override", response_class=RedirectResponse)
+def override_tier(
+    candidate_id: str,
+    who: Posted,
+    tier: Annotated[str, Form()] = "",
+    reason: Annotated[str, Form(max_length=500)] = "",
+    clear: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    try:
+        if clear:
+            _clear_override(who.service, who.principal, who.actor, candidate_id)
+        elif tier in views.TIERS and len(reason.strip()) >= 3:
+            _set_override(who.service, who.principal, who.actor, candidate_id, tier, reason)
+        else:
+            raise PageError(400, "override_invalid")
+    except ApiError:
+        raise PageError(404, "not_found") from None
+    return RedirectResponse(f"/candidates/{quote(candidate_id, safe='')}", status_code=303)
+
+
+# --- the audit log (admins) ------------------------------------------------------------------
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    who: Signed,
+    candidate: Annotated[str | None, Query(max_length=64)] = None,
+    actor: Annotated[str | None, Query(max_length=128)] = None,
+    since: Annotated[str | None, Query(max_length=10)] = None,
+) -> HTMLResponse:
+    if who.principal.role != "admin":
+        raise PageError(403, "admins_only")
+    try:
+        day = dt.date.fromisoformat(since) if since else None
+    except ValueError:
+        raise PageError(400, "error") from None
+    frame = audit.entries(who.service.engine, candidate or None, actor or None, day, limit=500)
+    who.audit("read", "/audit", filtered=bool(candidate or actor or since))
+    return render(
+        request, "audit.html", who, rows=frame.to_dict("records"),
+        filters={"candidate": candidate or "", "actor": actor or "", "since": since or ""},
+    )  # fmt: skip
 
 
 def _as_known_on(detail: Any, day: dt.date) -> Any:
@@ -574,9 +661,10 @@ def model_page(request: Request, who: Signed) -> HTMLResponse:
     loaded = service.scorer.model.version if service.scorer.model else None
     champion = next((m for m in history if "champion" in m["aliases"]), None)
     details = version_details(service.settings, champion["version"]) if champion else {}
+    card = details.get("card") or {}
     return render(
         request, "model.html", who, history=history, champion=champion, details=details,
-        loaded=loaded,
+        loaded=loaded, card=card,
     )  # fmt: skip
 
 

@@ -31,6 +31,7 @@ from sqlalchemy import Engine, func, select
 from features.build import build_features
 from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES, reason_text
 from features.source import load_candidates, load_content, load_events, load_outcomes
+from store.bundle import KeepwarmError
 from store.schema import IngestBatch
 from training.baselines import rule_flags
 from training.config import RuleThresholds
@@ -103,6 +104,10 @@ def _free_handles(handles: list[ctypes.c_void_p]) -> None:
         _LIB.LGBM_FastConfigFree(handle)
 
 
+class ModelRefused(KeepwarmError):
+    """A registered model version that cannot serve (its file or its feature list)."""
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     """A registered model version reduced to what scoring needs: booster, calibration, names."""
@@ -117,8 +122,18 @@ class LoadedModel:
 
     @classmethod
     def of(cls, model: DropoutClassifier, version: str) -> LoadedModel:
+        """Check the version before it serves: a model keepwarm cannot feed is refused."""
         booster = model.booster_
         n = booster.num_feature()
+        unknown = [f for f in model.features_ if f not in FEATURE_NAMES]
+        if unknown or n != len(model.features_) or "gender" in model.features_:
+            raise ModelRefused(
+                f"model version {version} does not fit this keepwarm: "
+                f"{n} features in the trees, {len(model.features_)} names, unknown {unknown[:5]}"
+            )
+        probe = booster.predict(np.zeros((1, n)), num_threads=1)
+        if not np.isfinite(probe).all():
+            raise ModelRefused(f"model version {version} predicts non-numbers")
         return cls(
             str(version),
             booster,
@@ -358,8 +373,7 @@ class Scorer:
                 if batch_id in self._own:
                     self._own.discard(batch_id)
                 elif touched is None:
-                    self._days.clear()
-                    self._dirty.clear()
+                    self.reset()
                 else:
                     self.touch(set(touched))
                 self._seen_batch = max(self._seen_batch, int(batch_id))
@@ -373,6 +387,12 @@ class Scorer:
             self._days, self.model = rescored, model
 
     # --- data changes -----------------------------------------------------------------
+    def reset(self) -> None:
+        """Drop every cached day (after an erasure: nothing of the person may linger)."""
+        with self._lock:
+            self._days.clear()
+            self._dirty.clear()
+
     def touch(self, candidate_ids: set[str]) -> None:
         """Mark candidates whose events, profile or outcome changed."""
         if not candidate_ids:

@@ -37,7 +37,7 @@ from store.schema import (
 
 _SALT = b"keepwarm-tombstone-v1:"
 # Every table that names a candidate, and what it holds about them.
-OWNED = {
+OWNED: dict[str, Any] = {
     "candidates": Candidate,
     "events": Event,
     "outcomes": Outcome,
@@ -92,7 +92,7 @@ class Removed:
 def _bury(conn: Connection, ids: list[str], kind: str) -> None:
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     rows = [{"id_hash": id_hash(i), "kind": kind, "at": now} for i in ids]
-    upsert(conn, Tombstone.__table__, rows, ["id_hash"])
+    upsert(conn, Tombstone.__table__, rows, ["id_hash"])  # type: ignore[arg-type]
 
 
 def _scrub_batches(conn: Connection, ids: list[str], replace: dict[str, str]) -> int:

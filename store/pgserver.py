@@ -15,7 +15,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, make_url, text
@@ -49,6 +49,18 @@ class PostgresServer:
     root: Path
     port: int
     user: str = "keepwarm"
+    control: list[str] = field(default_factory=list)  # pg_ctl -D ... (as the right user)
+    options: str = ""
+
+    def stop(self) -> None:
+        """Stop at once, as a crash would (tests of a store that goes away)."""
+        subprocess.run([*self.control, "-m", "immediate", "stop"], check=True,
+                       capture_output=True, cwd=self.root)  # fmt: skip
+
+    def start(self) -> None:
+        log = str(self.root / "log")
+        subprocess.run([*self.control, "-o", self.options, "-l", log, "-w", "start"],
+                       check=True, capture_output=True, cwd=self.root)  # fmt: skip
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://{self.user}@/{database}?host={self.root}&port={self.port}"
@@ -75,6 +87,7 @@ def running_postgres(durable: bool = False) -> Iterator[PostgresServer]:
     data = root / "data"
     port = _free_port()
     server = PostgresServer(root=root, port=port)
+    server.control = [*prefix, str(bindir / "pg_ctl"), "-D", str(data)]
 
     def run(*args: str) -> None:
         subprocess.run([*prefix, *args], check=True, capture_output=True, cwd=root)
@@ -94,6 +107,7 @@ def running_postgres(durable: bool = False) -> Iterator[PostgresServer]:
         opts = f"-p {port} -k {root} -c listen_addresses=''"
         if not durable:
             opts += " -c fsync=off -c synchronous_commit=off"
+        server.options = opts
         run(
             str(bindir / "pg_ctl"),
             "-D",

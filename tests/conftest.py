@@ -125,7 +125,8 @@ def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPa
     result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", load_config())
     test = result.test.rename(columns={"risk_keepwarm": "risk"})
     fairness = audit_scores(engine, test, load_config().hr_capacity_share, boot=50)
-    log_and_register(result, {"test": "serving"}, settings, "force", fairness)
+    params = {"train_seasons": "2023-autumn", "test_season": "2024-autumn"}
+    log_and_register(result, params, settings, "force", fairness)
     engine.dispose()
     return home
 

@@ -32,6 +32,7 @@ from config import Settings
 from store.bundle import KeepwarmError
 from training.fairness import flagged
 from training.model import DropoutClassifier
+from training.modelcard import build_card, card_markdown
 from training.report import evaluation_summary
 from training.train import TrainResult
 
@@ -223,7 +224,8 @@ def log_and_register(
         result.metrics.to_csv(folder / "metrics.csv", index=False)
         mlflow.log_artifact(str(folder / "metrics.csv"))
         mlflow.log_dict({"features": result.model.features_}, "features.json")
-        mlflow.log_dict(evaluation_summary(result.test, result.horizons), "evaluation.json")
+        evaluation = evaluation_summary(result.test, result.horizons)
+        mlflow.log_dict(evaluation, "evaluation.json")
         for path in _plots(result, folder):
             mlflow.log_artifact(str(path), artifact_path="plots")
 
@@ -257,6 +259,17 @@ def log_and_register(
             mlflow.set_tag("fairness.flagged", "; ".join(breaches) or "none")
             if breaches:
                 reason += "; fairness flagged: " + "; ".join(breaches)
+        card = build_card(
+            result.model.features_,
+            params,
+            result.fingerprint,
+            evaluation,
+            fairness,
+            flagged(fairness) if fairness is not None else [],
+            settings,
+        )
+        mlflow.log_dict(card, "model_card.json")
+        mlflow.log_text(card_markdown(card, model_version), "model_card.md")
         alias = "champion" if promoted else "challenger"
         client.set_registered_model_alias(MODEL_NAME, alias, model_version)
         client.set_model_version_tag(MODEL_NAME, model_version, "promotion", reason)
@@ -324,4 +337,5 @@ def version_details(settings: Settings, model_version: str) -> dict[str, Any]:
         "data": _run_dict(run_id, "data_fingerprint.json"),
         "evaluation": _run_dict(run_id, "evaluation.json"),
         "fairness": _run_dict(run_id, "fairness.json"),
+        "card": _run_dict(run_id, "model_card.json"),
     }
