@@ -15,9 +15,11 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -174,6 +176,11 @@ class Service:
 
         with self._reload_lock:
             current = self.scorer.model.version if self.scorer.model else None
+            if not _answers(self.settings.tracking_uri):
+                # MLflow's client would retry for minutes: ask the socket first
+                log.warning("the model registry does not answer; keeping version %s", current)
+                self.registry_error = "model registry unreachable"
+                return current, False
             try:
                 client = configure(self.settings)
                 version = str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
@@ -226,6 +233,19 @@ class Service:
         detail: dict[str, Any] | None = None,
     ) -> None:
         audit.record(self.engine, who, action, target, candidates, detail)
+
+
+def _answers(uri: str, timeout: float = 2.0) -> bool:
+    """Whether an HTTP tracking server accepts a connection (a database URI: assume so)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 async def _service(request: Request) -> Service:
@@ -1229,6 +1249,7 @@ def _set_override(
     candidate_id: str,
     tier: str,
     reason: str,
+    target: str = "PUT /v1/candidates/{id}/override",
 ) -> Override:
     detail = _detail(service, principal, candidate_id, service.today())
     current = detail.current
@@ -1247,7 +1268,7 @@ def _set_override(
             conn,
             who,
             "override",
-            "PUT /v1/candidates/{id}/override",
+            target,
             [candidate_id],
             {"tier": tier, "model_tier": None if current is None else current.risk_tier},
         )
@@ -1256,7 +1277,11 @@ def _set_override(
 
 
 def _clear_override(
-    service: Service, principal: Principal, who: audit.Actor, candidate_id: str
+    service: Service,
+    principal: Principal,
+    who: audit.Actor,
+    candidate_id: str,
+    target: str = "PUT /v1/candidates/{id}/override",
 ) -> None:
     _detail(service, principal, candidate_id, service.today())  # scope check
     with service.write_lock, service.engine.begin() as conn:
@@ -1265,7 +1290,7 @@ def _clear_override(
             conn,
             who,
             "override_cleared",
-            "DELETE /v1/candidates/{id}/override",
+            target,
             [candidate_id],
             {"cleared": cleared},
         )

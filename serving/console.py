@@ -471,6 +471,9 @@ def explanation_page(request: Request, candidate_id: str, who: Signed) -> HTMLRe
     return render(request, "explanation.html", who, e=out)
 
 
+HERE_OVERRIDE = "/candidates/{id}/override"
+
+
 @router.post("/candidates/{candidate_id}/override", response_class=RedirectResponse)
 def override_tier(
     candidate_id: str,
@@ -481,9 +484,11 @@ def override_tier(
 ) -> RedirectResponse:
     try:
         if clear:
-            _clear_override(who.service, who.principal, who.actor, candidate_id)
+            _clear_override(who.service, who.principal, who.actor, candidate_id, HERE_OVERRIDE)
         elif tier in views.TIERS and len(reason.strip()) >= 3:
-            _set_override(who.service, who.principal, who.actor, candidate_id, tier, reason)
+            _set_override(
+                who.service, who.principal, who.actor, candidate_id, tier, reason, HERE_OVERRIDE
+            )
         else:
             raise PageError(400, "override_invalid")
     except ApiError:

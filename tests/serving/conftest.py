@@ -69,8 +69,16 @@ def keys(engine: Engine) -> Keys:
     return Keys(engine, owners)
 
 
+class ServerUrl(str):
+    """A running server's base URL, and its process id (for tests that kill it)."""
+
+    pid: int
+
+
 @contextlib.contextmanager
-def running_server(home: Path, *args: str, **env_extra: str) -> Iterator[str]:
+def running_server(
+    home: Path, *args: str, ready: str = "/readyz", **env_extra: str
+) -> Iterator[str]:
     """`keepwarm serve` on a free loopback port, as a user starts it; yields its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -80,11 +88,16 @@ def running_server(home: Path, *args: str, **env_extra: str) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env.update(KEEPWARM_HOME=str(home), **env_extra)
     keepwarm = str(Path(sys.executable).parent / "keepwarm")
+    # Output goes to files in the home, for tests that read what the server logged.
+    home.mkdir(parents=True, exist_ok=True)
+    out = (home / "serve.out").open("a")
+    err_file = home / "serve.err"
+    err_out = err_file.open("a")
     proc = subprocess.Popen(
         [keepwarm, "serve", "--port", str(port), *args],
         env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=out,
+        stderr=err_out,
         text=True,
     )
     url = f"http://127.0.0.1:{port}"
@@ -92,15 +105,20 @@ def running_server(home: Path, *args: str, **env_extra: str) -> Iterator[str]:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                if httpx.get(f"{url}{ready}", timeout=2).status_code == 200:
                     break
             if proc.poll() is not None:
-                raise RuntimeError("keepwarm serve exited: " + proc.communicate()[1][-2000:])
+                raise RuntimeError("keepwarm serve exited: " + err_file.read_text()[-2000:])
             time.sleep(0.3)
         else:
             raise RuntimeError("keepwarm serve did not become ready")
-        yield url
+        served = ServerUrl(url)
+        served.pid = proc.pid
+        yield served
     finally:
         proc.terminate()
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        out.close()
+        err_out.close()
+    err = err_file.read_text()
     assert "Traceback" not in err, err

@@ -267,3 +267,43 @@ def test_users_create_reads_the_password_from_stdin_and_stores_a_hash(
     assert no_owner.returncode == 1 and "--owner" in no_owner.stderr
     listed = run_cli("users", "list", home=served_home)
     assert "wei" in listed.stdout and "$argon2" not in listed.stdout
+
+
+def test_explanation_override_and_audit_pages(console: TestClient, engine: Engine) -> None:
+    from store import audit
+
+    create_user(engine, "ada", "admin", PASSWORD)
+    assert sign_in(console, "hana").status_code == 303
+    risk = console.get("/risk", params={"as_of": DAY.isoformat()}).text
+    cid = re.findall(r'href="/candidates/([^"?]+)', risk)[0]
+    page = console.get(f"/candidates/{cid}")
+    assert 'id="explanation-link"' in page.text and 'id="override-form"' in page.text
+    explained = console.get(f"/candidates/{cid}/explanation", params={"as_of": DAY.isoformat()})
+    assert explained.status_code == 200 and 'id="human-review"' in explained.text
+    assert "性别" in explained.text and cid in explained.text
+    # an override needs a reason and the form's token; it then shows on the page
+    token = csrf_of(console, f"/candidates/{cid}")
+    url = f"/candidates/{cid}/override"
+    refused = console.post(url, data={"tier": "high", "reason": "", "csrf_token": token})
+    assert refused.status_code == 400
+    reason = "说家里希望留在本地"
+    done = console.post(url, data={"tier": "high", "reason": reason, "csrf_token": token},
+                        follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303
+    shown = console.get(f"/candidates/{cid}").text
+    assert 'id="override"' in shown and reason in shown
+    # HR may not read the audit log; an admin sees who looked at whom, from where
+    assert console.get("/audit").status_code == 403
+    console.cookies.clear()
+    assert sign_in(console, "ada").status_code == 303
+    log = console.get("/audit", params={"candidate": cid})
+    assert log.status_code == 200 and "user:hana" in log.text
+    entries = audit.entries(engine, candidate=cid, actor="hana")
+    assert set(entries["target"]) >= {
+        "/risk", "/candidates/{id}", "/candidates/{id}/explanation",
+        "/candidates/{id}/override",
+    }  # fmt: skip
+    assert reason not in entries.to_json(force_ascii=False)
+    exported = console.get("/risk.csv")
+    assert exported.status_code == 200
+    assert audit.entries(engine, actor="ada", action="export")["target"].tolist() == ["/risk.csv"]

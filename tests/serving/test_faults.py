@@ -1,0 +1,254 @@
+"""Faults lose nothing: a killed process, a store that goes away, a registry that does not answer.
+
+Each test does it for real: a child process killed with SIGKILL at several moments, a
+PostgreSQL server stopped under a running service, a tracking server that is not there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+
+from config import Settings, get_settings
+from serving.auth import create_key
+from serving.schemas import MAX_EVENTS
+from store.db import make_engine, migrate, open_store
+from store.pgserver import running_postgres
+from tests.conftest import KEEPWARM
+from tests.serving.conftest import DAY, auth, running_server
+
+COUNTED = ("candidates", "events", "outcomes")
+
+
+def _env(home: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    return {**env, "KEEPWARM_HOME": str(home), **extra}
+
+
+def _counts(engine: Engine, tables: tuple[str, ...], where: str = "") -> tuple[int, ...]:
+    with engine.connect() as conn:
+        return tuple(
+            int(conn.execute(text(f"SELECT COUNT(*) FROM {t} {where}")).scalar_one())
+            for t in tables
+        )
+
+
+def _kill_at(args: list[str], env: dict[str, str], after: float) -> bool:
+    """Run a keepwarm command and SIGKILL its whole process group ``after`` seconds in.
+
+    Returns whether it was still running (a kill), or had finished (the work is done).
+    """
+    proc = subprocess.Popen(
+        [KEEPWARM, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        proc.wait(timeout=after)
+        return False
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return True
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'kill.db'}"
+    return str(request.getfixturevalue("pg_server").create_database())
+
+
+def test_a_killed_ingest_leaves_the_store_before_or_after(
+    store_url: str, small_seasons: dict[str, Path], tmp_path: Path
+) -> None:
+    engine = make_engine(store_url)
+    migrate(engine)
+    bundle = small_seasons["2023-autumn"]
+    env = _env(tmp_path / "home", KEEPWARM_DATABASE_URL=store_url)
+    seen, kills, after = set(), 0, 1.0
+    while _kill_at(["ingest", str(bundle)], env, after):
+        kills += 1
+        seen.add(_counts(engine, COUNTED))
+        after += 0.4
+    full = _counts(engine, COUNTED)
+    assert kills >= 2 and full[0] == 400
+    # every kill left nothing or everything, never a part
+    assert seen <= {(0, 0, 0), full}, (seen, full)
+    # and loading again is complete and changes nothing more
+    assert subprocess.run([KEEPWARM, "ingest", str(bundle)], env=env, capture_output=True,
+                          check=False).returncode == 0  # fmt: skip
+    assert _counts(engine, COUNTED) == full
+    engine.dispose()
+
+
+def test_killed_daily_scoring_is_before_or_after_and_a_rerun_completes(
+    served_home: Path, engine: Engine
+) -> None:
+    env = _env(served_home)
+    args = ["score", "--as-of", DAY.isoformat()]
+    day = f"WHERE as_of = '{DAY.isoformat()}'"
+    plan_day = f"WHERE plan_date = '{DAY.isoformat()}'"
+    seen_scores, seen_plans, kills = set(), set(), 0
+    for after in (5.0, 8.0, 11.0):  # Prefect's start, then features, scores, alerts, plans
+        if not _kill_at(args, env, after):
+            break
+        kills += 1
+        seen_scores.add(_counts(engine, ("scores",), day)[0])
+        seen_plans.add(_counts(engine, ("outreach_actions",), plan_day)[0])
+    rerun = subprocess.run([KEEPWARM, *args], env=env, capture_output=True, text=True,
+                           check=False, timeout=600)  # fmt: skip
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    scores = _counts(engine, ("scores",), day)[0]
+    plans = _counts(engine, ("outreach_actions",), plan_day)[0]
+    assert kills >= 1 and scores > 0 and plans > 0
+    assert seen_scores <= {0, scores} and seen_plans <= {0, plans}
+
+
+def test_a_server_killed_in_a_write_keeps_the_batch_whole(
+    served_home: Path, engine: Engine
+) -> None:
+    key = create_key(engine, "ats").key
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(text("SELECT candidate_id FROM candidates LIMIT 200"))]
+    batch = [
+        {"event_id": f"kill-{n}", "candidate_id": ids[n % len(ids)], "type": "message_opened",
+         "ts": "2024-12-02T09:00:00+08:00", "channel": "wechat", "actor": "candidate"}
+        for n in range(MAX_EVENTS)
+    ]  # fmt: skip
+    before = _counts(engine, ("events",))[0]
+    cut = False
+    for delay in (0.3, 0.6, 0.15):
+        with running_server(served_home, KEEPWARM_MODEL_POLL_SECONDS="0") as url:
+            answer: list[object] = []
+            sent = threading.Thread(target=_post_quietly, args=(url, key, batch, answer))
+            sent.start()
+            time.sleep(delay)  # the batch is being checked or written
+            os.kill(url.pid, signal.SIGKILL)  # type: ignore[attr-defined]
+            sent.join()
+        after = _counts(engine, ("events",))[0]
+        assert after in (before, before + len(batch))
+        cut = not answer  # the request died with the server, unanswered
+        if cut:
+            break
+    assert cut, "the server always answered before the kill: make the batch slower"
+    with running_server(served_home, KEEPWARM_MODEL_POLL_SECONDS="0") as url:
+        r = httpx.post(f"{url}/v1/events", json=batch, headers=auth(key), timeout=120)
+        assert r.status_code == 200, r.text
+    assert _counts(engine, ("events",))[0] == before + len(batch)
+
+
+def _post_quietly(url: str, key: str, batch: list[dict[str, str]], answer: list) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # the server dies mid-request: the point
+        answer.append(httpx.post(f"{url}/v1/events", json=batch, headers=auth(key), timeout=60))
+
+
+@pytest.fixture
+def pg_alone() -> Iterator:
+    """A PostgreSQL server of this test's own, to stop and start under a running service."""
+    # durable: an immediate stop is a crash, and only fsync'd commits survive one
+    with running_postgres(durable=True) as server:
+        yield server
+
+
+def test_a_lost_store_answers_503_and_comes_back_without_a_restart(
+    pg_alone, keepwarm_home: Path
+) -> None:
+    url = pg_alone.create_database()
+    engine = open_store(Settings(home=keepwarm_home, database_url=url))
+    key = create_key(engine, "admin").key
+    engine.dispose()
+    headers = auth(key)
+    profile = {"candidate_id": "F1", "season": "2025-autumn", "hr_owner": "hr01"}
+    with running_server(
+        keepwarm_home, ready="/healthz", KEEPWARM_DATABASE_URL=url,
+        KEEPWARM_MODEL_POLL_SECONDS="0", KEEPWARM_CACHE_SYNC_SECONDS="0",
+    ) as api:  # fmt: skip
+        assert (
+            httpx.post(f"{api}/v1/candidates", json=[profile], headers=headers).status_code == 200
+        )
+        pg_alone.stop()
+        down = httpx.post(f"{api}/v1/candidates", json=[{**profile, "candidate_id": "F2"}],
+                          headers=headers)  # fmt: skip
+        assert down.status_code == 503 and down.headers["retry-after"]
+        assert down.json()["error"]["code"] == "store_unavailable"
+        ready = httpx.get(f"{api}/readyz")
+        assert ready.status_code == 503 and ready.json()["detail"] == "store unreachable"
+        pg_alone.start()
+        up = httpx.post(f"{api}/v1/candidates", json=[{**profile, "candidate_id": "F2"}],
+                        headers=headers)  # fmt: skip
+        assert up.status_code == 200, up.text
+        seen = httpx.get(f"{api}/v1/candidates/F1", headers=headers)
+        assert seen.status_code == 200, seen.text
+        assert httpx.get(f"{api}/readyz").json()["detail"] == "no champion model"
+    engine = make_engine(url)
+    assert _counts(engine, ("candidates",))[0] == 2  # F1, and F2 once: nothing half-written
+    engine.dispose()
+
+
+def test_an_unreachable_registry_at_start_means_not_ready_not_a_crash(
+    served_home: Path,
+) -> None:
+    with running_server(
+        served_home, ready="/healthz", KEEPWARM_MLFLOW_TRACKING_URI="http://127.0.0.1:9",
+        KEEPWARM_MODEL_POLL_SECONDS="0",
+    ) as api:  # fmt: skip
+        ready = httpx.get(f"{api}/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["detail"] == "model registry unreachable"
+
+
+def test_a_broken_model_version_is_refused_and_the_old_one_keeps_serving(
+    client, keys, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import mlflow
+
+    from training.tracking import MODEL_NAME, PYFUNC_CODE, configure, load_model_version
+
+    service = client.app.state.service
+    serving = service.scorer.model.version
+    mlflow_client = configure(get_settings())
+    good = load_model_version(serving)
+    broken = {
+        "garbage": lambda d: (d / "model.txt").write_text("not a booster"),
+        "gender": lambda d: _with_features(good, d, [*good.features_[:-1], "gender"]),
+    }
+    for name, make in broken.items():
+        folder = tmp_path / name
+        folder.mkdir()
+        make(folder)
+        with mlflow.start_run():
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=str(PYFUNC_CODE),
+                artifacts={"model_dir": str(folder)}, registered_model_name=MODEL_NAME,
+            )  # fmt: skip
+        mlflow_client.set_registered_model_alias(
+            MODEL_NAME, "champion", str(info.registered_model_version)
+        )
+        r = client.post("/v1/admin/reload-model", headers=auth(keys.admin))
+        assert r.status_code == 200 and r.json() == {"model_version": serving, "changed": False}
+        assert client.get("/readyz").json()["model_version"] == serving
+        assert f"model version {info.registered_model_version} refused" in caplog.text
+    scored = client.post("/v1/score", json={"candidate_ids": ["x"], "as_of": DAY.isoformat()},
+                         headers=auth(keys.ats))  # fmt: skip
+    assert scored.status_code == 200 and scored.json()["model_version"] == serving
+
+
+def _with_features(model: Any, folder: Path, features: list[str]) -> None:
+    """The good model's trees under another feature list (one a keepwarm build never makes)."""
+    model.save(folder)
+    meta = folder / "model.json"
+    data = json.loads(meta.read_text())
+    data["features"] = features
+    meta.write_text(json.dumps(data))
