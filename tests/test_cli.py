@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import Engine, text
 
 from store.db import open_store
 from tests.conftest import SAMPLE, run_cli
@@ -132,3 +134,35 @@ def test_keys_create_refuses_bad_roles(
     done = run_cli("keys", "create", *args, home=keepwarm_home)
     assert done.returncode == 1
     assert words in done.stderr and "Traceback" not in done.stderr
+
+
+def test_forget_consent_retention_and_audit_from_the_cli(served_home: Path, engine: Engine) -> None:
+    with engine.connect() as conn:
+        cid, other = [r[0] for r in conn.execute(text(
+            "SELECT candidate_id FROM candidates ORDER BY candidate_id LIMIT 2"))]  # fmt: skip
+    assert run_cli("forget", cid, home=served_home).returncode == 1  # asks; no answer: no
+    done = run_cli("forget", cid, "--yes", home=served_home)
+    assert done.returncode == 0, done.stderr
+    removed = json.loads(done.stdout.strip().splitlines()[-1])["removed"]
+    assert removed["candidates"] == 1 and removed["events"] > 0
+    assert "no candidate" in run_cli("forget", cid, "--yes", home=served_home).stderr
+    consent = run_cli("withdraw-consent", other, home=served_home)
+    assert consent.returncode == 0 and "outside signals deleted" in consent.stdout
+    # the small seasons' outcomes are all before July 2025: a year and a half on, all are due
+    kept = run_cli("retention", "--today", "2026-12-31", home=served_home, timeout=600)
+    assert kept.returncode == 0, kept.stderr[-2000:]
+    result = json.loads(kept.stdout.strip().splitlines()[-1])
+    assert result["candidates"] > 700 and result["mode"] == "pseudonymise"
+    with engine.connect() as conn:
+        named = conn.execute(
+            text("SELECT COUNT(*) FROM candidates WHERE candidate_id NOT LIKE 'anon-%'")
+        ).scalar_one()
+    assert named == 0
+    listed = run_cli("audit", "--json", home=served_home)
+    assert listed.returncode == 0, listed.stderr
+    entries = [json.loads(line) for line in listed.stdout.splitlines()]
+    actions = [e["action"] for e in entries]
+    assert {"erase", "consent_withdrawn", "pseudonymise"} <= set(actions)
+    assert all(e["actor"].startswith(("cli:", "flow:")) for e in entries)
+    erased = run_cli("audit", "--candidate", cid, home=served_home)
+    assert "erase" in erased.stdout and cid not in erased.stdout  # found by id, shown by hash

@@ -45,8 +45,8 @@ def test_no_log_holds_personal_text(served_home: Path, engine: Engine, tmp_path:
         outputs.append(done.stdout + done.stderr)
     key = create_key(engine, "admin").key
     with engine.connect() as conn:
-        active = [r[0] for r in conn.execute(text(
-            "SELECT candidate_id FROM candidates WHERE season = '2024-autumn' LIMIT 3"))]  # fmt: skip
+        query = "SELECT candidate_id FROM candidates WHERE season = '2024-autumn' LIMIT 3"
+        active = [r[0] for r in conn.execute(text(query))]
     reply = {"ts": "2024-12-01T20:00:00+08:00", "type": "message_replied", "channel": "wechat",
              "actor": "candidate", "text": MARKS[2]}  # fmt: skip
     good = [{**reply, "event_id": f"mark-{c}", "candidate_id": c} for c in active]
