@@ -29,7 +29,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
-from outreach import review
+from outreach import overrides, review
 from serving import charts, views
 from serving.app import (
     DETAIL_FIELDS,
@@ -631,6 +631,11 @@ def season_review(
             else None,
         },
     }
+    with service.engine.connect() as conn:
+        ctx["overrides"] = overrides.override_review(
+            conn, frames.candidates["candidate_id"].astype(str).tolist()
+        ).to_dict("records")
+    who.audit("read", "/review", frames.candidates["candidate_id"].astype(str).tolist())
     return render(request, "review.html", who, **ctx)
 
 

@@ -304,6 +304,10 @@ def test_explanation_override_and_audit_pages(console: TestClient, engine: Engin
         "/candidates/{id}/override",
     }  # fmt: skip
     assert reason not in entries.to_json(force_ascii=False)
+    review = console.get("/review", params={"season": "2024-autumn"})
+    assert review.status_code == 200
+    table = review.text.split('id="overrides"')[1].split("</section>")[0]
+    assert "<td>1</td>" in table  # the one override, in its direction's row
     exported = console.get("/risk.csv")
     assert exported.status_code == 200
     assert audit.entries(engine, actor="ada", action="export")["target"].tolist() == ["/risk.csv"]
