@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps browser-deps bench-deps demo test lint format bench clean
+.PHONY: help install system-deps browser-deps bench-deps demo test lint format bench audit-deps clean
 
 help:
 	@echo "make demo   - set up, then simulate, ingest, train and score on the embedded store"
 	@echo "make test   - set up (PostgreSQL and Chromium included), then run the whole test suite"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the speed benchmarks in benchmarks/"
+	@echo "make audit-deps - pip-audit of the pinned set (needs PyPI's or OSV's advisory data)"
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -69,5 +70,13 @@ bench: install system-deps bench-deps
 	$(BIN)/python benchmarks/bench_model.py
 	$(BIN)/python benchmarks/bench_serve.py
 
+# pip-audit, in a venv of its own so its dependencies stay out of keepwarm's pinned set.
+# --strict fails when a package could not be checked (e.g. a mirror without advisory data).
+AUDIT_VENV := .audit-venv
+audit-deps:
+	@[ -x $(AUDIT_VENV)/bin/pip-audit ] || { $(PYTHON) -m venv $(AUDIT_VENV) && \
+		$(AUDIT_VENV)/bin/pip install --quiet --disable-pip-version-check pip-audit==2.10.1; }
+	$(AUDIT_VENV)/bin/pip-audit --strict --no-deps --disable-pip -r constraints.txt $(AUDIT_ARGS)
+
 clean:
-	rm -rf $(VENV) .keepwarm test-output .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(AUDIT_VENV) .keepwarm test-output .pytest_cache .mypy_cache .ruff_cache build *.egg-info
