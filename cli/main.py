@@ -172,15 +172,18 @@ def score(
     """Score the candidates active on a day with the champion model and store the scores."""
     day = _parse_day(as_of)
     scores, version = _run_score(day)
-    if out is not None:
-        from store import audit
-        from store.db import open_store
+    from store import audit
+    from store.db import open_store
 
+    engine = open_store(get_settings())
+    if out is not None:
         scores.drop(columns="reasons_detail").to_csv(out, index=False)
         ids = scores["candidate_id"].astype(str).tolist()
-        engine = open_store(get_settings())
         audit.record(engine, audit.Actor.cli(), "export", "keepwarm score --out", ids)
     typer.echo(f"scored {len(scores)} active candidates as of {day} with model v{version}")
+    shown = scores["candidate_id"].astype(str).head(top).tolist()
+    if shown:  # the printed top of the list is a read of those candidates
+        audit.record(engine, audit.Actor.cli(), "read", "keepwarm score", shown)
     _print_top(scores, top)
 
 

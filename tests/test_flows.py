@@ -62,10 +62,21 @@ def test_train_flow_registers_and_gates_promotion(
         "features.json",
         "evaluation.json",
         "fairness.json",
+        "model_card.json",
+        "model_card.md",
     } <= artifacts
     # the bias audit runs with every training: logged, and any breach named in the decision
     assert "fairness.gender.min_impact_ratio" in run.data.metrics
     breach = run.data.tags["fairness.flagged"]
+    # the model card: what it is for, what it saw, how good and how fair, its limits
+    import mlflow
+
+    card = mlflow.artifacts.load_dict(f"runs:/{first.run_id}/model_card.json")
+    assert card["training"]["train_seasons"] == ["2023-autumn"]
+    assert card["metrics_by_season"][0]["auc"] == pytest.approx(head["auc"], abs=0.05)
+    assert set(card["fairness"]) == {"gender", "school_tier", "home_region"}
+    assert card["fairness_flagged"] == ([] if breach == "none" else breach.split("; "))
+    assert any("gender" in x for x in card["inputs"]["not_used_en"]) and card["known_limits"]
     assert (breach == "none") == ("fairness flagged" not in first.reason)
     plots = {Path(a.path).name for a in client.list_artifacts(first.run_id, "plots")}
     assert plots == {"roc.png", "calibration.png", "lift.png", "feature_importance.png"}
@@ -164,14 +175,19 @@ def test_cli_trains_and_scores_without_a_server_and_without_noise(
         assert "ERROR" not in noise
 
 
-def test_deployments_schedule_daily_scoring_and_retraining(harness: None) -> None:
+def test_deployments_schedule_scoring_retraining_and_retention(harness: None) -> None:
     from flows.deploy import deployments
 
-    scoring, retraining = deployments()
+    scoring, retraining, retention = deployments()
     assert scoring.name == "daily-scoring"
     assert retraining.name == "retrain-when-a-season-closes"
+    assert retention.name == "retention"
     crons = [
         (d.schedules[0].schedule.cron, d.schedules[0].schedule.timezone)
-        for d in (scoring, retraining)
+        for d in (scoring, retraining, retention)
     ]
-    assert crons == [("0 7 * * *", "Asia/Shanghai"), ("0 3 1 8 *", "Asia/Shanghai")]
+    assert crons == [
+        ("0 7 * * *", "Asia/Shanghai"),
+        ("0 3 1 8 *", "Asia/Shanghai"),
+        ("30 2 * * *", "Asia/Shanghai"),
+    ]
