@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
+# Test files run on two processes (pytest-xdist), whole files to a worker: CI has 2 cores.
+PYTEST_WORKERS ?= 2
 
 .PHONY: help install system-deps browser-deps bench-deps demo test lint format bench audit-deps clean
 
@@ -48,7 +50,7 @@ demo: install
 	$(BIN)/keepwarm demo
 
 test: install system-deps browser-deps
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -613,6 +613,10 @@ def _routes(app: FastAPI) -> None:
             _risk_row(service, scores, int(i), int(rank), detail)
             for i, rank, detail in zip(page, ranks[offset : offset + limit], details, strict=True)
         ]
+        with service.engine.connect() as conn:
+            held = overrides.current(conn, [r.candidate_id for r in rows])
+        for r in rows:
+            r.override_tier = held[r.candidate_id].tier if r.candidate_id in held else None
         more = offset + limit < len(picked)
         service.audit(who, "read", "GET /v1/risk-list", [r.candidate_id for r in rows])
         return RiskList(

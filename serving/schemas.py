@@ -199,6 +199,9 @@ class RiskRow(BaseModel):
     )
     days_to_start: int | None
     start_date: dt.date | None
+    override_tier: Tier | None = Field(
+        default=None, description="A recruiter's tier over the model's, when set"
+    )
 
 
 class RiskList(BaseModel):

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from features.build import build_features
 from features.source import load_candidates, load_content, load_events, load_outcomes
+from outreach import overrides
 from outreach.alerts import open_questions
 from outreach.plan import TOPIC_WORDS, URGENT_ACTIONS
 from outreach.review import message_responses
@@ -133,6 +134,10 @@ def risk_table(
     before = _last_week(service, day, frame["candidate_id"].tolist())
     frame["change"] = frame["risk"] - frame["candidate_id"].map(before).astype(float)
     frame["next_action"] = frame["candidate_id"].map(_next_actions(service, day))
+    with service.engine.connect() as conn:
+        held = overrides.current(conn, frame["candidate_id"].tolist())
+    # a recruiter's tier, shown beside the model's (which the filters and ranks still use)
+    frame["override"] = [held[c].tier if c in held else None for c in frame["candidate_id"]]
     sort = filters.sort if filters.sort in SORTS else "risk"
     if sort != "risk" or not filters.descending:
         frame = frame.sort_values(

@@ -118,7 +118,13 @@ def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPa
     from training.train import load_season_data, train_model
 
     home = tmp_path_factory.mktemp("trained") / "home"
-    settings = Settings(home=home)
+    # Built whenever a test first needs it: by then MLflow may have exported an earlier
+    # test's MLFLOW_TRACKING_URI, which Settings would read; this home's registry is its own.
+    with pytest.MonkeyPatch.context() as env:
+        env.delenv("MLFLOW_TRACKING_URI", raising=False)
+        env.delenv("KEEPWARM_MLFLOW_TRACKING_URI", raising=False)
+        settings = Settings(home=home)
+    assert settings.mlflow_tracking_uri is None
     engine = open_store(settings)
     for folder in small_seasons.values():
         ingest_bundle(engine, folder)

@@ -292,6 +292,8 @@ def test_explanation_override_and_audit_pages(console: TestClient, engine: Engin
     assert done.status_code == 303
     shown = console.get(f"/candidates/{cid}").text
     assert 'id="override"' in shown and reason in shown
+    listed = console.get("/risk", params={"as_of": DAY.isoformat()}).text
+    assert listed.count('class="override"') == 1
     # HR may not read the audit log; an admin sees who looked at whom, from where
     assert console.get("/audit").status_code == 403
     console.cookies.clear()
@@ -303,7 +305,7 @@ def test_explanation_override_and_audit_pages(console: TestClient, engine: Engin
         "/risk", "/candidates/{id}", "/candidates/{id}/explanation",
         "/candidates/{id}/override",
     }  # fmt: skip
-    assert reason not in entries.to_json(force_ascii=False)
+    assert reason not in entries.to_json(force_ascii=False, date_format="iso")
     review = console.get("/review", params={"season": "2024-autumn"})
     assert review.status_code == 200
     table = review.text.split('id="overrides"')[1].split("</section>")[0]

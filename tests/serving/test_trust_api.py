@@ -81,9 +81,13 @@ def test_an_override_is_shown_audited_without_its_reason_and_cleared(
     assert r.json()["tier"] == "low" and r.json()["reason"] == reason
     shown = client.get(f"/v1/candidates/{cid}/explanation", headers=auth(keys.hr)).json()
     assert shown["override"]["tier"] == "low"
+    listed = client.get("/v1/risk-list", params={"as_of": DAY.isoformat(), "limit": 20},
+                        headers=auth(keys.hr)).json()["rows"]  # fmt: skip
+    tiers = {r["candidate_id"]: r["override_tier"] for r in listed}
+    assert tiers[cid] == "low" and sum(t is not None for t in tiers.values()) == 1
     entry = audit.entries(engine, candidate=cid, action="override")
     assert entry["detail"][0]["tier"] == "low"
-    assert reason not in entry.to_json(force_ascii=False)
+    assert reason not in entry.to_json(force_ascii=False, date_format="iso")
     # another recruiter cannot override someone else's candidate
     r = client.put(f"/v1/candidates/{cid}/override", json={"tier": "high", "reason": "xyz"},
                    headers=auth(keys.other_hr))  # fmt: skip
