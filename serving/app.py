@@ -199,7 +199,10 @@ class Service:
             try:
                 loaded = LoadedModel.of(load_model_version(version), version)
             except Exception as exc:
-                self.refused.add(version)
+                # a registry or store that failed mid-download is retried at the next
+                # poll; a version whose content is wrong is not asked for again
+                if not isinstance(exc, (MlflowException, ConnectionError, TimeoutError)):
+                    self.refused.add(version)
                 log.error(
                     "model version %s refused (%s); version %s keeps serving",
                     version,
