@@ -154,6 +154,9 @@ class Service:
         self.refused: set[str] = set()  # model versions that failed their load check
         self.registry_error: str | None = None
         self._cards: dict[str, dict[str, Any]] = {}
+        # read entries of the audit log, written in batches (changes are recorded in
+        # their own transactions)
+        self.reads = audit.ReadLog(engine)
 
     def today(self) -> dt.date:
         return dt.datetime.now(self.zone).date()
@@ -235,7 +238,8 @@ class Service:
         candidates: list[str] | tuple[str, ...] = (),
         detail: dict[str, Any] | None = None,
     ) -> None:
-        audit.record(self.engine, who, action, target, candidates, detail)
+        """Record a read in the audit log (queued: ``audit.ReadLog``)."""
+        self.reads.add(who, action, target, candidates, detail)
 
 
 def _answers(uri: str, timeout: float = 2.0) -> bool:
@@ -367,6 +371,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             for task in pollers:
                 task.cancel()
+            await run_in_threadpool(service.reads.close)
             engine.dispose()
 
     app = FastAPI(
@@ -866,6 +871,7 @@ def _routes(app: FastAPI) -> None:
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
     ) -> AuditList:
         """The audit log, newest first: who read or changed whose data, when, from where."""
+        service.reads.flush()  # this process's latest reads first
         frame = audit.entries(service.engine, candidate, actor, since, limit=limit)
         service.audit(
             who, "read", "GET /v1/admin/audit", detail={"candidate_filter": bool(candidate)}

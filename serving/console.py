@@ -513,6 +513,7 @@ def audit_page(
         day = dt.date.fromisoformat(since) if since else None
     except ValueError:
         raise PageError(400, "error") from None
+    who.service.reads.flush()  # this process's latest reads first
     frame = audit.entries(who.service.engine, candidate or None, actor or None, day, limit=500)
     who.audit("read", "/audit", filtered=bool(candidate or actor or since))
     return render(

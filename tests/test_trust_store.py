@@ -180,3 +180,14 @@ def test_retention_removes_people_whose_outcome_is_old(
     assert ingest_bundle(store, sample_copy).skipped_erased == len(ids)
     # a second run finds nothing more to do
     assert erasure.retire(store, day, keep_days=365, mode=mode)[0] == []
+
+
+def test_reads_are_written_in_batches_and_at_close(store: Engine) -> None:
+    reads = audit.ReadLog(store, every=60)  # no timed flush during the test
+    for n in range(3):
+        reads.add(WHO, "read", "GET /v1/candidates/{id}", [f"K{n}"])
+    assert audit.entries(store).empty  # queued
+    assert reads.flush() == 3 and len(audit.entries(store)) == 3
+    reads.add(WHO, "read", "x", ["K9"])
+    reads.close()  # shutting down writes the rest
+    assert audit.entries(store, candidate="K9")["target"].tolist() == ["x"]

@@ -312,4 +312,5 @@ def test_explanation_override_and_audit_pages(console: TestClient, engine: Engin
     assert "<td>1</td>" in table  # the one override, in its direction's row
     exported = console.get("/risk.csv")
     assert exported.status_code == 200
+    console.app.state.service.reads.flush()  # type: ignore[attr-defined]  # reads go in batches
     assert audit.entries(engine, actor="ada", action="export")["target"].tolist() == ["/risk.csv"]

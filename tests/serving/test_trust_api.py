@@ -33,6 +33,7 @@ def test_every_read_and_write_is_in_the_audit_log(
     event = {"event_id": "audit-1", "candidate_id": cid, "ts": "2024-12-02T10:00:00+08:00",
              "type": "message_sent", "channel": "wechat", "actor": "hr"}  # fmt: skip
     assert client.post("/v1/events", json=[event], headers=auth(keys.ats)).status_code == 200
+    client.app.state.service.reads.flush()  # type: ignore[attr-defined]  # reads go in batches
     log = audit.entries(engine, candidate=cid).iloc[::-1]  # oldest first
     assert log["target"].tolist() == [
         "GET /v1/risk-list", "GET /v1/candidates/{id}", "POST /v1/score", "POST /v1/events",
