@@ -157,9 +157,12 @@ def entries(
     action: str | None = None,
     limit: int = 1000,
 ) -> pd.DataFrame:
-    """Entries, newest first. ``candidate`` also finds list reads naming them, and an
+    """Entries, newest first (by time). ``candidate`` also finds list reads naming them, and an
     erasure (which keeps only the id's hash)."""
-    query = select(AuditEntry).order_by(AuditEntry.audit_id.desc()).limit(limit)
+    # by time, not id: queued reads are inserted after changes made later than them
+    query = (
+        select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.audit_id.desc()).limit(limit)
+    )
     if candidate is not None:
         query = query.where(
             or_(
