@@ -32,7 +32,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from limits import parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -827,8 +827,7 @@ def _routes(app: FastAPI) -> None:
     ) -> ConsentWithdrawn:
         """The candidate withdrew consent to outside signals: delete them, stop using them."""
         with service.write_lock, service.engine.begin() as conn:
-            if candidate_owners(conn, [candidate_id]).get(candidate_id) is None:
-                raise ApiError(404, "not_found", "no such candidate")
+            _visible(conn, principal, candidate_id)
             deleted = erasure.withdraw_consent(conn, [candidate_id])
             audit.record(
                 conn,
@@ -1187,12 +1186,7 @@ def _detail(
         )
         for e in events
     ]
-    current = None
-    if service.scorer.model is not None:
-        scores = service.scorer.day(as_of, [candidate_id])
-        i = scores.row.get(candidate_id)
-        if i is not None:
-            current = _score_items(service, scores, [i])[0]
+    current = _current(service, candidate_id, as_of)
     return CandidateDetail(
         profile=profile,
         outcome=None
@@ -1213,6 +1207,22 @@ def _detail(
 
 
 DETAIL_FIELDS = "profile,outcome,timeline,score_history,current"
+
+
+def _current(service: Service, candidate_id: str, as_of: dt.date) -> ScoreItem | None:
+    """The candidate's score as of a day; None without a model or when not active."""
+    if service.scorer.model is None:
+        return None
+    scores = service.scorer.day(as_of, [candidate_id])
+    i = scores.row.get(candidate_id)
+    return None if i is None else _score_items(service, scores, [i])[0]
+
+
+def _visible(conn: Connection, principal: Principal, candidate_id: str) -> None:
+    """404 unless the candidate exists and the caller may see them."""
+    owner = candidate_owners(conn, [candidate_id]).get(candidate_id)
+    if owner is None or not principal.sees_owner(owner):
+        raise ApiError(404, "not_found", "no such candidate")
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -1264,8 +1274,9 @@ def _set_override(
     reason: str,
     target: str = "PUT /v1/candidates/{id}/override",
 ) -> Override:
-    detail = _detail(service, principal, candidate_id, service.today())
-    current = detail.current
+    with service.engine.connect() as conn:
+        _visible(conn, principal, candidate_id)
+    current = _current(service, candidate_id, service.today())
     with service.write_lock, service.engine.begin() as conn:
         overrides.set_override(
             conn,
@@ -1296,8 +1307,8 @@ def _clear_override(
     candidate_id: str,
     target: str = "PUT /v1/candidates/{id}/override",
 ) -> None:
-    _detail(service, principal, candidate_id, service.today())  # scope check
     with service.write_lock, service.engine.begin() as conn:
+        _visible(conn, principal, candidate_id)
         cleared = overrides.clear_override(conn, candidate_id)
         audit.record(
             conn,

@@ -40,6 +40,7 @@ from serving.app import (
     _detail,
     _done,
     _explanation,
+    _origin,
     _set_override,
 )
 from serving.explain import override_of
@@ -119,8 +120,7 @@ async def viewer(request: Request) -> Viewer:
     if session is None:
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         raise SignInFirst(here)
-    origin = request.client.host if request.client else None
-    return Viewer(service, session, _lang(request), origin)
+    return Viewer(service, session, _lang(request), _origin(request))
 
 
 Signed = Annotated[Viewer, Depends(viewer)]
