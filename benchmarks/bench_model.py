@@ -29,6 +29,7 @@ from store.ingest import ingest_bundle
 from training.baselines import fit_logistic
 from training.config import load_config
 from training.model import DropoutClassifier
+from training.predictor import Predictor
 from training.train import load_season_data, season_spine
 
 
@@ -92,9 +93,10 @@ def main() -> None:
     day = pd.concat([x] * reps, ignore_index=True).head(args.active)
     m = model["m"]
 
+    predictor = Predictor.of(m)
+
     def score() -> None:
-        m.predict_proba(day[feats])
-        m.reasons(day, top=3)
+        predictor.explain(predictor.matrix(day), top=3)
 
     times = timed_runs(score, args.runs)
     figures["score_with_reasons_s"] = statistics.median(times)

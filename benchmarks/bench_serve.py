@@ -194,7 +194,7 @@ def main() -> None:
 
     from config import Settings
     from serving.auth import create_key
-    from serving.engine import build_day
+    from serving.scorer import build_day
     from store.db import open_store
     from store.schema import Event
     from training.config import load_config

@@ -188,10 +188,10 @@ def score(
 
 
 def _print_top(frame: pd.DataFrame, top: int) -> None:
-    from training.model import explain
+    from training.predictor import worded
 
     for row in frame.head(top).itertuples(index=False):
-        reasons = "；".join(r["text"] for r in explain(row.reasons_detail, "zh")) or "-"
+        reasons = "；".join(worded(r)["text_zh"] for r in row.reasons_detail) or "-"
         typer.echo(
             f"{row.rank:>4}  {row.candidate_id:<12} {row.hr_owner:<6} "
             f"风险 {row.risk:6.1%}  {reasons}"
@@ -364,7 +364,7 @@ def serve(
     where = settings.store_url.split("@")[-1]  # never print a password from the URL
     typer.echo(f"keepwarm serving on http://{host}:{port} (docs at /docs), store {where}")
     uvicorn.run(
-        "serving.app:create_app",
+        "serving.main:create_app",
         factory=True,
         host=host,
         port=port,
@@ -541,16 +541,13 @@ def forget(
     The erasure is recorded in the audit log without the erased data, and a tombstone of
     the id's hash keeps an old bundle from bringing the person back.
     """
-    from serving.app import _forget
+    from serving.services.erasure import forget as erase
     from store import audit
     from store.db import open_store
 
     if not yes and not typer.confirm(f"erase {candidate_id} everywhere? this cannot be undone"):
         raise typer.Exit(1)
-    removed = _forget(open_store(get_settings()), candidate_id, audit.Actor.cli(),
-                      "keepwarm forget")  # fmt: skip
-    if removed is None:
-        raise KeepwarmError(f"no candidate {candidate_id} in the store")
+    removed = erase(open_store(get_settings()), candidate_id, audit.Actor.cli(), "keepwarm forget")
     typer.echo(f"erased {candidate_id}: " + ", ".join(
         f"{table} {n}" for table, n in sorted(removed.rows.items())))  # fmt: skip
     typer.echo(json.dumps({"candidate_id": candidate_id, "removed": removed.rows}))
@@ -561,20 +558,12 @@ def withdraw_consent(
     candidate_id: Annotated[str, typer.Argument(help="The candidate who withdrew consent.")],
 ) -> None:
     """Delete a candidate's stored outside signals and stop using them from the next score."""
-    from store import audit, erasure
+    from serving.services.erasure import withdraw_consent as withdraw
+    from store import audit
     from store.db import open_store
-    from store.schema import Candidate
 
     engine = open_store(get_settings())
-    with engine.begin() as conn:
-        from sqlalchemy import select
-
-        if conn.execute(select(Candidate.candidate_id).where(
-                Candidate.candidate_id == candidate_id)).first() is None:  # fmt: skip
-            raise KeepwarmError(f"no candidate {candidate_id} in the store")
-        deleted = erasure.withdraw_consent(conn, [candidate_id])
-        audit.record(conn, audit.Actor.cli(), "consent_withdrawn", "keepwarm withdraw-consent",
-                     [candidate_id], {"signals_deleted": deleted})  # fmt: skip
+    deleted = withdraw(engine, candidate_id, audit.Actor.cli(), "keepwarm withdraw-consent")
     typer.echo(f"consent withdrawn for {candidate_id}: {deleted} outside signals deleted")
 
 

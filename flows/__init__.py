@@ -1,1 +1,1 @@
-"""flows stage (see issue 3+): nothing here yet."""
+"""Prefect wiring of the stages (``pipeline``), its settings (``runtime``), schedules."""

@@ -15,13 +15,15 @@ from prefect.cache_policies import NO_CACHE
 
 from config import get_settings
 from features.build import build_features
+from features.population import DayInputs, load_day
+from outreach.daily import day_alerts, plan_day, store_alerts
 from outreach.digest import SendReport, send_digests
-from outreach.store import day_alerts, plan_day, store_alerts
-from serving.scoring import DayInputs, day_inputs, rank_scores, store_scores
+from serving.services.daily import rank_scores, store_scores
 from store import audit, erasure
 from store.db import open_store
 from training.config import load_config
 from training.fairness import audit_scores
+from training.predictor import Predictor
 from training.tracking import Promote, Registered, load_champion, log_and_register
 from training.train import (
     SeasonData,
@@ -109,13 +111,13 @@ def train_flow(
 
 @task(name="load-day", cache_policy=NO_CACHE)
 def day_inputs_task(as_of: dt.date) -> DayInputs:
-    return day_inputs(open_store(get_settings()), as_of)
+    return load_day(open_store(get_settings()), as_of)
 
 
 @task(name="score-and-rank", cache_policy=NO_CACHE)
 def score_task(features: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     model, version = load_champion(get_settings())
-    return rank_scores(model, features, candidates), version
+    return rank_scores(Predictor.of(model, version), features, candidates), version
 
 
 @task(name="store-scores", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)

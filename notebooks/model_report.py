@@ -32,7 +32,7 @@ from features.catalogue import FEATURE_NAMES
 from outreach.replay import policy_eval
 from store.db import open_store
 from training.config import load_config
-from training.model import explain
+from training.predictor import Predictor, worded
 from training.report import calibration_table
 from training.tracking import load_champion
 from training.train import closed_seasons, load_season_data, train_model
@@ -82,10 +82,10 @@ cal.round(3)
 # %%
 last_day = test["as_of"].max()
 riskiest = test[test["as_of"] == last_day].nlargest(3, "risk_keepwarm")
-for row, reasons in zip(
-    riskiest.itertuples(), result.model.reasons(riskiest[list(FEATURE_NAMES)], top=3), strict=True
-):
-    words = "; ".join(r["text"] for r in explain(reasons, "en"))
+predictor = Predictor.of(result.model)
+_, _, picked = predictor.explain(predictor.matrix(riskiest), top=3)
+for row, reasons in zip(riskiest.itertuples(), picked, strict=True):
+    words = "; ".join(worded(r)["text_en"] for r in reasons)
     print(f"{row.candidate_id} risk {row.risk_keepwarm:.0%}: {words}")
 
 # %% [markdown]

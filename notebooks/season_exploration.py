@@ -26,9 +26,9 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from config import get_settings
+from features.population import scored_population
 from outreach import review
 from store.db import open_store
-from training.snapshots import scored_population
 
 engine = open_store(get_settings())
 seasons = review.season_names(engine)

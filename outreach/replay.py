@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from features.build import build_features
+from features.population import scored_population
 from outreach.alerts import AlertRules, find_alerts, open_questions
 from outreach.plan import PlanConfig, make_plan
 from simulator.engine import ACTOR_CODES, EventLog, World
@@ -45,7 +46,7 @@ from store.bundle import Origin, as_text, check_tables
 from store.contract import CHANNELS, EVENT_TYPES, TOPICS
 from training.config import TrainConfig
 from training.model import DropoutClassifier
-from training.snapshots import scored_population, snapshot_spine
+from training.snapshots import snapshot_spine
 from training.train import fit_dropout
 
 POLICIES = ("none", "rules", "keepwarm")

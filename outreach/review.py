@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, select
 
+from features.population import scored_population
 from outreach.plan import PlanConfig, in_holdout
 from store.contract import REASONS
 from store.schema import Alert, Candidate, Content, Event, Outcome
-from training.snapshots import scored_population
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,11 @@ payloads that this module handles:
 - a candidate's keepwarm id is Greenhouse's ``external_id`` when the ATS
   set one, else ``gh-<candidate id>``.
 
+A delivery is known by the SHA-256 of its signed body, not by its
+``Greenhouse-Event-ID`` header (which is not signed): a replayed body under a new
+or no id is a duplicate. An offer version older than one already applied changes
+nothing (deliveries can arrive out of order). Every write is in the audit log.
+
 An offer delivery for a candidate keepwarm does not know yet is kept as
 ``pending`` (ids, statuses and dates only: no names, no notes) and applied as
 soon as the candidate is known. Nothing from a delivery is logged.
@@ -25,6 +30,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +38,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from store import audit
 from store.bundle import KeepwarmError
 from store.ingest import check_items, load_bundle
 from store.schema import AtsLink, Candidate, IngestBatch, WebhookDelivery
@@ -77,10 +84,24 @@ def _us_date(value: object) -> str | None:
     raise WebhookError("payload start_date is not a date (MM/DD/YYYY)")
 
 
+_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")  # the API's id rule (serving.schemas)
+TARGET = "POST /v1/webhooks/greenhouse"
+
+
 def _id(value: object, name: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, int | str) or str(value).strip() == "":
+    if isinstance(value, bool) or not isinstance(value, int | str):
         raise WebhookError(f"payload {name} is missing or not an id")
-    return str(value).strip()
+    text = str(value).strip()
+    if not _ID.match(text):
+        raise WebhookError(
+            f"payload {name} is missing or not an id (1-64 of A-Z a-z 0-9 . _ : @ -)"
+        )
+    return text
+
+
+def _version(offer: dict[str, Any]) -> int:
+    version = offer.get("version")
+    return version if isinstance(version, int) and not isinstance(version, bool) else 0
 
 
 @dataclass
@@ -92,21 +113,28 @@ class Parsed:
     candidate_id: str | None = None  # from an application webhook
     facts: list[dict[str, Any]] = field(default_factory=list)  # events to write
     start_date: str | None = None
+    offer_id: str | None = None
+    version: int = 0
 
     def detail(self) -> dict[str, Any]:
-        return {"facts": self.facts, "start_date": self.start_date}
+        return {
+            "facts": self.facts,
+            "start_date": self.start_date,
+            "offer_id": self.offer_id,
+            "version": self.version,
+        }
 
 
 def _candidate_id(candidate: dict[str, Any]) -> str:
     external = candidate.get("external_id")
     if isinstance(external, str | int) and str(external).strip():
-        return str(external).strip()
+        return _id(external, "application.candidate.external_id")
     return "gh-" + _id(candidate.get("id"), "application.candidate.id")
 
 
 def _offer_facts(action: str, offer: dict[str, Any]) -> list[dict[str, Any]]:
     offer_id = _id(offer.get("id"), "offer id")
-    version = offer.get("version") if isinstance(offer.get("version"), int) else 0
+    version = _version(offer)
     status = str(offer.get("offer_status") or offer.get("status") or "").lower()
     kind = ACTION_EVENTS.get(action) or (
         STATUS_EVENTS.get(status) if action == "offer_updated" else None
@@ -120,8 +148,8 @@ def parse(body: dict[str, Any]) -> Parsed:
     """Map one delivery's JSON to what keepwarm records."""
     action = body.get("action")
     payload = body.get("payload")
-    if not isinstance(action, str) or not action:
-        raise WebhookError("delivery has no action")
+    if not isinstance(action, str) or not action or len(action) > 64:
+        raise WebhookError("delivery has no action (or one over 64 characters)")
     if not isinstance(payload, dict):
         raise WebhookError("delivery has no payload object")
     if action in OFFER_ACTIONS:
@@ -133,6 +161,8 @@ def parse(body: dict[str, Any]) -> Parsed:
             application_id=_id(offer.get("application_id"), "application_id"),
             facts=_offer_facts(action, offer),
             start_date=None if action == "offer_deleted" else _us_date(offer.get("start_date")),
+            offer_id=_id(offer.get("id"), "offer id"),
+            version=_version(offer),
         )
     if action in APPLICATION_ACTIONS:
         app = payload.get("application")
@@ -147,15 +177,17 @@ def parse(body: dict[str, Any]) -> Parsed:
         if action == "hire_candidate" and isinstance(offer, dict):
             kind = "offer_accepted"
             offer_id = _id(offer.get("id"), "application.offer.id")
-            version = offer.get("version") if isinstance(offer.get("version"), int) else 0
+            version = _version(offer)
             parsed.facts = [{"type": kind, "event_id": f"gh-offer-{offer_id}-v{version}-{kind}"}]
             parsed.start_date = _us_date(offer.get("starts_at") or offer.get("start_date"))
+            parsed.offer_id, parsed.version = offer_id, version
         return parsed
     return Parsed(action)  # ping and actions keepwarm has no use for: acknowledged, kept
 
 
 @dataclass
 class Outcome:
+    delivery_id: str  # the Greenhouse-Event-ID header, or the body's hash
     status: str  # applied, pending, ignored, duplicate
     events: int
     candidate_ids: set[str]
@@ -178,12 +210,40 @@ def _known(conn: Connection, candidate_id: str) -> bool:
     return found.first() is not None
 
 
+def _stale(conn: Connection, parsed: Parsed, key: str) -> bool:
+    """A newer version of the same offer was already applied (or is waiting): skip this one."""
+    if parsed.offer_id is None or parsed.application_id is None:
+        return False
+    rows = conn.execute(
+        select(WebhookDelivery.detail).where(
+            WebhookDelivery.source == SOURCE,
+            WebhookDelivery.application_id == parsed.application_id,
+            WebhookDelivery.status.in_(("applied", "pending")),
+            WebhookDelivery.delivery_id != key,
+        )
+    ).scalars()
+    newer: list[int] = []
+    for d in rows:
+        if not isinstance(d, dict) or d.get("offer_id") != parsed.offer_id:
+            continue
+        version = d.get("version")
+        if isinstance(version, int):
+            newer.append(version)
+    return bool(newer) and max(newer) > parsed.version
+
+
 def _apply(
-    engine: Engine, conn: Connection, parsed: Parsed, candidate_id: str, received: dt.datetime
+    engine: Engine,
+    conn: Connection,
+    parsed: Parsed,
+    candidate_id: str,
+    received: dt.datetime,
+    who: audit.Actor,
 ) -> int:
     """Write a delivery's events and start date for a known candidate; returns events written.
 
-    Either way a batch records the candidate as touched, so every serving process refreshes it.
+    Either way a batch records the candidate as touched, so every serving process
+    refreshes it, and the audit log records the write (ids and counts only).
     """
     if parsed.start_date:
         conn.execute(
@@ -191,6 +251,7 @@ def _apply(
             .where(Candidate.candidate_id == candidate_id)
             .values(start_date=dt.date.fromisoformat(parsed.start_date))
         )
+    written = 0
     if not parsed.facts:
         conn.execute(
             insert(IngestBatch).values(
@@ -200,64 +261,90 @@ def _apply(
                 touched=[candidate_id],
             )
         )
-        return 0
-    items = [
-        {
-            "event_id": f["event_id"],
-            "candidate_id": candidate_id,
-            "ts": received.isoformat(timespec="seconds"),
-            "type": f["type"],
-            "channel": "system",
-            "actor": "system",
-        }
-        for f in parsed.facts
-    ]
-    fingerprint = hashlib.sha256(repr(items).encode()).hexdigest()
-    bundle = check_items(engine, "events", items, f"{SOURCE}:{parsed.action}", fingerprint)
-    return load_bundle(conn, bundle, touched=[candidate_id]).events_new
+    else:
+        items = [
+            {
+                "event_id": f["event_id"],
+                "candidate_id": candidate_id,
+                "ts": received.isoformat(timespec="seconds"),
+                "type": f["type"],
+                "channel": "system",
+                "actor": "system",
+            }
+            for f in parsed.facts
+        ]
+        fingerprint = hashlib.sha256(repr(items).encode()).hexdigest()
+        bundle = check_items(engine, "events", items, f"{SOURCE}:{parsed.action}", fingerprint)
+        written = load_bundle(conn, bundle, touched=[candidate_id]).events_new
+    audit.record(
+        conn,
+        who,
+        "write",
+        TARGET,
+        [candidate_id],
+        {"action": parsed.action, "events": written, "start_date": bool(parsed.start_date)},
+    )
+    return written
 
 
-def handle(engine: Engine, delivery_id: str, body: dict[str, Any], timezone: str) -> Outcome:
-    """Record one delivery once; apply it now if its candidate is known, else keep it pending."""
+def handle(
+    engine: Engine,
+    raw: bytes,
+    event_id: str | None,
+    body: dict[str, Any],
+    zone: ZoneInfo,
+    who: audit.Actor,
+) -> Outcome:
+    """Record one delivery once; apply it now if its candidate is known, else keep it pending.
+
+    ``raw`` is the signed body: its SHA-256 names the delivery, so a replay of it (with
+    any ``Greenhouse-Event-ID``) is a ``duplicate``. Raises ``WebhookError``.
+    """
     parsed = parse(body)
-    received = dt.datetime.now(ZoneInfo(timezone))
+    key = "sha256:" + hashlib.sha256(raw).hexdigest()
+    shown = event_id or key
+    received = dt.datetime.now(zone)
+    touched: set[str] = set()
     try:
         with engine.begin() as conn:
             conn.execute(
                 insert(WebhookDelivery).values(
                     source=SOURCE,
-                    delivery_id=delivery_id,
+                    delivery_id=key,
                     action=parsed.action,
                     status="ignored",
                     application_id=parsed.application_id,
                     candidate_id=parsed.candidate_id,
-                    detail={**parsed.detail(), "received": received.isoformat()},
+                    detail={
+                        **parsed.detail(),
+                        "received": received.isoformat(),
+                        "event_id": event_id,
+                    },
                 )
             )
-            touched: set[str] = set()
             if parsed.candidate_id and parsed.application_id:
                 _link(conn, parsed.application_id, parsed.candidate_id)
             candidate_id = parsed.candidate_id or _resolve(conn, parsed.application_id)
             status, written = "ignored", 0
-            if parsed.facts or parsed.start_date:
+            if (parsed.facts or parsed.start_date) and not _stale(conn, parsed, key):
                 if candidate_id and _known(conn, candidate_id):
-                    written = _apply(engine, conn, parsed, candidate_id, received)
+                    written = _apply(engine, conn, parsed, candidate_id, received, who)
                     status = "applied"
                     touched.add(candidate_id)
                 else:
                     status = "pending"
-            elif parsed.candidate_id:
+            elif parsed.candidate_id and not (parsed.facts or parsed.start_date):
                 status = "applied"
             conn.execute(
                 update(WebhookDelivery)
-                .where(WebhookDelivery.source == SOURCE, WebhookDelivery.delivery_id == delivery_id)
+                .where(WebhookDelivery.source == SOURCE, WebhookDelivery.delivery_id == key)
                 .values(status=status, candidate_id=candidate_id)
             )
     except IntegrityError:
-        return Outcome("duplicate", 0, set())
+        return Outcome(shown, "duplicate", 0, set())
     if parsed.candidate_id:
-        touched |= replay_pending(engine)
-    return Outcome(status, written, touched)
+        touched |= replay_pending(engine, who)
+    return Outcome(shown, status, written, touched)
 
 
 def _link(conn: Connection, application_id: str, candidate_id: str) -> None:
@@ -269,8 +356,9 @@ def _link(conn: Connection, application_id: str, candidate_id: str) -> None:
         )
 
 
-def replay_pending(engine: Engine) -> set[str]:
+def replay_pending(engine: Engine, who: audit.Actor | None = None) -> set[str]:
     """Apply pending deliveries whose candidate is now known; returns the candidates touched."""
+    who = who or audit.Actor("webhook:greenhouse", "ats", None)
     touched: set[str] = set()
     with engine.begin() as conn:
         rows = conn.execute(
@@ -288,16 +376,21 @@ def replay_pending(engine: Engine) -> set[str]:
                 application_id=row.application_id,
                 facts=list(detail.get("facts", [])),
                 start_date=detail.get("start_date"),
+                offer_id=detail.get("offer_id"),
+                version=int(detail.get("version") or 0),
             )
             received = dt.datetime.fromisoformat(str(detail["received"]))
-            _apply(engine, conn, parsed, candidate_id, received)
+            status = "ignored"
+            if not _stale(conn, parsed, row.delivery_id):
+                _apply(engine, conn, parsed, candidate_id, received, who)
+                status = "applied"
+                touched.add(candidate_id)
             conn.execute(
                 update(WebhookDelivery)
                 .where(
                     WebhookDelivery.source == SOURCE,
                     WebhookDelivery.delivery_id == row.delivery_id,
                 )
-                .values(status="applied", candidate_id=candidate_id)
+                .values(status=status, candidate_id=candidate_id)
             )
-            touched.add(candidate_id)
     return touched

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StringConstraints,
 )
 
 from outreach.alerts import KINDS as ALERT_KINDS
@@ -39,7 +40,10 @@ OutcomeKind = Literal[OUTCOMES]  # type: ignore[valid-type]
 OutcomeReason = Literal[REASONS]  # type: ignore[valid-type]
 Tier = Literal["high", "medium", "low"]
 AlertKind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
-Id = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._:@-]+$")
+# One id rule for API ids (candidates, recruiters): the store's column is 64 characters.
+ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
+Id = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
+IdStr = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -146,7 +150,7 @@ class ScoreRequest(BaseModel):
         json_schema_extra={"examples": [{"candidate_ids": ["c2024-00017"], "as_of": "2024-12-02"}]},
     )
 
-    candidate_ids: list[str] = Field(min_length=1, max_length=MAX_SCORE_IDS)
+    candidate_ids: list[IdStr] = Field(min_length=1, max_length=MAX_SCORE_IDS)
     as_of: IsoDate | None = Field(
         default=None, description="Score as of the end of this day (default: today)."
     )

@@ -154,14 +154,16 @@ def engine(served_home: Path) -> Iterator[Engine]:
 def run_daily(engine: Engine, day: dt.date = dt.date(2024, 12, 2)) -> None:
     """What the daily flow does, as plain calls (no Prefect): scores, alerts, plans for a day."""
     from features.build import build_features
-    from outreach.store import day_alerts, plan_day, store_alerts
-    from serving.scoring import day_inputs, rank_scores, store_scores
+    from features.population import load_day
+    from outreach.daily import day_alerts, plan_day, store_alerts
+    from serving.services.daily import rank_scores, store_scores
+    from training.predictor import Predictor
     from training.tracking import load_champion
 
     model, version = load_champion(get_settings())
-    inputs = day_inputs(engine, day)
+    inputs = load_day(engine, day)
     feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
-    scores = rank_scores(model, feats, inputs.candidates)
+    scores = rank_scores(Predictor.of(model, version), feats, inputs.candidates)
     store_scores(engine, scores, version)
     alerts = day_alerts(engine, day, scores["candidate_id"].tolist())
     store_alerts(engine, alerts, day)

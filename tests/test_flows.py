@@ -13,11 +13,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from config import Settings
-from serving.scoring import score_day
+from serving.services.daily import score_day
 from store.db import open_store
 from store.ingest import ingest_bundle
 from store.schema import Alert, OutreachAction, Score
 from tests.conftest import run_cli
+from training.predictor import Predictor
 from training.tracking import MODEL_NAME, configure, load_champion
 
 DAY = dt.date(2024, 12, 2)
@@ -145,13 +146,13 @@ def test_scoring_a_past_day_sees_only_what_was_known_then(
 
     train_flow(["2023-autumn"], "2024-autumn", "auto")
     model, _ = load_champion(settings)
-    today = score_day(small_store, model, DAY)
+    today = score_day(small_store, Predictor.of(model), DAY)
 
     then = Settings(home=tmp_path / "then")
     engine = open_store(then)
     ingest_bundle(engine, small_seasons["2023-autumn"])
     ingest_bundle(engine, _cut_bundle(small_seasons["2024-autumn"], tmp_path / "cut", DAY))
-    back_then = score_day(engine, model, DAY)
+    back_then = score_day(engine, Predictor.of(model), DAY)
     pd.testing.assert_frame_equal(today, back_then)
 
 

@@ -1,8 +1,9 @@
-"""The dropout model: LightGBM trees, isotonic calibration, reasons from contributions.
+"""The dropout model: LightGBM trees and their calibration, fitted the scikit-learn way.
 
 Saved in native formats (the booster as LightGBM text, the calibration and the
 feature list as JSON), never pickled, so the serving side loads exactly what
-was trained without importing scikit-learn on the hot path.
+was trained without importing scikit-learn on the hot path. Encoding, reasons
+and words live in ``training.predictor``, the one front-end every scorer uses.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from features.catalogue import BY_NAME, ROLE_FAMILIES, reason_text
+from training.predictor import CATEGORICAL, ModelRefused, check_features, encode
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -61,16 +62,6 @@ def _group_folds(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
     fold_of_group = np.empty(len(unique), dtype=int)
     fold_of_group[order] = np.arange(len(unique)) % folds
     return fold_of_group[index]
-
-
-def prepare(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
-    """The model's input frame: the feature columns, role family as a fixed category."""
-    X = frame[features].copy()
-    if "role_family" in X:
-        X["role_family"] = pd.Categorical(
-            X["role_family"].astype("string"), categories=list(ROLE_FAMILIES)
-        )
-    return X
 
 
 @dataclass
@@ -151,7 +142,8 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         y = np.asarray(y, dtype=float)
         groups = np.asarray(groups if groups is not None else np.arange(len(y)))
         self.features_ = list(X.columns)
-        X = prepare(X, self.features_)
+        matrix = encode(X, self.features_)
+        categorical = [i for i, f in enumerate(self.features_) if f in CATEGORICAL]
         params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed}
         params["monotone_constraints"] = [MONOTONE.get(f, 0) for f in self.features_]
         params.setdefault("monotone_constraints_method", "advanced")
@@ -160,28 +152,32 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         rounds = []
         for k in range(self.folds):
             held = fold == k
-            grow = lgb.Dataset(X[~held], y[~held], categorical_feature="auto")
+            grow = self._dataset(matrix[~held], y[~held], categorical)
             booster = lgb.train(
                 params,
                 grow,
                 num_boost_round=self.num_boost_round,
-                valid_sets=[lgb.Dataset(X[held], y[held], reference=grow)],
+                valid_sets=[lgb.Dataset(matrix[held], y[held], reference=grow)],
                 callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
             )
-            out_of_fold[held] = booster.predict(X[held], num_iteration=booster.best_iteration)
+            out_of_fold[held] = booster.predict(matrix[held], num_iteration=booster.best_iteration)
             rounds.append(booster.best_iteration)
         self.rounds_ = max(1, round(float(np.mean(rounds))))
         self.booster_ = lgb.train(
             params,
-            lgb.Dataset(X, y, categorical_feature="auto"),
+            self._dataset(matrix, y, categorical),
             num_boost_round=self.rounds_,
         )
         self.calibration_ = Calibration.fit(out_of_fold, y, self.isotonic_min_positives)
         self.classes_ = np.array([0, 1])
         return self
 
+    def _dataset(self, matrix: np.ndarray, y: np.ndarray, categorical: list[int]) -> lgb.Dataset:
+        return lgb.Dataset(matrix, y, feature_name=self.features_, categorical_feature=categorical)
+
     def raw_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return np.asarray(self.booster_.predict(prepare(X, self.features_)))
+        """The trees' probability before calibration; ``X`` holds ``features_`` columns."""
+        return np.asarray(self.booster_.predict(encode(X, self.features_)))
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = self.calibration_(self.raw_proba(X))
@@ -189,43 +185,6 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
-
-    def contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Each feature's push on the log-odds (LightGBM's own ``pred_contrib``)."""
-        contrib = self.booster_.predict(prepare(X, self.features_), pred_contrib=True)
-        return pd.DataFrame(np.asarray(contrib)[:, :-1], columns=self.features_, index=X.index)
-
-    def reasons(self, X: pd.DataFrame, top: int = 3) -> list[list[dict[str, Any]]]:
-        """The features that raise each row's risk most: code, value and contribution.
-
-        Language-free, so they can be stored; ``explain`` adds the words.
-        """
-        contrib = self.contributions(X).to_numpy()
-        order = np.argsort(-contrib, axis=1, kind="stable")[:, :top]
-        picked = np.take_along_axis(contrib, order, axis=1).round(4)
-        numeric = X[self.features_].drop(columns=["role_family"], errors="ignore")
-        column = {name: i for i, name in enumerate(numeric.columns)}
-        values = numeric.to_numpy(dtype=float)
-        names = self.features_
-        labels = (
-            X["role_family"].astype(object).to_numpy()
-            if "role_family" in X
-            else np.full(len(X), None, dtype=object)
-        )
-        return [
-            [
-                {
-                    "code": names[j],
-                    "value": _num(values[i, column[names[j]]])
-                    if names[j] in column
-                    else _text(labels[i]),
-                    "contribution": float(c),
-                }
-                for j, c in zip(order[i].tolist(), picked[i].tolist(), strict=True)
-                if c > 0
-            ]
-            for i in range(len(contrib))
-        ]
 
     # --- native persistence -------------------------------------------------------
     def save(self, folder: Path) -> None:
@@ -245,26 +204,9 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         model = cls(**{k: v for k, v in meta["params"].items() if k in known})
         model.booster_ = lgb.Booster(model_file=str(folder / "booster.txt"))
         model.features_ = list(meta["features"])
-        unknown = [f for f in model.features_ if f not in BY_NAME]
-        if unknown or model.booster_.feature_name() != model.features_:
-            raise ValueError(f"model features do not match the catalogue: {unknown[:5]}")
+        check_features(model.features_, model.booster_)
+        if model.booster_.feature_name() != model.features_:
+            raise ModelRefused("the trees' feature names differ from the model's list")
         model.calibration_ = Calibration(**meta["calibration"])
         model.classes_ = np.array([0, 1])
         return model
-
-
-def explain(reasons: list[dict[str, Any]], lang: str = "zh") -> list[dict[str, Any]]:
-    """Reasons with the recruiter-facing text added, in Chinese or English."""
-    return [{**r, "text": reason_text(r["code"], r.get("value"), lang)} for r in reasons]
-
-
-def _text(value: object) -> str | None:
-    return None if value is None or pd.isna(value) else str(value)
-
-
-def _num(value: object) -> float | None:
-    try:
-        out = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if np.isnan(out) else out

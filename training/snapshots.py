@@ -1,42 +1,15 @@
-"""Who is scored when, and with which label: the training spine.
+"""The training spine: labelled snapshots of the scored population.
 
-A candidate enters the scored population on the day of its first
-``offer_approval_requested`` or ``offer_sent`` and leaves it on its outcome
-date; a snapshot "as of D" exists for every D from entry up to the day before
-the outcome. The label is ``outcome == reneged``.
+Who is scored when is ``features.population`` (entry on the first offer event,
+exit on the outcome date); a snapshot "as of D" exists for every D from entry up
+to the day before the outcome. The label is ``outcome == reneged``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-import numpy as np
 import pandas as pd
-
-ENTRY_TYPES = ("offer_approval_requested", "offer_sent")
-
-
-def scored_population(events: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
-    """candidate_id, entry_day, outcome_date (NaT while open), label (NaN while open)."""
-    entries = (
-        events.loc[events["type"].isin(ENTRY_TYPES)]
-        .groupby("candidate_id", as_index=False)["local_day"]
-        .min()
-        .rename(columns={"local_day": "entry_day"})
-    )
-    out = entries.merge(outcomes[["candidate_id", "outcome", "outcome_date"]], how="left")
-    out["label"] = np.where(out["outcome"].isna(), np.nan, (out["outcome"] == "reneged") * 1.0)
-    return out.drop(columns="outcome")
-
-
-def active_on(population: pd.DataFrame, day: dt.date) -> pd.DataFrame:
-    """Candidates in the scored population at the end of ``day``, as the store knew it then.
-
-    An outcome recorded for a later date does not remove anyone early.
-    """
-    entered = population["entry_day"] <= day
-    gone = population["outcome_date"].notna() & (population["outcome_date"] <= day)
-    return population.loc[entered & ~gone]
 
 
 def snapshot_spine(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 
 from features.build import build_features
 from features.catalogue import FEATURE_NAMES
+from features.population import scored_population
 from features.source import load_candidates, load_content, load_events, load_outcomes
 from store.bundle import KeepwarmError
 from store.schema import Truth
@@ -18,7 +19,7 @@ from training.baselines import fit_logistic, logistic_proba, rules_score
 from training.config import TrainConfig
 from training.evaluate import evaluate, oracle_comparison
 from training.model import DropoutClassifier
-from training.snapshots import scored_population, snapshot_spine
+from training.snapshots import snapshot_spine
 
 
 @dataclass

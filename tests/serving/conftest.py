@@ -22,8 +22,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from config import get_settings
-from serving.app import create_app
 from serving.auth import create_key
+from serving.main import create_app
 
 DAY = dt.date(2024, 12, 2)
 

@@ -13,11 +13,13 @@ from sqlalchemy import Engine, func, select, text
 
 from config import get_settings
 from features.build import build_features
+from features.population import load_day
 from outreach.plan import URGENT_ACTIONS
-from serving.scoring import day_inputs, rank_scores, score_day, store_scores
+from serving.services.daily import rank_scores, score_day, store_scores
 from store.schema import Event, IngestBatch
 from tests.conftest import run_daily
 from tests.serving.conftest import DAY, Keys, auth
+from training.predictor import Predictor
 from training.tracking import load_champion
 
 
@@ -288,7 +290,7 @@ def test_served_scores_equal_the_daily_scoring_flow(
     client: TestClient, keys: Keys, engine: Engine
 ) -> None:
     model, version = load_champion(get_settings())
-    daily = score_day(engine, model, DAY).set_index("candidate_id")
+    daily = score_day(engine, Predictor.of(model), DAY).set_index("candidate_id")
     ids = daily.index.tolist()
     r = client.post(
         "/v1/score", json={"candidate_ids": ids, "as_of": DAY.isoformat()}, headers=auth(keys.ats)
@@ -316,9 +318,9 @@ def test_ties_in_risk_are_ordered_by_the_trees_score_alike_in_list_and_daily_run
     client: TestClient, keys: Keys, engine: Engine
 ) -> None:
     model, _ = load_champion(get_settings())
-    inputs = day_inputs(engine, DAY)
+    inputs = load_day(engine, DAY)
     feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
-    daily = rank_scores(model, feats, inputs.candidates)
+    daily = rank_scores(Predictor.of(model), feats, inputs.candidates)
     raw = pd.Series(model.raw_proba(feats[model.features_]), index=feats["candidate_id"])
     # isotonic calibration gives many candidates the same risk: the raw score orders them
     assert daily["risk"].duplicated().any()
@@ -374,8 +376,10 @@ def test_risk_list_pages_filters_and_alerts(client: TestClient, keys: Keys) -> N
 
 def test_candidate_detail(client: TestClient, keys: Keys, engine: Engine) -> None:
     model, version = load_champion(get_settings())
-    store_scores(engine, score_day(engine, model, DAY - dt.timedelta(days=7)), version)
-    store_scores(engine, score_day(engine, model, DAY), version)
+    store_scores(
+        engine, score_day(engine, Predictor.of(model), DAY - dt.timedelta(days=7)), version
+    )
+    store_scores(engine, score_day(engine, Predictor.of(model), DAY), version)
     cid = _active_ids(client, keys)[0]
     r = client.get(
         f"/v1/candidates/{cid}", params={"as_of": DAY.isoformat()}, headers=auth(keys.lead)
@@ -411,7 +415,7 @@ def test_health_ready_and_metrics(client: TestClient, keys: Keys) -> None:
 
 
 def test_ready_without_a_model(keepwarm_home: object) -> None:
-    from serving.app import create_app
+    from serving.main import create_app
 
     with TestClient(create_app(get_settings())) as c:
         assert c.get("/healthz").status_code == 200
@@ -455,11 +459,11 @@ def test_writes_by_other_processes_reach_the_cache(
 
 
 def test_alerts_from_the_daily_run(client: TestClient, keys: Keys, engine: Engine) -> None:
-    from outreach.store import day_alerts, store_alerts
+    from outreach.daily import day_alerts, store_alerts
 
     assert client.get("/v1/alerts", headers=auth(keys.lead)).json()["total"] == 0
     model, version = load_champion(get_settings())
-    scores = score_day(engine, model, DAY)
+    scores = score_day(engine, Predictor.of(model), DAY)
     store_scores(engine, scores, version)
     stored = store_alerts(engine, day_alerts(engine, DAY, scores["candidate_id"].tolist()), DAY)
     assert stored > 0

@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 from config import get_settings
-from serving.app import create_app
+from serving.main import create_app
 from serving.users import create_user, disable_user, set_password
 from store.schema import ConsoleUser, Event, OutreachAction
 from tests.conftest import run_cli, run_daily
@@ -138,10 +138,14 @@ def test_hr_sees_only_their_own_candidates_everywhere(
 ) -> None:
     mine, other = owners[0], owners[1]
     sign_in(console, "hana")
-    page = console.get(f"/risk?owner={other}")  # asking for another's list gets one's own
+    # asking for another recruiter's list is refused, as the API refuses it
+    for path in ("/risk", "/risk.csv", "/risk.xlsx", "/today"):
+        refused = console.get(f"{path}?owner={other}")
+        assert refused.status_code == 403, path
+    page = console.get("/risk")
     shown = set(re.findall(r'data-owner="([^"]+)"', page.text))
     assert shown == {mine}
-    exported = console.get(f"/risk.csv?owner={other}")
+    exported = console.get("/risk.csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert len(rows) > 1 and {r[2] for r in rows[1:]} == {mine}
     with engine.connect() as conn:
@@ -149,8 +153,7 @@ def test_hr_sees_only_their_own_candidates_everywhere(
             text("SELECT candidate_id FROM candidates WHERE hr_owner = :o LIMIT 1"), {"o": other}
         ).scalar_one()
     assert console.get(f"/candidates/{theirs}").status_code == 404
-    today = console.get(f"/today?owner={other}")
-    assert f">{other}<" not in today.text
+    assert f">{other}<" not in console.get("/today").text
 
 
 def test_exports_hold_the_filtered_list_with_reasons(console: TestClient) -> None:

@@ -17,8 +17,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.openapi.loaders import from_dict
 
 from config import Settings
-from serving.app import create_app
 from serving.auth import create_key
+from serving.main import create_app
 from store.db import open_store
 from tests.serving.conftest import running_server
 

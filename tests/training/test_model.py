@@ -11,7 +11,8 @@ import pytest
 
 from features.catalogue import FEATURE_NAMES
 from training.evaluate import expected_calibration_error
-from training.model import MONOTONE, DropoutClassifier, explain
+from training.model import MONOTONE, DropoutClassifier
+from training.predictor import ModelRefused, Predictor, worded
 
 
 def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -71,24 +72,39 @@ def test_a_model_with_a_foreign_feature_list_is_refused(fitted, tmp_path: Path) 
     meta = json.loads((tmp_path / "m" / "model.json").read_text())
     meta["features"][0] = "shoe_size"
     (tmp_path / "m" / "model.json").write_text(json.dumps(meta))
-    with pytest.raises(ValueError, match="features"):
+    with pytest.raises(ModelRefused, match="features"):
         DropoutClassifier.load(tmp_path / "m")
 
 
 def test_reasons_are_the_largest_positive_contributions(fitted) -> None:  # type: ignore[no-untyped-def]
     model, X, _, _ = fitted
     rows = X.head(50)
-    contrib = model.contributions(rows)
-    for i, reasons in enumerate(model.reasons(rows, top=3)):
+    predictor = Predictor.of(model)
+    matrix = predictor.matrix(rows)
+    contrib = pd.DataFrame(
+        np.asarray(model.booster_.predict(matrix, pred_contrib=True))[:, :-1],
+        columns=model.features_,
+    )
+    risk, _, picked = predictor.explain(matrix, top=3)
+    np.testing.assert_allclose(risk, model.predict_proba(rows)[:, 1], atol=1e-9)
+    for i, reasons in enumerate(picked):
         expected = contrib.iloc[i][contrib.iloc[i] > 0].sort_values(ascending=False).head(3)
         assert [r["code"] for r in reasons] == list(expected.index)
         assert all(r["contribution"] > 0 for r in reasons)
         assert [r["value"] for r in reasons] == [rows.iloc[i][c] for c in expected.index]
     silent = X.head(1).assign(days_since_reply=29.0)
-    said = explain(model.reasons(silent)[0], "en")
-    assert {"code": "days_since_reply", "text": "no reply for 29 days"}.items() <= next(
+    said = [worded(r) for r in predictor.explain(predictor.matrix(silent))[2][0]]
+    assert {"code": "days_since_reply", "text_en": "no reply for 29 days"}.items() <= next(
         r for r in said if r["code"] == "days_since_reply"
     ).items()
+
+
+def test_a_model_using_gender_is_refused(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, _, _, _ = fitted
+    names = list(model.features_)
+    names[0] = "gender"
+    with pytest.raises(ModelRefused):
+        Predictor.of(type("M", (), {"booster_": model.booster_, "features_": names})())  # type: ignore[arg-type]
 
 
 def test_a_fresh_reply_never_raises_risk(fitted) -> None:  # type: ignore[no-untyped-def]

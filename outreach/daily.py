@@ -1,4 +1,4 @@
-"""Alerts in and out of the store: what the daily flow writes and the API reads."""
+"""The day's alerts and plans, read from and written to the store: the daily flow writes them."""
 
 from __future__ import annotations
 

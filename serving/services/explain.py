@@ -1,19 +1,24 @@
 """Explanations on request (PIPL art. 24, GDPR art. 22, EU AI Act art. 86).
 
-One plain function builds what the API's ``/v1/candidates/{id}/explanation`` returns
-and the console's printable page shows: risk and tier, the main reasons in words,
-which kinds of data were used and which never are, the model and its measured
-accuracy, and how to ask a person to review.
+One plain function builds what the API's ``/v1/candidates/{id}/explanation``
+returns and the console's printable page shows: risk and tier (and a recruiter's
+override), the main reasons in words, which kinds of data were used and which
+never are, the model and its measured accuracy, and how to ask a person to review.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from outreach import overrides
+from serving.auth import Principal
 from serving.schemas import CandidateDetail, Explanation, ModelFacts, Override
+from serving.services.candidates import candidate_detail
+from serving.services.overrides import override_of
 from training.modelcard import NOT_USED, data_kinds
+
+if TYPE_CHECKING:
+    from serving.state import AppState
 
 WORDS: dict[str, dict[str, Any]] = {
     "zh": {
@@ -40,6 +45,24 @@ WORDS: dict[str, dict[str, Any]] = {
         "quote candidate id {cid}.",
     },
 }
+
+
+def explanation(
+    state: AppState, principal: Principal, candidate_id: str, as_of: dt.date, lang: str
+) -> Explanation:
+    """The explanation of one candidate's risk as of a day; ``NotFound`` outside scope."""
+    detail = candidate_detail(state, principal, candidate_id, as_of)
+    model = state.model
+    version = detail.current.model_version if detail.current else None
+    return explain(
+        detail,
+        override_of(state.engine, candidate_id),
+        list(model.features) if model else None,
+        state.card(version) if version else {},
+        as_of,
+        lang,
+        state.settings.review_contact,
+    )
 
 
 def explain(
@@ -95,8 +118,3 @@ def explain(
         automated_decisions=words["automated"],
         human_review=words["review"].format(contact=contact, cid=cid),
     )
-
-
-def override_of(service: Any, candidate_id: str) -> Any:
-    with service.engine.connect() as conn:
-        return overrides.current(conn, [candidate_id]).get(candidate_id)

@@ -1,0 +1,89 @@
+"""Who is scored when: the scored population, and everyone active at the end of a day.
+
+A candidate enters the scored population on the day of its first
+``offer_approval_requested`` or ``offer_sent`` and leaves it on its outcome
+date (the data contract). "Active on day D" is one rule, ``active_on``, and one
+loader, ``load_day``: training's spine, the daily batch, the service and the
+console's history all go through them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine
+
+from features.source import load_candidates, load_content, load_events, load_outcomes
+
+ENTRY_TYPES = ("offer_approval_requested", "offer_sent")
+
+
+def scored_population(events: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """candidate_id, entry_day, outcome_date (NaT while open), label (NaN while open)."""
+    entries = (
+        events.loc[events["type"].isin(ENTRY_TYPES)]
+        .groupby("candidate_id", as_index=False)["local_day"]
+        .min()
+        .rename(columns={"local_day": "entry_day"})
+    )
+    out = entries.merge(outcomes[["candidate_id", "outcome", "outcome_date"]], how="left")
+    out["label"] = np.where(out["outcome"].isna(), np.nan, (out["outcome"] == "reneged") * 1.0)
+    return out.drop(columns="outcome")
+
+
+def active_on(population: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """Candidates in the scored population at the end of ``day``, as the store knew it then.
+
+    An outcome recorded for a later date does not remove anyone early.
+    """
+    entered = population["entry_day"] <= day
+    gone = population["outcome_date"].notna() & (population["outcome_date"] <= day)
+    return population.loc[entered & ~gone]
+
+
+@dataclass
+class DayInputs:
+    """What the store knew at the end of ``as_of``, and who was active then.
+
+    ``spine`` is ``(candidate_id, as_of)``, one row per active candidate: the feature
+    builder's entity frame. ``events`` hold only what happened up to the end of the day.
+    """
+
+    as_of: dt.date
+    events: pd.DataFrame
+    candidates: pd.DataFrame
+    content: pd.DataFrame
+    spine: pd.DataFrame
+
+
+def load_day(engine: Engine, as_of: dt.date, candidate_ids: list[str] | None = None) -> DayInputs:
+    """Everyone (or the given candidates) active at the end of ``as_of``, with their inputs."""
+    events = load_events(engine, until=as_of, candidate_ids=candidate_ids)
+    outcomes = load_outcomes(engine, candidate_ids=candidate_ids)
+    known = outcomes[outcomes["outcome_date"] <= as_of]
+    ids = active_on(scored_population(events, known), as_of)["candidate_id"].astype(str).tolist()
+    spine = pd.DataFrame({"candidate_id": ids, "as_of": [as_of] * len(ids)})
+    candidates = load_candidates(engine, candidate_ids=ids if candidate_ids is not None else None)
+    return DayInputs(as_of, events, candidates, load_content(engine), spine)
+
+
+def active_days(
+    engine: Engine, candidate_id: str, until: dt.date, every_days: int = 7, most: int = 60
+) -> list[dt.date]:
+    """Days the candidate was active, every ``every_days`` back from ``until``, oldest first.
+
+    At most ``most`` days (the newest), so a long history costs a bounded amount. Each
+    day is judged by ``active_on``: an entry and an outcome are both dated, so what was
+    known at the end of each day follows from the dates.
+    """
+    ids = [candidate_id]
+    population = scored_population(
+        load_events(engine, until=until, candidate_ids=ids), load_outcomes(engine, ids)
+    )
+    if population.empty:
+        return []
+    days = [until - dt.timedelta(days=every_days * k) for k in range(most)]
+    return sorted(d for d in days if not active_on(population, d).empty)

@@ -1,0 +1,92 @@
+"""The app factory: ``create_app`` wires state, middleware, the API routers and the console.
+
+Routes live in ``serving.api`` (one router per resource) and ``serving.console``;
+what they do lives in ``serving.services``. The OpenAPI docs (``/docs``,
+``/redoc``) are served from the ``fastapi-offline`` package: no page loads
+anything from another site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
+
+from config import Settings, get_settings
+from serving.api import ROUTERS
+from serving.console import add_console
+from serving.errors import install_handlers
+from serving.metrics import MetricsMiddleware
+from serving.state import AppState
+from store.db import open_store
+
+log = logging.getLogger("keepwarm.serving")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The service: API, console and docs over the configured store and champion model."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = await run_in_threadpool(open_store, settings)
+        state = AppState(settings, engine)
+        app.state.service = state
+        await run_in_threadpool(state.reload_model)
+        pollers = [asyncio.create_task(_poll(state)), asyncio.create_task(_sync(state))]
+        try:
+            yield
+        finally:
+            for task in pollers:
+                task.cancel()
+            await run_in_threadpool(state.reads.close)
+            engine.dispose()
+
+    app = FastAPIOffline(
+        title="keepwarm",
+        version="1",
+        summary="Dropout risk, reasons and ranked lists for campus candidates between offer "
+        "and first day.",
+        description="Send an API key as `Authorization: Bearer <key>` or `X-API-Key: <key>`. "
+        "Roles: `ats` writes events, candidates and outcomes and asks for scores; `hr` reads "
+        "its own candidates only; `lead` reads all; `admin` manages keys and the model.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(MetricsMiddleware, max_body=settings.max_body_bytes)
+    install_handlers(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    add_console(app)
+    return app
+
+
+async def _poll(state: AppState) -> None:
+    """Check the champion alias every ``model_poll_seconds``; keep serving on failure."""
+    every = state.settings.model_poll_seconds
+    if every <= 0:
+        return
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(state.reload_model)
+        except Exception:  # keep serving the current model; say why in the log
+            log.exception("checking the champion alias failed")
+
+
+async def _sync(state: AppState) -> None:
+    """Catch up with writes of other processes every ``cache_sync_seconds``."""
+    every = state.settings.cache_sync_seconds
+    if every <= 0:
+        return
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await run_in_threadpool(state.scorer.sync):
+                state.data_range.expire()
+        except Exception:
+            log.exception("catching up with the store's new batches failed")

@@ -1,0 +1,166 @@
+"""Risk rows: one day's ranked list, filtered to what the caller may see.
+
+The API's ``/v1/risk-list``, the console's risk list and its CSV/Excel exports,
+and the Today page's counts all read this one table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+
+from outreach import overrides
+from serving.auth import Principal
+from serving.scorer import FLAGS, DayScores
+from serving.services.errors import NoModel
+from serving.services.scope import owner_scope
+from store.schema import OutreachAction, Score
+
+if TYPE_CHECKING:
+    from serving.state import AppState
+
+SORTS = ("risk", "change", "days_to_start", "candidate_id")
+TIERS = ("high", "medium", "low")
+
+
+def day_scores(state: AppState, day: dt.date, ids: list[str] | None = None) -> DayScores:
+    """The day's scores with every write made so far (``ids``: only those must be current).
+
+    Raises ``NoModel`` before a champion is loaded.
+    """
+    if state.model is None:
+        raise NoModel("no champion model yet: run `keepwarm train`")
+    return state.scorer.day(day, ids)
+
+
+@dataclass(frozen=True)
+class RiskFilters:
+    owner: str | None = None
+    department: str | None = None
+    role_family: str | None = None
+    tier: str | None = None
+    alert: str | None = None
+    sort: str = "risk"
+    descending: bool = True
+
+
+def risk_table(
+    state: AppState,
+    principal: Principal,
+    day: dt.date,
+    filters: RiskFilters,
+    extras: bool = True,
+) -> pd.DataFrame:
+    """Everyone active on ``day`` that the caller may see, filtered and sorted; no reasons yet.
+
+    Columns: row (in the day's scores), rank (the place in the whole day's list,
+    whatever the filters), candidate_id, hr_owner, department, role_family, risk,
+    days_to_start, start_date, tier, alerts, override; with ``extras`` also change
+    (since the daily run 7-10 days before) and next_action (today's planned task).
+    Raises ``Forbidden`` (another recruiter's list) and ``NoModel``.
+    """
+    owner = owner_scope(principal, filters.owner)
+    scores = day_scores(state, day)
+    order = scores.ordered()
+    meta = scores.day.meta.iloc[order]
+    frame = pd.DataFrame(
+        {
+            "row": order,
+            "rank": np.arange(1, len(order) + 1),
+            "candidate_id": scores.ids[order],
+            "hr_owner": meta["hr_owner"].to_numpy(),
+            "department": meta["department"].to_numpy(),
+            "role_family": meta["role_family"].to_numpy(),
+            "risk": scores.risk[order],
+            "days_to_start": meta["days_to_start"].to_numpy(),
+            "start_date": meta["start_date"].to_numpy(),
+        }
+    )
+    frame["tier"] = [state.tier(r) for r in frame["risk"]]
+    flags = meta[list(FLAGS)].to_numpy(dtype=bool)
+    frame["alerts"] = [[f for f, on in zip(FLAGS, row, strict=True) if on] for row in flags]
+    keep = np.array([principal.sees_owner(o) for o in frame["hr_owner"]], dtype=bool)
+    for column, wanted in (
+        ("hr_owner", owner),
+        ("department", filters.department),
+        ("role_family", filters.role_family),
+        ("tier", filters.tier),
+    ):
+        if wanted:
+            keep &= (frame[column] == wanted).to_numpy()
+    if filters.alert:
+        keep &= np.array([filters.alert in a for a in frame["alerts"]], dtype=bool)
+    frame = frame[keep].reset_index(drop=True)
+    ids = frame["candidate_id"].tolist()
+    with state.engine.connect() as conn:
+        held = overrides.current(conn, ids)
+    # a recruiter's tier, shown beside the model's (which the filters and ranks still use)
+    frame["override"] = [held[c].tier if c in held else None for c in ids]
+    if extras:
+        before = _last_week(state, day, ids)
+        frame["change"] = frame["risk"] - frame["candidate_id"].map(before).astype(float)
+        frame["next_action"] = frame["candidate_id"].map(_next_actions(state, day))
+    sort = filters.sort if filters.sort in SORTS else "risk"
+    if sort != "risk" or not filters.descending:
+        frame = frame.sort_values(
+            [sort, "rank"], ascending=[not filters.descending, True], na_position="last"
+        )
+    return frame.reset_index(drop=True)
+
+
+def with_reasons(state: AppState, day: dt.date, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` of ``risk_table`` with their top reasons (worked out only for these rows).
+
+    Looked up by candidate: a write between the table and this call may have rebuilt
+    the day, and a candidate who left the list since gets no reasons.
+    """
+    ids = rows["candidate_id"].astype(str).tolist()
+    out = rows.copy()
+    if not ids:
+        out["reasons"] = []
+        return out
+    scores = day_scores(state, day, ids)
+    found = [scores.row[c] for c in ids if c in scores.row]
+    words = dict(zip(found, scores.scored(found)[1], strict=True)) if found else {}
+    out["reasons"] = [words.get(scores.row.get(c, -1), []) for c in ids]
+    return out
+
+
+def choices(state: AppState, principal: Principal, day: dt.date) -> dict[str, list[str]]:
+    """The values a filter can take, from what the caller can see that day."""
+    meta = day_scores(state, day).day.meta
+    seen = meta[[principal.sees_owner(o) for o in meta["hr_owner"]]]
+    return {
+        col: sorted({str(v) for v in seen[col].dropna()})
+        for col in ("hr_owner", "department", "role_family")
+    }
+
+
+def _last_week(state: AppState, day: dt.date, ids: list[str]) -> pd.Series:
+    """Each candidate's stored risk from the daily run 7 to 10 days before ``day``."""
+    with state.engine.connect() as conn:
+        rows = pd.read_sql(
+            select(Score.candidate_id, Score.as_of, Score.risk).where(
+                Score.as_of >= day - dt.timedelta(days=10),
+                Score.as_of <= day - dt.timedelta(days=7),
+            ),
+            conn,
+        )
+    rows = rows[rows["candidate_id"].isin(ids)].sort_values("as_of")
+    return rows.groupby("candidate_id")["risk"].last()
+
+
+def _next_actions(state: AppState, day: dt.date) -> pd.Series:
+    with state.engine.connect() as conn:
+        rows = pd.read_sql(
+            select(OutreachAction.candidate_id, OutreachAction.action)
+            .where(OutreachAction.plan_date == day, OutreachAction.status == "planned")
+            .order_by(OutreachAction.action_id),
+            conn,
+        )
+    return rows.groupby("candidate_id")["action"].first()

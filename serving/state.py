@@ -1,0 +1,166 @@
+"""What a running service shares: settings, store, keys, limits, scorer, metrics, audit reads.
+
+One ``AppState`` per app (``app.state.service``); the API and the console reach it
+through ``serving.deps``, the services take it (or just its engine) as an
+argument. The champion model is loaded here and reloaded when its alias moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from limits import parse_many
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from sqlalchemy import Engine
+
+from config import Settings
+from serving.auth import KeyCache
+from serving.metrics import Metrics
+from serving.schemas import Tier
+from serving.scorer import Scorer
+from serving.services.scope import DataRange
+from store import audit
+from training.config import load_config
+from training.predictor import Predictor
+
+log = logging.getLogger("keepwarm.serving")
+
+# MLflow's error codes for a registry that answered, with "not there".
+ANSWERED = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND")
+
+
+class AppState:
+    """Everything the routes share: store, keys, limiter, scorer, metrics."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.keys = KeyCache(engine)
+        # Each worker process counts its own requests: it enforces its share of the limit.
+        self.limits = [
+            type(item)(max(1, item.amount // settings.workers), item.multiples, item.namespace)
+            for item in parse_many(settings.rate_limit)
+        ]
+        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.sign_in_limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.scorer = Scorer(engine, load_config().rules)
+        self.data_range = DataRange(engine)  # the days a request may ask for
+        self.metrics = Metrics()
+        self.zone = ZoneInfo(settings.timezone)
+        self._reload_lock = threading.Lock()
+        # SQLite has one writer at a time: queue writes here instead of in its busy loop.
+        self.write_lock = threading.Lock()
+        self.refused: set[str] = set()  # model versions that failed their load check
+        self.registry_error: str | None = None
+        self._cards: dict[str, dict[str, Any]] = {}
+        # read entries of the audit log, written in batches (changes are recorded in
+        # their own transactions)
+        self.reads = audit.ReadLog(engine)
+
+    @property
+    def model(self) -> Predictor | None:
+        return self.scorer.model
+
+    def today(self) -> dt.date:
+        """Today where the recruiters are (``KEEPWARM_TIMEZONE``), not on the host's clock."""
+        return dt.datetime.now(self.zone).date()
+
+    def tier(self, risk: float) -> Tier:
+        if risk >= self.settings.tier_high:
+            return "high"
+        return "medium" if risk >= self.settings.tier_medium else "low"
+
+    def audit(
+        self,
+        who: audit.Actor,
+        action: str,
+        target: str,
+        candidates: list[str] | tuple[str, ...] = (),
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Record a read in the audit log (queued: ``audit.ReadLog``)."""
+        self.reads.add(who, action, target, candidates, detail)
+
+    def reload_model(self) -> tuple[str | None, bool]:
+        """Load the champion if the alias moved; returns (version, changed).
+
+        A registry that does not answer, or a version that cannot serve (a bad file, a
+        feature list this keepwarm does not build), leaves the current model serving:
+        the service never crashes on it, and reports not ready while it has no model.
+        """
+        from mlflow.exceptions import MlflowException
+
+        from training.tracking import MODEL_NAME, configure, load_model_version
+
+        with self._reload_lock:
+            current = self.model.version if self.model else None
+            if not _answers(self.settings.tracking_uri):
+                # MLflow's client would retry for minutes: ask the socket first
+                log.warning("the model registry does not answer; keeping version %s", current)
+                self.registry_error = "model registry unreachable"
+                return current, False
+            try:
+                client = configure(self.settings)
+                version = str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+            except MlflowException as exc:
+                # the registry answered "no such alias": no champion yet, not a fault
+                answered = exc.error_code in ANSWERED
+                self.registry_error = None if answered else "model registry unreachable"
+                return current, False
+            except Exception:  # a registry that does not answer at all
+                log.warning("the model registry does not answer; keeping version %s", current)
+                self.registry_error = "model registry unreachable"
+                return current, False
+            self.registry_error = None
+            if version == current or version in self.refused:
+                return current, False
+            try:
+                loaded = Predictor.of(load_model_version(version), version)
+            except Exception as exc:
+                # a registry or store that failed mid-download is retried at the next
+                # poll; a version whose content is wrong is not asked for again
+                if not isinstance(exc, (MlflowException, ConnectionError, TimeoutError)):
+                    self.refused.add(version)
+                log.error(
+                    "model version %s refused (%s); version %s keeps serving",
+                    version,
+                    type(exc).__name__,
+                    current,
+                )
+                return current, False
+            self.scorer.set_model(loaded)
+            self.metrics.model_loaded(version)
+            log.warning("serving model version %s (was %s)", version, current)
+            return version, True
+
+    def card(self, version: str) -> dict[str, Any]:
+        """The version's model card (from MLflow, once per version)."""
+        if version not in self._cards:
+            from training.tracking import version_details
+
+            try:
+                self._cards[version] = version_details(self.settings, version).get("card", {})
+            except Exception:
+                log.warning("model card of version %s unavailable", version)
+                return {}
+        return self._cards[version]
+
+
+def _answers(uri: str, timeout: float = 2.0) -> bool:
+    """Whether an HTTP tracking server accepts a connection (a database URI: assume so)."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return True
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((parts.hostname, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

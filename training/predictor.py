@@ -1,0 +1,250 @@
+"""The one model front-end: encode feature rows, predict, pick reasons, put them in words.
+
+Training (``DropoutClassifier``), the daily batch (``serving.services.daily``) and
+the service (``serving.scorer``) all go through this module, so a candidate's
+risk, its rank among ties and its reasons are the same wherever they are shown.
+
+- ``encode``: feature frame -> the booster's float matrix (role family as its
+  category code, in ``ROLE_FAMILIES`` order; missing as NaN).
+- ``Predictor``: a fitted booster, its calibration and feature names, checked
+  before it serves; ``risk``, ``explain`` (risk and reasons from one
+  ``pred_contrib`` pass), ``contributions`` (both ways, for a candidate page).
+- ``rank_order``: highest risk first; ties (an isotonic step) by the trees' own
+  score, then by candidate id.
+- ``worded``: a language-free reason with its Chinese and English words.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import threading
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from lightgbm.basic import _LIB, _c_str, _safe_call
+
+from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES, reason_text
+from store.bundle import KeepwarmError
+
+if TYPE_CHECKING:
+    from training.model import Calibration, DropoutClassifier
+
+_NORMAL = 0  # C_API_PREDICT_NORMAL: the probability
+_CONTRIB = 3  # C_API_PREDICT_CONTRIB
+_FLOAT64 = 1  # C_API_DTYPE_FLOAT64
+_ROLE_CODE = {name: float(i) for i, name in enumerate(ROLE_FAMILIES)}
+CATEGORICAL = ("role_family",)
+
+
+class ModelRefused(KeepwarmError):
+    """A model (a registered version, a file) that keepwarm cannot feed or trust."""
+
+
+def check_features(features: list[str] | tuple[str, ...], booster: lgb.Booster) -> None:
+    """Refuse a model whose feature list keepwarm does not build, or that uses ``gender``.
+
+    Raises ``ModelRefused`` naming at most five unknown features (names, never values).
+    """
+    unknown = [f for f in features if f not in FEATURE_NAMES]
+    n = booster.num_feature()
+    if unknown or n != len(features) or "gender" in features:
+        raise ModelRefused(
+            f"the model does not fit this keepwarm: {n} features in the trees, "
+            f"{len(features)} names, unknown {unknown[:5]}"
+        )
+
+
+def encode(frame: pd.DataFrame, features: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Feature rows as an ``(n_rows, n_features)`` float64 matrix, in ``features`` order.
+
+    ``role_family`` becomes its index in ``ROLE_FAMILIES`` (an unknown family, NaN);
+    every other column is taken as a number, missing values as NaN.
+    """
+    cols = []
+    for name in features:
+        if name in CATEGORICAL:
+            cols.append(frame[name].map(_ROLE_CODE).to_numpy(dtype=float, na_value=np.nan))
+        else:
+            cols.append(frame[name].to_numpy(dtype=float, na_value=np.nan))
+    return np.column_stack(cols) if cols else np.empty((len(frame), 0))
+
+
+def rank_order(risk: np.ndarray, raw: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Row numbers from highest to lowest risk; ties by the trees' score, then by id.
+
+    Calibration maps ranges of the trees' score to one risk (isotonic steps); within
+    a step the trees' own score still orders candidates, so it breaks the tie.
+    """
+    return np.lexsort((ids, -raw, -risk))
+
+
+class _FastRow:
+    """LightGBM's single-row fast path (``LGBM_BoosterPredictForMatSingleRowFast``).
+
+    ``Booster.predict`` re-validates its input and builds a predictor on every call,
+    which costs more than the trees for one row. The fast path prepares once per
+    thread (its buffers are not shared between threads) and then only walks the trees.
+    """
+
+    def __init__(self, booster: lgb.Booster, ncol: int, predict_type: int) -> None:
+        self.booster = booster
+        self.ncol = ncol
+        self.predict_type = predict_type
+        self.width = ncol + 1 if predict_type == _CONTRIB else 1
+        self._local = threading.local()
+        self._handles: list[ctypes.c_void_p] = []
+        self._lock = threading.Lock()
+        weakref.finalize(self, _free_handles, self._handles)
+
+    def _handle(self) -> ctypes.c_void_p:
+        handle = getattr(self._local, "handle", None)
+        if handle is None:
+            handle = ctypes.c_void_p()
+            _safe_call(
+                _LIB.LGBM_BoosterPredictForMatSingleRowFastInit(
+                    self.booster._handle,
+                    ctypes.c_int(self.predict_type),
+                    ctypes.c_int(0),
+                    ctypes.c_int(-1),
+                    ctypes.c_int(_FLOAT64),
+                    ctypes.c_int32(self.ncol),
+                    _c_str("num_threads=1"),
+                    ctypes.byref(handle),
+                )
+            )
+            self._local.handle = handle
+            with self._lock:
+                self._handles.append(handle)
+        return handle
+
+    def __call__(self, row: np.ndarray) -> np.ndarray:
+        data = np.ascontiguousarray(row, dtype=np.float64)
+        out = np.empty(self.width, dtype=np.float64)
+        out_len = ctypes.c_int64(0)
+        _safe_call(
+            _LIB.LGBM_BoosterPredictForMatSingleRowFast(
+                self._handle(),
+                data.ctypes.data_as(ctypes.c_void_p),
+                ctypes.byref(out_len),
+                out.ctypes.data_as(ctypes.POINTER(ctypes.c_double)),
+            )
+        )
+        return out
+
+
+def _free_handles(handles: list[ctypes.c_void_p]) -> None:
+    for handle in handles:
+        _LIB.LGBM_FastConfigFree(handle)
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """A fitted model reduced to what scoring needs: booster, calibration, feature names.
+
+    Build it with ``Predictor.of`` (which checks the model first). Runs the booster
+    itself (no scikit-learn, no pandas on the hot path) on one thread per call.
+    """
+
+    version: str
+    booster: lgb.Booster
+    features: tuple[str, ...]
+    calibration: Calibration
+    fast_risk: _FastRow
+    fast_contrib: _FastRow
+
+    @classmethod
+    def of(cls, model: DropoutClassifier, version: str = "local") -> Predictor:
+        """Check the model before it serves: one keepwarm cannot feed is refused.
+
+        Raises ``ModelRefused`` for a foreign feature list, ``gender``, or a model
+        that predicts non-numbers.
+        """
+        booster = model.booster_
+        check_features(model.features_, booster)
+        n = booster.num_feature()
+        probe = booster.predict(np.zeros((1, n)), num_threads=1)
+        if not np.isfinite(probe).all():
+            raise ModelRefused(f"model version {version} predicts non-numbers")
+        return cls(
+            str(version),
+            booster,
+            tuple(model.features_),
+            model.calibration_,
+            _FastRow(booster, n, _NORMAL),
+            _FastRow(booster, n, _CONTRIB),
+        )
+
+    def matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """``encode`` with this model's features."""
+        return encode(frame, self.features)
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """The trees' own probability, before calibration; shape ``(n_rows,)``."""
+        if len(X) == 1:
+            return np.asarray(self.fast_risk(X[0]))
+        return np.asarray(self.booster.predict(X, num_threads=1))
+
+    def risk(self, X: np.ndarray) -> np.ndarray:
+        """Calibrated probability of reneging before the start date; shape ``(n_rows,)``."""
+        return np.asarray(self.calibration(self.raw(X)), dtype=float)
+
+    def explain(
+        self, X: np.ndarray, top: int = 3
+    ) -> tuple[np.ndarray, np.ndarray, list[list[dict[str, Any]]]]:
+        """Risk, raw score and reasons from one pass over the trees (TreeSHAP).
+
+        The contributions (and the bias term) add up to the raw log-odds, so the
+        probability comes from the same ``pred_contrib`` call as the reasons. A
+        reason is ``{"code", "value", "contribution"}``: language-free, storable.
+        """
+        if len(X) == 1:
+            contrib = self.fast_contrib(X[0]).reshape(1, -1)
+        elif len(X) == 0:
+            return np.empty(0), np.empty(0), []
+        else:
+            contrib = np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1))
+        raw = 1.0 / (1.0 + np.exp(-contrib.sum(axis=1)))
+        risk = np.asarray(self.calibration(raw), dtype=float)
+        return risk, raw, self._reasons(X, contrib, top)
+
+    def contributions(self, x: np.ndarray, top: int = 8) -> list[dict[str, Any]]:
+        """One row's strongest pushes on the risk, either way (a reason lowers it when < 0)."""
+        contrib = self.fast_contrib(x).reshape(1, -1)
+        return self._reasons(x.reshape(1, -1), contrib, top, both_ways=True)[0]
+
+    def _reasons(
+        self, X: np.ndarray, contrib_with_bias: np.ndarray, top: int, both_ways: bool = False
+    ) -> list[list[dict[str, Any]]]:
+        contrib = contrib_with_bias[:, :-1]
+        key = -np.abs(contrib) if both_ways else -contrib
+        order = np.argsort(key, axis=1, kind="stable")[:, :top]
+        out = []
+        for i in range(len(X)):
+            row = []
+            for j in order[i]:
+                c = float(contrib[i, j])
+                if c == 0 or (c < 0 and not both_ways):
+                    break
+                name = self.features[j]
+                value: float | str | None = None if np.isnan(X[i, j]) else float(X[i, j])
+                if name in CATEGORICAL and value is not None:
+                    value = ROLE_FAMILIES[int(value)]
+                row.append({"code": name, "value": value, "contribution": round(c, 4)})
+            out.append(row)
+        return out
+
+
+def worded(reason: dict[str, Any]) -> dict[str, Any]:
+    """A reason as people read it: code, Chinese and English words, value, contribution."""
+    code, value = reason["code"], reason.get("value")
+    return {
+        "code": code,
+        "text_zh": reason_text(code, value, "zh"),
+        "text_en": reason_text(code, value, "en"),
+        "value": value,
+        "contribution": reason["contribution"],
+    }
