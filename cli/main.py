@@ -177,7 +177,9 @@ def score(
 
     engine = open_store(get_settings())
     if out is not None:
-        scores.drop(columns="reasons_detail").to_csv(out, index=False)
+        from serving.services.sheets import inert
+
+        inert(scores.drop(columns="reasons_detail")).to_csv(out, index=False)
         ids = scores["candidate_id"].astype(str).tolist()
         audit.record(engine, audit.Actor.cli(), "export", "keepwarm score --out", ids)
     typer.echo(f"scored {len(scores)} active candidates as of {day} with model v{version}")

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -121,6 +121,14 @@ class Settings(BaseSettings):
         default=None, description="A WeCom or Feishu group bot's webhook for digests."
     )
     chat_flavor: Literal["wecom", "feishu"] = "wecom"
+
+    @field_validator("greenhouse_secret", "smtp_password", mode="after")
+    @classmethod
+    def _blank_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        """``KEEPWARM_GREENHOUSE_SECRET=`` turns nothing on: an empty key would sign anything."""
+        if value is not None and not value.get_secret_value().strip():
+            return None
+        return value
 
     @property
     def resolved_home(self) -> Path:

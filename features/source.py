@@ -8,7 +8,14 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from features.build import CANDIDATE_COLUMNS, EVENT_COLUMNS
+from store.contract import EARLIEST, LATEST
 from store.schema import Candidate, Content, Event, Outcome
+
+# Rows outside the contract's plausible range can only be there from before the entries
+# refused them (or a hand-made write): they are never read, so one cannot break a day.
+PLAUSIBLE = Event.local_day.between(EARLIEST, LATEST) & Event.ts_utc.between(
+    dt.datetime.combine(EARLIEST, dt.time()), dt.datetime.combine(LATEST, dt.time.max)
+)
 
 
 def load_events(
@@ -18,7 +25,7 @@ def load_events(
 
     ``candidate_ids`` narrows it to those candidates (the serving side refreshes a few).
     """
-    query = select(*(getattr(Event, c) for c in EVENT_COLUMNS), Event.content_id)
+    query = select(*(getattr(Event, c) for c in EVENT_COLUMNS), Event.content_id).where(PLAUSIBLE)
     if until is not None:
         query = query.where(Event.local_day <= until)
     if candidate_ids is not None:

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from features.source import PLAUSIBLE
 from outreach.alerts import AlertRules, find_alerts
 from outreach.plan import PlanConfig, cadence, make_plan
 from store.db import chunks, upsert
@@ -32,7 +33,9 @@ def alert_events(
     ]
     frames = []
     for part in chunks(candidate_ids):
-        query = select(*cols).where(Event.local_day <= until, Event.candidate_id.in_(part))
+        query = select(*cols).where(
+            Event.local_day <= until, Event.candidate_id.in_(part), PLAUSIBLE
+        )
         if since is not None:
             query = query.where(Event.local_day >= since)
         with engine.connect() as conn:

@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import Engine, select
 
 from features.population import scored_population
+from features.source import PLAUSIBLE
 from outreach.plan import PlanConfig, in_holdout
 from store.contract import REASONS
 from store.schema import Alert, Candidate, Content, Event, Outcome
@@ -54,7 +55,7 @@ def load_season(
         Event.content_id,
         Event.topic,
         Event.actor,
-    ).where(Event.candidate_id.in_(in_season))
+    ).where(Event.candidate_id.in_(in_season), PLAUSIBLE)
     outcomes_q = select(
         Outcome.candidate_id, Outcome.outcome, Outcome.outcome_date, Outcome.reason
     ).where(Outcome.candidate_id.in_(in_season))

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 
 from store import audit
 from store.bundle import KeepwarmError
+from store.contract import EARLIEST, LATEST
 from store.ingest import check_items, load_bundle
 from store.schema import AtsLink, Candidate, IngestBatch, WebhookDelivery
 
@@ -78,9 +79,12 @@ def _us_date(value: object) -> str | None:
     text = str(value)
     for fmt in ("%m/%d/%Y", "%Y-%m-%d"):
         try:
-            return dt.datetime.strptime(text, fmt).date().isoformat()
+            day = dt.datetime.strptime(text, fmt).date()
         except ValueError:
             continue
+        if not EARLIEST <= day <= LATEST:
+            raise WebhookError(f"payload start_date is outside {EARLIEST} .. {LATEST}")
+        return day.isoformat()
     raise WebhookError("payload start_date is not a date (MM/DD/YYYY)")
 
 

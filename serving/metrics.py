@@ -96,8 +96,17 @@ class TooLarge(Exception):
     pass
 
 
+NO_STORE = (b"cache-control", b"no-store")
+
+
 class MetricsMiddleware:
-    """Counts and times each request; refuses bodies over ``max_body`` bytes with 413."""
+    """Counts and times each request; guards what reaches the app.
+
+    - a body over ``max_body`` bytes is refused with 413: at once when its
+      Content-Length says so, else (a chunked body) when the bytes read pass it;
+    - a URL holding a NUL character is refused with 400 (no store keeps one);
+    - API answers carry ``Cache-Control: no-store``: they hold people's data.
+    """
 
     def __init__(self, app: ASGIApp, max_body: int) -> None:
         self.app = app
@@ -111,9 +120,71 @@ class MetricsMiddleware:
         status = {"code": 500}
         headers = dict(scope.get("headers") or [])
         length = headers.get(b"content-length")
-        too_big = length is not None and length.isdigit() and int(length) > self.max_body
-        seen = 0
         sent_start = False
+
+        async def reply(code: int, error: str, message: str) -> None:
+            status["code"] = code
+            for part in _reply(code, error, message):
+                await send(part)
+
+        async def counting_send(message: Message) -> None:
+            nonlocal sent_start
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                sent_start = True
+                if scope["path"].startswith("/v1/"):
+                    kept = [h for h in message.get("headers", []) if h[0] != NO_STORE[0]]
+                    message = {**message, "headers": [*kept, NO_STORE]}
+            await send(message)
+
+        try:
+            raw = scope.get("raw_path") or scope["path"].encode()
+            if b"\x00" in scope["path"].encode() or b"%00" in (raw + scope["query_string"]):
+                await reply(400, "bad_request", "the address holds a NUL character")
+                return
+            if length is not None and length.isdigit() and int(length) > self.max_body:
+                raise TooLarge
+            if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+                # chunked: read it whole (up to the limit) before the app sees it, so an
+                # oversized body is a 413 and not the framework's "cannot parse" 400
+                receive = await self._buffered(receive)
+            await self.app(scope, self._limited(receive), counting_send)
+        except TooLarge:
+            if sent_start:
+                raise
+            await reply(413, "too_large", f"request body over {self.max_body} bytes")
+        finally:
+            app_state: Any = getattr(scope.get("app"), "state", None)
+            service = getattr(app_state, "service", None) if app_state is not None else None
+            if service is not None:
+                route = scope.get("route")
+                name = getattr(route, "path", None) or "unmatched"
+                service.metrics.requests.labels(name, scope["method"], str(status["code"])).inc()
+                service.metrics.latency.labels(name).observe(time.perf_counter() - started)
+
+    async def _buffered(self, receive: Receive) -> Receive:
+        chunks, seen = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                chunks.append(message)
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.max_body:
+                raise TooLarge
+            chunks.append(message)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(m.get("body", b"") for m in chunks if m["type"] == "http.request")
+        replay: list[Message] = [{"type": "http.request", "body": body, "more_body": False}]
+
+        async def replayed() -> Message:
+            return replay.pop(0) if replay else await receive()
+
+        return replayed
+
+    def _limited(self, receive: Receive) -> Receive:
+        seen = 0
 
         async def limited_receive() -> Message:
             nonlocal seen
@@ -124,28 +195,4 @@ class MetricsMiddleware:
                     raise TooLarge
             return message
 
-        async def counting_send(message: Message) -> None:
-            nonlocal sent_start
-            if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                sent_start = True
-            await send(message)
-
-        try:
-            if too_big:
-                raise TooLarge
-            await self.app(scope, limited_receive, counting_send)
-        except TooLarge:
-            if sent_start:
-                raise
-            status["code"] = 413
-            for message in _reply(413, "too_large", f"request body over {self.max_body} bytes"):
-                await send(message)
-        finally:
-            metrics: Any = getattr(scope.get("app"), "state", None)
-            service = getattr(metrics, "service", None) if metrics is not None else None
-            if service is not None:
-                route = scope.get("route")
-                name = getattr(route, "path", None) or "unmatched"
-                service.metrics.requests.labels(name, scope["method"], str(status["code"])).inc()
-                service.metrics.latency.labels(name).observe(time.perf_counter() - started)
+        return limited_receive

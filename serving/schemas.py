@@ -67,6 +67,14 @@ def _number(value: object) -> object:
 Number = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    """The store keeps naive UTC; the API says so (RFC 3339 wants an offset)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+Utc = Annotated[dt.datetime, AfterValidator(_utc)]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="ignore")  # the contract: unknown columns are ignored
 
@@ -305,8 +313,8 @@ class AlertOut(BaseModel):
     )
     text_zh: str
     text_en: str
-    created_at: dt.datetime = Field(description="When the alert was due (UTC)")
-    resolved_at: dt.datetime | None
+    created_at: Utc = Field(description="When the alert was due (UTC)")
+    resolved_at: Utc | None
     resolved_by: str | None = Field(description="The event that answered it")
 
 
@@ -333,7 +341,7 @@ class PlannedAction(BaseModel):
     risk: float | None
     expected_benefit: float | None
     status: Literal["planned", "auto", "done"]
-    done_at: dt.datetime | None
+    done_at: Utc | None
 
 
 class OutreachPlan(BaseModel):
@@ -350,14 +358,6 @@ class OverrideIn(BaseModel):
     reason: str = Field(
         min_length=3, max_length=500, description="Why: shown with the override, never logged"
     )
-
-
-def _utc(value: dt.datetime) -> dt.datetime:
-    """The store keeps naive UTC; the API says so (RFC 3339 wants an offset)."""
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
-Utc = Annotated[dt.datetime, AfterValidator(_utc)]
 
 
 class Override(BaseModel):

@@ -7,6 +7,7 @@ typed frames. Values of personal columns never appear in a message.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Callable, Iterable
@@ -21,7 +22,10 @@ from pandera import Check
 from store.contract import (
     CANDIDATES,
     CONTENT,
+    EARLIEST,
     EVENTS,
+    LATEST,
+    MAX_OFFSET_MINUTES,
     OUTCOMES_SPEC,
     TABLES,
     TOPICS,
@@ -167,20 +171,38 @@ class Origin:
     def problem(self, index: int, column: str | None, message: str) -> Problem:
         return Problem(self.name, self.where(index), column, message, index)
 
+    def shown(self, value: object) -> str:
+        """A value quoted in a message: for a file's owner at the command line only.
+
+        An API request's error body never echoes what was sent (it may be personal, and
+        it is the caller's own input): it names the item and the field.
+        """
+        return "" if self.style == "item" else " " + _shown(value)
+
 
 # --- checks ----------------------------------------------------------------
 
 
-def _valid_timestamp(s: pd.Series) -> pd.Series:
+def _valid_timestamp(s: pd.Series, earliest: dt.date = EARLIEST) -> pd.Series:
+    """ISO 8601 with an offset of at most 14:00, between ``earliest`` and ``LATEST`` in UTC."""
     ok = s.str.match(_TS_RE)
     parsed = pd.to_datetime(s.where(ok, None), format="ISO8601", utc=True, errors="coerce")
-    return ok & parsed.notna()
+    offset = s.str.extract(r"([+-])(\d\d):?(\d\d)$")
+    minutes = pd.to_numeric(offset[1]) * 60 + pd.to_numeric(offset[2])
+    offset_ok = offset[0].isna() | (
+        (pd.to_numeric(offset[2]) < 60) & (minutes <= MAX_OFFSET_MINUTES)
+    )
+    start = pd.Timestamp(earliest, tz="UTC")
+    end = pd.Timestamp(LATEST, tz="UTC") + pd.Timedelta(days=1)
+    return ok & parsed.notna() & offset_ok & (parsed >= start) & (parsed < end)
 
 
-def _valid_date(s: pd.Series) -> pd.Series:
+def _valid_date(s: pd.Series, earliest: dt.date = EARLIEST) -> pd.Series:
+    """YYYY-MM-DD between ``earliest`` and ``LATEST``."""
     ok = s.str.match(_DATE_RE)
     parsed = pd.to_datetime(s.where(ok, None), format="%Y-%m-%d", errors="coerce")
-    return ok & parsed.notna()
+    in_range = (parsed >= pd.Timestamp(earliest)) & (parsed <= pd.Timestamp(LATEST))
+    return ok & parsed.notna() & in_range
 
 
 def _valid_topic_list(s: pd.Series) -> pd.Series:
@@ -194,10 +216,13 @@ def _kind_check(f: Field) -> tuple[Callable[[pd.Series], pd.Series], str]:
         return (lambda s: s.isin(allowed)), "must be one of " + ", ".join(f.choices)
     if f.kind == "int_1_3":
         return (lambda s: s.isin({"1", "2", "3"})), "must be 1, 2 or 3"
+    span = f"between {f.earliest.isoformat()} and {LATEST.isoformat()}"
     if f.kind == "date":
-        return _valid_date, "must be a date YYYY-MM-DD"
+        return (lambda s: _valid_date(s, f.earliest)), f"must be a date YYYY-MM-DD {span}"
     if f.kind == "timestamp":
-        return _valid_timestamp, "must be an ISO 8601 timestamp with an offset"
+        return (
+            lambda s: _valid_timestamp(s, f.earliest)
+        ), f"must be an ISO 8601 timestamp with an offset (at most 14:00), {span}"
     if f.kind == "bool":
         return (lambda s: s.str.lower().isin(_TRUE | _FALSE)), "must be true or false"
     if f.kind == "number":
@@ -212,7 +237,8 @@ def _kind_check(f: Field) -> tuple[Callable[[pd.Series], pd.Series], str]:
 def _schema(spec: TableSpec) -> pa.DataFrameSchema:
     columns = {}
     for f in spec.fields:
-        checks = []
+        # a NUL character is refused by PostgreSQL's text type: refuse it here, named
+        checks = [Check(lambda s: ~s.str.contains("\x00", regex=False), error="contains NUL")]
         if not f.nullable:
             checks.append(Check(lambda s: s.str.strip() != "", error="is empty but required"))
         if f.kind != "str":
@@ -239,8 +265,8 @@ def _column_problems(spec: TableSpec, origin: Origin, frame: pd.DataFrame) -> li
                 problems.append(Problem(origin.name, None, col, "required column is missing"))
                 continue
             message = str(row.check)
-            if row.column not in personal and str(row.failure_case).strip():
-                message += f" (got {_shown(row.failure_case)})"
+            if row.column not in personal and str(row.failure_case).strip() and origin.shown(1):
+                message += f" (got{origin.shown(row.failure_case)})"
             problems.append(origin.problem(int(row.index), row.column, message))
         return problems
     return []
@@ -268,7 +294,7 @@ def _duplicate_problems(
         origin.problem(
             int(i),
             key[0],
-            f"duplicate {'/'.join(key)} {_shown(frame.loc[i, key[0]])}"
+            f"duplicate {'/'.join(key)}{origin.shown(frame.loc[i, key[0]])}"
             + (" with different values" if allow_identical else ""),
         )
         for i in frame.index[dup]
@@ -370,7 +396,7 @@ def check_tables(
         _raise(source, problems, max_problems)
     if "events" in typed:
         typed["events"] = pd.concat(
-            [typed["events"].drop(columns=["ts"]), split_timestamps(checked["events"]["ts"])],
+            [typed["events"].drop(columns=["ts"]), split_timestamps(typed["events"]["ts"])],
             axis=1,
         )
     return {name: frame.reset_index(drop=True) for name, frame in typed.items()}
@@ -470,7 +496,9 @@ def _reference_problems(
         unknown = ~frame["candidate_id"].isin(consent.keys())
         problems += [
             origin.problem(
-                int(i), "candidate_id", f"unknown candidate {_shown(frame.at[i, 'candidate_id'])}"
+                int(i),
+                "candidate_id",
+                f"unknown candidate{origin.shown(frame.at[i, 'candidate_id'])}",
             )
             for i in frame.index[unknown]
         ]

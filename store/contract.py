@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
@@ -58,6 +59,14 @@ REASONS = (
 CONTENT_KINDS = ("video", "article", "guide", "greeting", "news")
 CONTENT_STAGES = ("offer", "accepted", "pre_start", "any")
 
+# The plausible range of every instant and date keepwarm keeps: a value outside it is a
+# typo or an attack (UTC year 0 or 10000 broke every score that read it), refused where
+# it enters and never read back. Birthdays may be older.
+EARLIEST = dt.date(1990, 1, 1)
+LATEST = dt.date(2099, 12, 31)
+EARLIEST_BIRTHDAY = dt.date(1900, 1, 1)
+MAX_OFFSET_MINUTES = 14 * 60  # UTC-12:00 .. UTC+14:00 are the offsets in use
+
 
 @dataclass(frozen=True)
 class Field:
@@ -67,6 +76,7 @@ class Field:
     nullable: bool = False  # an empty cell is allowed
     choices: tuple[str, ...] = ()
     personal: bool = False  # its values never appear in a message
+    earliest: dt.date = EARLIEST  # dates and timestamps: the plausible range
 
 
 @dataclass(frozen=True)
@@ -97,7 +107,14 @@ CANDIDATES = TableSpec(
         Field("work_city", nullable=True),
         Field("home_city", required=False, nullable=True),
         Field("hr_owner"),
-        Field("birthday", "date", required=False, nullable=True, personal=True),
+        Field(
+            "birthday",
+            "date",
+            required=False,
+            nullable=True,
+            personal=True,
+            earliest=EARLIEST_BIRTHDAY,
+        ),
         Field("start_date", "date", nullable=True),
         Field("consent_external_signals", "bool", nullable=True),
         Field("gender", required=False, nullable=True, personal=True),

@@ -1,15 +1,12 @@
 """The risk list as CSV (UTF-8 with BOM, for Excel) or Excel, filtered as on screen.
 
-Cells a spreadsheet would run as a formula (text starting with ``= + - @``, a tab
-or a carriage return: OWASP's CSV-injection list) are written with a leading
-apostrophe, so a department named ``=HYPERLINK(...)`` stays text.
+Cells a spreadsheet would run as a formula stay text (``serving.services.sheets``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Any
 
 import pandas as pd
 from fastapi import APIRouter, Request
@@ -20,16 +17,9 @@ from serving.deps import Signed, Viewer
 from serving.i18n import t
 from serving.services.errors import ServiceError
 from serving.services.risk import risk_table, with_reasons
+from serving.services.sheets import inert
 
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 router = APIRouter(include_in_schema=False)
-
-
-def neutralised(value: Any) -> Any:
-    """Text a spreadsheet would evaluate, made inert with a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def _frame(who: Viewer, request: Request) -> tuple[pd.DataFrame, dt.date]:
@@ -60,9 +50,7 @@ def _frame(who: Viewer, request: Request) -> tuple[pd.DataFrame, dt.date]:
             t("reasons", lang): ["; ".join(r[text] for r in rs) for rs in rows["reasons"]],
         }
     )
-    text_columns = out.select_dtypes(include=["object", "string"]).columns
-    out[text_columns] = out[text_columns].map(neutralised)
-    return out, day
+    return inert(out), day
 
 
 def _attachment(body: bytes, media_type: str, name: str) -> Response:

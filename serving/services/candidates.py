@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from features.build import build_features
 from features.population import active_days
-from features.source import load_candidates, load_content, load_events
+from features.source import PLAUSIBLE, load_candidates, load_content, load_events
 from outreach.alerts import open_questions
 from outreach.plan import TOPIC_WORDS
 from outreach.review import message_responses
@@ -51,7 +51,9 @@ def candidate_detail(
         if cand is None or not principal.sees_owner(cand.hr_owner):
             raise NotFound("no such candidate")
         events = conn.execute(
-            select(Event).where(Event.candidate_id == candidate_id).order_by(Event.ts_utc)
+            select(Event)
+            .where(Event.candidate_id == candidate_id, PLAUSIBLE)
+            .order_by(Event.ts_utc)
         ).all()
         history = conn.execute(
             select(Score).where(Score.candidate_id == candidate_id).order_by(Score.as_of)

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pandas as pd
 
-from training.snapshots import active_on, scored_population, snapshot_spine
+from features.population import active_on, scored_population
+from training.snapshots import snapshot_spine
 
 D = dt.date
 
