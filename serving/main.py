@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state = AppState(settings, engine)
         app.state.service = state
         await run_in_threadpool(state.reload_model)
+        await run_in_threadpool(state.data_range.first_day)  # before the first request needs it
         pollers = [asyncio.create_task(_poll(state)), asyncio.create_task(_sync(state))]
         try:
             yield
@@ -88,5 +89,6 @@ async def _sync(state: AppState) -> None:
         try:
             if await run_in_threadpool(state.scorer.sync):
                 state.data_range.expire()
+            await run_in_threadpool(state.data_range.refresh)
         except Exception:
             log.exception("catching up with the store's new batches failed")

@@ -145,7 +145,7 @@ def test_forget_consent_retention_and_audit_from_the_cli(served_home: Path, engi
     assert done.returncode == 0, done.stderr
     removed = json.loads(done.stdout.strip().splitlines()[-1])["removed"]
     assert removed["candidates"] == 1 and removed["events"] > 0
-    assert "no candidate" in run_cli("forget", cid, "--yes", home=served_home).stderr
+    assert "no such candidate" in run_cli("forget", cid, "--yes", home=served_home).stderr
     consent = run_cli("withdraw-consent", other, home=served_home)
     assert consent.returncode == 0 and "outside signals deleted" in consent.stdout
     # the small seasons' outcomes are all before July 2025: a year and a half on, all are due

@@ -44,7 +44,12 @@ def visible(conn: Connection, principal: Principal, candidate_id: str) -> str:
 
 
 class DataRange:
-    """The store's first event day, looked up at most every ``ttl`` seconds."""
+    """The store's first event day, kept off the request path.
+
+    Looked up once on first use; after that ``refresh`` (called by the service's
+    background sync, at most every ``ttl`` seconds or when ``expire`` was called)
+    keeps it current, so no request waits on a scan of the events.
+    """
 
     def __init__(self, engine: Engine, ttl: float = 60.0) -> None:
         self.engine = engine
@@ -54,17 +59,22 @@ class DataRange:
         self._lock = threading.Lock()
 
     def first_day(self) -> dt.date | None:
+        if self._at == -float("inf"):
+            self.refresh(force=True)
+        return self._first
+
+    def refresh(self, force: bool = False) -> None:
         with self._lock:
-            if time.monotonic() - self._at >= self.ttl:
-                with self.engine.connect() as conn:
-                    first = conn.execute(select(func.min(Event.local_day))).scalar()
-                self._first = dt.date.fromisoformat(str(first)) if first is not None else None
-                self._at = time.monotonic()
-            return self._first
+            if not force and time.monotonic() - self._at < self.ttl:
+                return
+            with self.engine.connect() as conn:
+                first = conn.execute(select(func.min(Event.local_day))).scalar()
+            self._first = dt.date.fromisoformat(str(first)) if first is not None else None
+            self._at = time.monotonic()
 
     def expire(self) -> None:
-        with self._lock:
-            self._at = -float("inf")
+        """Look again at the next refresh (events were written)."""
+        self._at = min(self._at, time.monotonic() - self.ttl)
 
 
 def check_day(day: dt.date, first: dt.date | None, today: dt.date, field: str = "as_of") -> dt.date:

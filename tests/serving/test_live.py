@@ -47,6 +47,7 @@ def test_model_reloads_under_traffic_without_a_failed_request(live: tuple[str, s
         f"{url}/v1/score",
         json={"candidate_ids": ["none"], "as_of": DAY.isoformat()},
         headers=auth(key),
+        timeout=300,  # building the day takes seconds, more on a busy machine
     )
     assert warm.status_code == 200  # the day is built before the clock starts
     body = {"candidate_ids": [f"K24{n:06d}" for n in range(400)], "as_of": DAY.isoformat()}

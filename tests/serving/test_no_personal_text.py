@@ -51,13 +51,16 @@ def test_no_log_holds_personal_text(served_home: Path, engine: Engine, tmp_path:
              "actor": "candidate", "text": MARKS[2]}  # fmt: skip
     good = [{**reply, "event_id": f"mark-{c}", "candidate_id": c} for c in active]
     bad = [{**good[0], "event_id": "mark-bad", "ts": "yesterday"}]
-    with running_server(served_home, KEEPWARM_MODEL_POLL_SECONDS="0") as url:
-        assert httpx.post(f"{url}/v1/events", json=good, headers=auth(key)).status_code == 200
-        refused = httpx.post(f"{url}/v1/events", json=bad, headers=auth(key))
+    # a first score builds the day: on a busy machine that takes longer than httpx's 5 s
+    with (
+        running_server(served_home, KEEPWARM_MODEL_POLL_SECONDS="0") as url,
+        httpx.Client(base_url=url, headers=auth(key), timeout=300) as http,
+    ):
+        assert http.post("/v1/events", json=good).status_code == 200
+        refused = http.post("/v1/events", json=bad)
         assert refused.status_code == 422 and MARKS[2] not in refused.text
-        httpx.post(f"{url}/v1/score", json={"candidate_ids": active, "as_of": DAY.isoformat()},
-                   headers=auth(key))  # fmt: skip
-        assert httpx.get(f"{url}/v1/candidates/{active[0]}", headers=auth(key)).status_code == 200
+        http.post("/v1/score", json={"candidate_ids": active, "as_of": DAY.isoformat()})
+        assert http.get(f"/v1/candidates/{active[0]}", params={"as_of": DAY.isoformat()}).is_success
     scored = run_cli("score", "--as-of", DAY.isoformat(), home=served_home, timeout=600)
     assert scored.returncode == 0, scored.stderr[-1000:]
     outputs.append(scored.stdout + scored.stderr)
