@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from serving.metrics import TooLarge
@@ -126,6 +126,13 @@ def install_handlers(app: FastAPI) -> None:
         if exc.status_code == 429:
             response.headers["Retry-After"] = "1"
         return response
+
+    @app.exception_handler(DataError)
+    async def unstorable(request: Request, exc: DataError) -> JSONResponse:
+        # a value the store's types refuse (checks upstream should have named it first);
+        # engines hide parameters, and only the error's type is logged
+        log.warning("store refused a value on %s %s", request.method, route(request))
+        return error_response(422, "invalid", "a value the store cannot keep; nothing was written")
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(InterfaceError)

@@ -62,7 +62,12 @@ async def login(
             error="too_many",
         )  # fmt: skip
     lifetime = dt.timedelta(hours=state.settings.session_hours)
-    session = await run_in_threadpool(sign_in, state.engine, name, password, lifetime)
+    # no store keeps a NUL: such a name is simply not a user's
+    session = (
+        None
+        if "\x00" in name
+        else await run_in_threadpool(sign_in, state.engine, name, password, lifetime)
+    )
     if session is None:
         return render(
             request, "login.html", None, 401, next=safe_next(next), login_csrf=cookie,

@@ -384,6 +384,12 @@ def test_nul_characters_are_refused_before_postgresql_sees_them(
         r = c.post("/v1/candidates", json=[profile], headers=auth(key))
         assert r.status_code == 422 and "NUL" in r.text and "清华" not in r.text
         assert c.get("/v1/candidates/c%00x", headers=auth(key)).status_code == 400
+        c.get("/login")
+        token = c.cookies.get("kw_login_csrf")
+        signed = c.post(
+            "/login", data={"name": "a\x00b", "password": "x" * 12, "csrf_token": token}
+        )
+        assert signed.status_code == 401
 
 
 def test_schema_times_carry_their_offset_and_answers_are_not_cached(
