@@ -1,11 +1,15 @@
 """``keepwarm``: simulate, ingest, and (in later stages) train, score, serve.
 
-User errors end with exit code 1 and a reason on stderr, never a traceback.
+Every failure ends with exit code 1 and one line on stderr, never a traceback: a user
+error says what to fix; a failure of the machine or a dependency (the store, MLflow,
+Prefect's server, the disk) says what failed and what to set; anything else is an
+internal error. The latter two keep a traceback without messages in crash.log.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import logging
 import os
@@ -18,6 +22,7 @@ import typer
 from typer.exceptions import TyperException
 
 from config import get_settings
+from config.logs import SafeFormatter, WithheldError, public_url, safe_traceback
 from store.bundle import KeepwarmError
 
 if TYPE_CHECKING:
@@ -106,10 +111,16 @@ def _print_metrics(result: TrainResult) -> None:
         )
 
 
-def _run_train(train_seasons: list[str], test_season: str, promote: Promote) -> dict[str, object]:
-    from flows.runtime import configure_prefect
+def _prepare_flows() -> None:
+    """Prefect's settings before its import, then an API that answers (or a reason)."""
+    from flows.runtime import configure_prefect, ensure_prefect_api
 
     configure_prefect(get_settings())
+    ensure_prefect_api()
+
+
+def _run_train(train_seasons: list[str], test_season: str, promote: Promote) -> dict[str, object]:
+    _prepare_flows()
     from flows.pipeline import train_flow
 
     result, registered = train_flow(train_seasons, test_season, promote)
@@ -153,9 +164,7 @@ def _parse_day(value: str | None) -> dt.date:
 
 
 def _run_score(day: dt.date) -> tuple[pd.DataFrame, str]:
-    from flows.runtime import configure_prefect
-
-    configure_prefect(get_settings())
+    _prepare_flows()
     from flows.pipeline import daily_scoring_flow
 
     return daily_scoring_flow(day)
@@ -576,10 +585,8 @@ def retention(
     ] = None,
 ) -> None:
     """Apply the retention periods now (the nightly `retention` flow does it on a schedule)."""
-    from flows.runtime import configure_prefect
-
     settings = get_settings()
-    configure_prefect(settings)
+    _prepare_flows()
     from flows.pipeline import retention_flow
 
     result = retention_flow(_parse_day(today))
@@ -621,25 +628,112 @@ def _print_plan(engine: Engine, day: dt.date) -> None:
         typer.echo(f"  {line}")
 
 
-def _log_crash() -> Path | None:
-    """Keep the traceback of an unexpected error in a file, not on the user's screen."""
-    import traceback
+def _log_crash(exc: BaseException) -> Path | None:
+    """Keep where an unexpected error happened in a file, not on the user's screen.
 
+    Frames and exception types only: a message can hold a candidate's data.
+    """
     try:
         folder = get_settings().ensure_home() / "logs"
         folder.mkdir(exist_ok=True)
         path = folder / "crash.log"
+        when = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        command = " ".join(sys.argv[1:2])  # the command, not its arguments (ids, paths)
         with path.open("a", encoding="utf-8") as fh:
-            fh.write(traceback.format_exc() + "\n")
+            fh.write(f"--- {when} keepwarm {command}\n{safe_traceback(exc)}\n")
         return path
-    except OSError:
+    except Exception:  # a full disk, an unreadable setting: the one line still goes out
         return None
+
+
+def _store_name() -> str:
+    """The configured store, as a user would recognise it, without a password."""
+    try:
+        from sqlalchemy import make_url
+
+        return make_url(get_settings().store_url).render_as_string(hide_password=True)
+    except Exception:
+        return "the configured store"
+
+
+def _is(exc: BaseException, module: str, *names: str) -> bool:
+    """Whether ``exc`` is one of ``module``'s types, without importing it (MLflow is slow to)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, tuple(getattr(loaded, n) for n in names))
+
+
+def _reason(exc: BaseException) -> str | None:
+    """One line on a failure of the machine or a dependency, or None if it is a bug.
+
+    Built from types, codes and settings, never from an exception's message (the
+    store's messages repeat the rows they refused), except a connection error's.
+    """
+    if _is(exc, "sqlalchemy.exc", "OperationalError", "InterfaceError", "TimeoutError"):
+        # Connection-class errors: "connection refused", "database is locked", "disk is full".
+        orig = getattr(exc, "orig", None) or exc
+        first = (str(orig).strip().splitlines() or [""])[0][:200]
+        if get_settings().store_url.startswith("sqlite"):
+            hint = "check that the disk has room and no other program holds the file"
+        else:
+            hint = "check that it is running and reachable, and KEEPWARM_DATABASE_URL"
+        return (
+            f"the store {_store_name()} could not be used ({type(orig).__name__}: {first}); " + hint
+        )
+    if _is(exc, "sqlalchemy.exc", "DBAPIError"):
+        orig = getattr(exc, "orig", None)
+        code = getattr(orig, "sqlstate", None)
+        what = type(orig).__name__ + (f", SQLSTATE {code}" if code else "")
+        hint = _SQLSTATE_HINTS.get(code or "", "")
+        return (
+            f"the store {_store_name()} refused the data ({what}){hint}; the values are "
+            "not shown or logged"
+        )
+    if _is(exc, "mlflow.exceptions", "MlflowException"):
+        return (
+            f"MLflow at {public_url(get_settings().tracking_uri)} failed "
+            f"({getattr(exc, 'error_code', '?')}); check that it is reachable, and "
+            "MLFLOW_TRACKING_URI"
+        )
+    if _is(exc, "httpx", "TransportError"):
+        try:
+            where = public_url(str(exc.request.url))  # type: ignore[attr-defined]
+        except RuntimeError:  # no request attached
+            where = "a service"
+        return f"{where} did not answer ({type(exc).__name__}); is it running and reachable?"
+    if isinstance(exc, MemoryError):
+        return "out of memory; free some, or run this on a larger machine"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        name = errno.errorcode.get(exc.errno, str(exc.errno))
+        where = f" ({exc.filename})" if exc.filename else ""
+        hint = _ERRNO_HINTS.get(exc.errno, "")
+        return f"{exc.strerror or name} [{name}]{where}{hint}"
+    return None
+
+
+_SQLSTATE_HINTS = {
+    "22001": ": a value is longer than its column allows",
+    "22003": ": a number is out of its column's range",
+    "23502": ": a required value is missing",
+    "23505": ": a key is there already",
+    "23503": ": a row refers to one that is not there",
+    "40001": ": it clashed with another write; run the command again",
+    "40P01": ": it clashed with another write; run the command again",
+}
+_ERRNO_HINTS = {
+    errno.ENOSPC: "; free some space and run the command again",
+    errno.EDQUOT: "; free some space and run the command again",
+    errno.EACCES: "; check the permissions of KEEPWARM_HOME and the paths given",
+    errno.EPERM: "; check the permissions of KEEPWARM_HOME and the paths given",
+    errno.EROFS: "; KEEPWARM_HOME must be on a writable disk",
+}
 
 
 def main() -> None:
     # MLflow configures its own console logger at import; keep it to warnings.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    console = logging.StreamHandler()
+    console.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[console])
     # Libraries set their own loggers to INFO (Prefect, MLflow); the console shows warnings up.
     for handler in logging.getLogger().handlers:
         handler.setLevel(logging.WARNING)
@@ -663,10 +757,12 @@ def main() -> None:
             print(f"keepwarm: {exc}", file=sys.stderr)
         sys.exit(1)
     except Exception as exc:
-        where = _log_crash()
+        where = _log_crash(exc)
         hint = f"; details in {where}" if where else ""
-        print(f"keepwarm: internal error ({type(exc).__name__}){hint}", file=sys.stderr)
-        sys.exit(2)
+        cause = exc.original if isinstance(exc, WithheldError) else exc
+        reason = _reason(cause) or f"internal error ({type(cause).__name__})"
+        print(f"keepwarm: {reason}{hint}", file=sys.stderr)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Prefect wiring of keepwarm's stages: retraining per season and daily scoring.
 
 Nothing but wiring: every task calls a package function. Tasks are coarse (a
-stage, not a candidate) and not cached: their inputs are whole seasons.
+stage, not a candidate) and not cached: their inputs are whole seasons. Each
+is wrapped in ``withhold_messages``: Prefect records a failure by its type.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from config import get_settings
 from features.build import build_features
 from features.population import DayInputs, load_day
+from flows.runtime import withhold_messages
 from outreach.daily import day_alerts, plan_day, store_alerts
 from outreach.digest import SendReport, send_digests
 from serving.services.daily import rank_scores, store_scores
@@ -36,11 +38,13 @@ from training.train import (
 
 
 @task(name="load-season-data", cache_policy=NO_CACHE)
+@withhold_messages
 def load_data_task() -> SeasonData:
     return load_season_data(open_store(get_settings()))
 
 
 @task(name="build-features", cache_policy=NO_CACHE)
+@withhold_messages
 def build_features_task(
     events: pd.DataFrame, candidates: pd.DataFrame, spine: pd.DataFrame, content: pd.DataFrame
 ) -> pd.DataFrame:
@@ -49,6 +53,7 @@ def build_features_task(
 
 
 @task(name="fit-and-evaluate", cache_policy=NO_CACHE)
+@withhold_messages
 def fit_task(
     train: pd.DataFrame,
     test: pd.DataFrame,
@@ -60,12 +65,14 @@ def fit_task(
 
 
 @task(name="bias-audit", cache_policy=NO_CACHE)
+@withhold_messages
 def fairness_task(result: TrainResult) -> dict[str, Any]:
     test = result.test.rename(columns={"risk_keepwarm": "risk"})
     return audit_scores(open_store(get_settings()), test, load_config().hr_capacity_share)
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@withhold_messages
 def register_task(
     result: TrainResult,
     train_seasons: list[str],
@@ -85,6 +92,7 @@ def register_task(
 
 
 @flow(name="train", log_prints=False)
+@withhold_messages
 def train_flow(
     train_seasons: list[str], test_season: str, promote: Promote = "auto"
 ) -> tuple[TrainResult, Registered]:
@@ -110,22 +118,26 @@ def train_flow(
 
 
 @task(name="load-day", cache_policy=NO_CACHE)
+@withhold_messages
 def day_inputs_task(as_of: dt.date) -> DayInputs:
     return load_day(open_store(get_settings()), as_of)
 
 
 @task(name="score-and-rank", cache_policy=NO_CACHE)
+@withhold_messages
 def score_task(features: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     model, version = load_champion(get_settings())
     return rank_scores(Predictor.of(model, version), features, candidates), version
 
 
 @task(name="store-scores", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@withhold_messages
 def store_task(scores: pd.DataFrame, version: str) -> int:
     return store_scores(open_store(get_settings()), scores, version)
 
 
 @task(name="alerts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@withhold_messages
 def alerts_task(as_of: dt.date, active: list[str]) -> pd.DataFrame:
     """The brief's warnings for the active candidates, after the day's scores (risk jumps)."""
     engine = open_store(get_settings())
@@ -135,6 +147,7 @@ def alerts_task(as_of: dt.date, active: list[str]) -> pd.DataFrame:
 
 
 @task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@withhold_messages
 def plan_task(
     as_of: dt.date, scores: pd.DataFrame, features: pd.DataFrame, alerts: pd.DataFrame
 ) -> int:
@@ -143,6 +156,7 @@ def plan_task(
 
 
 @task(name="digests", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+@withhold_messages
 def digest_task(as_of: dt.date) -> SendReport:
     """Each recruiter's digest by e-mail and chat bot, where configured (off by default)."""
     settings = get_settings()
@@ -150,6 +164,7 @@ def digest_task(as_of: dt.date) -> SendReport:
 
 
 @flow(name="retention", log_prints=False)
+@withhold_messages
 def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
     """Apply the retention periods: candidates whose outcome is old, and old audit entries.
 
@@ -179,6 +194,7 @@ def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
 
 
 @flow(name="daily-scoring", log_prints=False)
+@withhold_messages
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
     """Active population as of a day -> features -> scores and reasons -> history -> alerts."""
     day = as_of or dt.date.today()

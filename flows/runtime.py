@@ -7,13 +7,34 @@ same SQLite file while the flow does, which is where "database is locked"
 comes from; a one-shot run needs none of them, so they are switched off and
 the flow is the database's only writer. With a real server configured,
 nothing here changes its behaviour.
+
+Prefect 3 cannot run a flow without an API, so a one-shot run starts that
+temporary server as a subprocess and gives it Prefect's start-up budget (20 s
+by default: too little on a busy machine). keepwarm raises the budget and
+starts the server itself, tries twice, and otherwise stops with a reason.
+
+Prefect records a failed run's exception message in its database (run states
+and logs); tasks and flows are wrapped so that what it records is the type of
+the error, never its message, which can hold a candidate's data.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from config import Settings
+from config.logs import SafeFormatter, WithheldError, public_url
+from store.bundle import KeepwarmError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# Wall-clock seconds Prefect's temporary server may take to answer, unless the user's
+# PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS says otherwise; it usually takes 5-10.
+STARTUP_BUDGET = 120
 
 _SERVICES = (
     "CANCELLATION_CLEANUP",
@@ -47,5 +68,116 @@ def configure_prefect(settings: Settings) -> None:
         os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
         return
     os.environ.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", "30")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", str(STARTUP_BUDGET))
     for service in _SERVICES:
         os.environ.setdefault(f"PREFECT_SERVER_SERVICES_{service}_ENABLED", "false")
+
+
+class PrefectUnavailable(KeepwarmError):
+    """Prefect's API, temporary or configured, cannot be used: the message says what to set."""
+
+
+def ensure_prefect_api() -> None:
+    """Make sure flows have a Prefect API before one is run; call after configure_prefect.
+
+    With PREFECT_API_URL set, that server must answer; without, Prefect's temporary
+    server is started here (Prefect's own code then finds it running), twice at most.
+    """
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_ENABLED,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+    )
+
+    _protect_run_logs()
+    url = PREFECT_API_URL.value()
+    if url:
+        _check_server(url)
+        return
+    if not PREFECT_SERVER_EPHEMERAL_ENABLED.value():
+        raise PrefectUnavailable(
+            "no Prefect API: set PREFECT_API_URL to a running server, or "
+            "PREFECT_SERVER_EPHEMERAL_ENABLED=true for a temporary one"
+        )
+    _start_temporary_server(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
+
+
+def _start_temporary_server(budget: int) -> None:
+    from prefect.server.api.server import SubprocessASGIServer
+
+    exit_code = None
+    for _ in range(2):  # a second try: a slow first start may have been a burst of load
+        server = SubprocessASGIServer()
+        try:
+            server.start(timeout=budget)  # a no-op when it already runs
+            return
+        except Exception:
+            process = server.server_process
+            exit_code = process.poll() if process is not None else None
+            # Prefect leaves a server that missed the deadline running; the next try
+            # starts a fresh one, on a new port.
+            server.stop()
+    if exit_code is not None:
+        raise PrefectUnavailable(
+            f"Prefect's temporary server stopped while starting (exit code {exit_code}), "
+            "twice; set PREFECT_API_URL to a running Prefect server"
+        )
+    raise PrefectUnavailable(
+        f"Prefect's temporary server did not start within {budget} s, twice (machine busy?); "
+        "set PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher, or PREFECT_API_URL to a "
+        "running Prefect server"
+    )
+
+
+def _check_server(url: str) -> None:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        problem = client.api_healthcheck()
+    if problem is not None:
+        raise PrefectUnavailable(
+            f"Prefect's API at {public_url(url)} did not answer ({type(problem).__name__}); "
+            "start that server, or unset PREFECT_API_URL to run with a temporary one"
+        )
+
+
+def _protect_run_logs() -> None:
+    """Prefect's run logs: to its API with tracebacks without messages, not to the console.
+
+    keepwarm's console handler sits on the root logger (Prefect keeps a user's root
+    handler), where Prefect's errors would arrive as tracebacks: keepwarm reports
+    errors itself, in one line.
+    """
+    import logging
+
+    import prefect.main  # noqa: F401 (Prefect configures its logging on this import)
+    from prefect.logging.handlers import APILogHandler
+
+    logging.getLogger("prefect").propagate = False
+    for name in ("prefect.flow_runs", "prefect.task_runs", "prefect.extra"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, APILogHandler):
+                handler.setFormatter(SafeFormatter())
+
+
+def withhold_messages(fn: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a task's or flow's function: errors reach Prefect by type, not by message.
+
+    keepwarm's user errors pass unchanged (their messages are safe by contract);
+    anything else is raised as ``WithheldError``, its original kept on it and out of
+    the traceback Prefect logs.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except (KeepwarmError, WithheldError):
+            raise
+        except Exception as exc:
+            raise WithheldError(exc, fn.__name__) from None
+
+    # Prefect validates parameters against the signature; with its annotations still
+    # strings, they would be resolved in this module, which does not import their types.
+    run.__signature__ = inspect.signature(fn, eval_str=True)  # type: ignore[attr-defined]
+    return run

@@ -18,6 +18,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from config import Settings, get_settings
+from config.logs import install_safe_formatting
 from serving.api import ROUTERS
 from serving.console import add_console
 from serving.errors import install_handlers
@@ -34,6 +35,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # uvicorn has set up its handlers by now: no exception message reaches a log
+        install_safe_formatting()
         engine = await run_in_threadpool(open_store, settings)
         state = AppState(settings, engine)
         app.state.service = state

@@ -37,11 +37,13 @@ def chunks(values: Sequence[T], size: int = 5000) -> Iterator[Sequence[T]]:
 
 
 def make_engine(url: str) -> Engine:
+    # Hidden parameters: an error's message never repeats the rows it was writing
+    # (a candidate's school, birthday, gender), wherever the message is logged.
     if url.startswith("sqlite"):
-        engine = create_engine(url)
+        engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -176,6 +176,50 @@ def test_cli_trains_and_scores_without_a_server_and_without_noise(
         assert "ERROR" not in noise
 
 
+def test_a_failed_run_leaves_no_error_message_in_prefects_records(harness: None) -> None:
+    from prefect import flow, task
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
+    from prefect.logging.handlers import APILogHandler
+
+    from flows.runtime import ensure_prefect_api, withhold_messages
+
+    ensure_prefect_api()  # as the CLI does before a run
+    row = {"school": "MARKschool5e1f"}  # data a task read, not a parameter (those are kept)
+
+    @task(name="refuse-row", retries=1)
+    @withhold_messages
+    def refuse_row() -> None:
+        raise ValueError(f"bad row {row}")
+
+    @flow(name="refusing")
+    @withhold_messages
+    def refusing() -> None:
+        refuse_row()
+
+    state = refusing(return_state=True)
+    assert state.is_failed()
+    APILogHandler().flush()  # the logs are sent in batches, in the background
+    run_id = state.state_details.flow_run_id
+    assert run_id is not None
+    with get_client(sync_client=True) as client:
+        logs = client.read_logs(LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
+        ids = FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+        tasks = client.read_task_runs(flow_run_filter=ids)
+        states = [client.read_flow_run(run_id).state, *(t.state for t in tasks)]
+    recorded = [log.message for log in logs] + [s.message or "" for s in states if s]
+    # the failure is recorded, by type and place, with a traceback ...
+    assert any("ValueError in refuse_row (message withheld)" in m for m in recorded)
+    assert any("Traceback" in m and "in refuse_row" in m for m in recorded)
+    # ... and what the failing row held is not
+    assert not [m for m in recorded if "MARKschool5e1f" in m]
+
+
 def test_deployments_schedule_scoring_retraining_and_retention(harness: None) -> None:
     from flows.deploy import deployments
 

@@ -24,6 +24,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.types import ColSpec, Schema
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -41,6 +42,7 @@ EXPERIMENT = "keepwarm-dropout"
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 Promote = Literal["auto", "force", "never"]
 log = logging.getLogger(__name__)
+_NOT_FOUND = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
 
 
 @dataclass
@@ -148,6 +150,10 @@ def load_champion(settings: Settings) -> tuple[DropoutClassifier, str]:
     try:
         mv = client.get_model_version_by_alias(MODEL_NAME, "champion")
     except MlflowException as exc:
+        # Only "no such model or alias" means there is none; a registry that failed to
+        # answer is a different problem, and the caller names it.
+        if exc.error_code not in _NOT_FOUND:
+            raise
         raise KeepwarmError("no champion model yet: run `keepwarm train` first") from exc
     return load_model_version(mv.version), str(mv.version)
 
