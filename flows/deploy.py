@@ -14,6 +14,7 @@ flow runs nightly at 02:30.
 from __future__ import annotations
 
 from config import get_settings
+from config.logs import install_safe_formatting
 from flows.runtime import configure_prefect
 
 configure_prefect(get_settings())
@@ -55,6 +56,7 @@ def deployments() -> list[RunnerDeployment]:
 
 
 def main() -> None:
+    install_safe_formatting(("", "prefect", "keepwarm"))  # no exception message in its logs
     serve(*deployments())
 
 
