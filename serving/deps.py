@@ -14,13 +14,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from serving.auth import Principal
 from serving.errors import ApiError
 from serving.i18n import LANGS, Lang
+from serving.schemas import ID_PATTERN
 from serving.state import AppState
 from serving.users import Session, session_of
 from store import audit
@@ -86,6 +87,8 @@ Scoring = Annotated[Principal, Depends(allow("ats", "hr", "lead", "admin"))]
 Reader = Annotated[Principal, Depends(allow("hr", "lead", "admin"))]
 Admin = Annotated[Principal, Depends(allow("admin"))]
 Who = Annotated[audit.Actor, Depends(actor)]
+# ?owner= on the lists: a recruiter (hr_owner), under the one id rule
+OwnerQuery = Annotated[str | None, Query(description="hr_owner", max_length=64, pattern=ID_PATTERN)]
 
 
 # --- the console: signed-in users -------------------------------------------------------

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from serving.api.paging import cursor_offset, make_cursor
-from serving.deps import Reader, StateDep, Who
+from serving.deps import OwnerQuery, Reader, StateDep, Who
 from serving.errors import BAD_CURSOR, ERRORS
-from serving.schemas import ID_PATTERN, MAX_PAGE, AlertKind, AlertList
+from serving.schemas import MAX_PAGE, AlertKind, AlertList
 from serving.services.plans import alert_rows
 from serving.services.scope import owner_scope
 
@@ -21,9 +21,7 @@ def list_alerts(
     principal: Reader,
     state: StateDep,
     who: Who,
-    owner: Annotated[
-        str | None, Query(description="hr_owner", max_length=64, pattern=ID_PATTERN)
-    ] = None,
+    owner: OwnerQuery = None,
     kind: Annotated[AlertKind | None, Query()] = None,
     status: Annotated[Literal["open", "resolved", "all"], Query(alias="state")] = "open",
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from serving.deps import Reader, StateDep, Who
+from serving.deps import OwnerQuery, Reader, StateDep, Who
 from serving.errors import ERRORS, NOT_FOUND
-from serving.schemas import ID_PATTERN, IsoDate, OutreachPlan, PlannedAction
+from serving.schemas import IsoDate, OutreachPlan, PlannedAction
 from serving.services.plans import mark_done, plan_rows, planned_action
 from serving.services.scope import owner_scope
 
@@ -20,9 +20,7 @@ def outreach_plan(
     principal: Reader,
     state: StateDep,
     who: Who,
-    owner: Annotated[
-        str | None, Query(description="hr_owner", max_length=64, pattern=ID_PATTERN)
-    ] = None,
+    owner: OwnerQuery = None,
     date: Annotated[IsoDate | None, Query(description="default: today")] = None,
 ) -> OutreachPlan:
     """A recruiter's plan for a day: their tasks in the plan's order, then the cadence."""

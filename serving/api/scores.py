@@ -12,10 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from serving.api.paging import cursor_offset, make_cursor
 from serving.auth import Principal
-from serving.deps import Reader, Scoring, StateDep, Who
+from serving.deps import OwnerQuery, Reader, Scoring, StateDep, Who
 from serving.errors import BAD_CURSOR, ERRORS, UNAVAILABLE
 from serving.schemas import (
-    ID_PATTERN,
     MAX_PAGE,
     IsoDate,
     Reason,
@@ -66,9 +65,7 @@ def risk_list(
     principal: Reader,
     state: StateDep,
     who: Who,
-    owner: Annotated[
-        str | None, Query(description="hr_owner", max_length=64, pattern=ID_PATTERN)
-    ] = None,
+    owner: OwnerQuery = None,
     department: Annotated[str | None, Query(max_length=200)] = None,
     tier: Annotated[Tier | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
