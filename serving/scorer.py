@@ -248,6 +248,10 @@ class Scorer:
                 return current
         return None
 
+    def cached(self, as_of: dt.date, ids: list[str] | None = None) -> DayScores | None:
+        """The scores of ``as_of`` if built and current for ``ids``; never builds (cheap)."""
+        return self._fresh(as_of, ids) if self.model is not None else None
+
     def day(self, as_of: dt.date, ids: list[str] | None = None) -> DayScores:
         """The scores of ``as_of``, built on first use; rows of changed candidates rebuilt.
 

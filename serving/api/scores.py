@@ -11,7 +11,6 @@ from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
 from serving.api.paging import cursor_offset, make_cursor
-from serving.auth import Principal
 from serving.deps import OwnerQuery, Reader, Scoring, StateDep, Who
 from serving.errors import BAD_CURSOR, ERRORS, UNAVAILABLE
 from serving.schemas import (
@@ -26,7 +25,7 @@ from serving.schemas import (
 )
 from serving.services.risk import RiskFilters, risk_table, with_reasons
 from serving.services.scope import check_day
-from serving.services.scores import score_candidates
+from serving.services.scores import score_cached, score_candidates
 from serving.state import AppState
 from store import audit
 
@@ -46,14 +45,17 @@ async def post_score(
 
     Unknown or inactive candidates come back in `errors`, not as a failed request.
     """
-    body = await run_in_threadpool(_score, state, principal, who, request)
-    return Response(body, media_type="application/json")
-
-
-def _score(state: AppState, principal: Principal, who: audit.Actor, request: ScoreRequest) -> bytes:
-    """The whole computation, off the event loop, encoded by orjson."""
     as_of = day_asked(state, request.as_of)
-    out = score_candidates(state, principal, as_of, request.candidate_ids)
+    out = score_cached(state, principal, as_of, request.candidate_ids)
+    if out is None:  # a day to build, a store to ask, or many rows: off the event loop
+        out = await run_in_threadpool(
+            score_candidates, state, principal, as_of, request.candidate_ids
+        )
+    return Response(_recorded(state, who, out), media_type="application/json")
+
+
+def _recorded(state: AppState, who: audit.Actor, out: dict[str, Any]) -> bytes:
+    """Audit and count the scores served; the body encoded by orjson."""
     ids = [r["candidate_id"] for r in out["results"]]
     state.audit(who, "read", "POST /v1/score", ids)
     state.metrics.scored(len(ids))
