@@ -10,13 +10,25 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import pandas as pd
-import pytest
-from sqlalchemy import Engine, text
+SMALL_TRAINING = Path(__file__).parent / "data" / "training-small.toml"
+# Set before numpy, LightGBM or a child process starts, so the whole run sees them.
+# Models trained in tests (in process, by the CLI, by notebooks) use the small configuration;
+# KEEPWARM_TRAINING_CONFIG=training/config.toml runs the tests on the production one.
+os.environ.setdefault("KEEPWARM_TRAINING_CONFIG", str(SMALL_TRAINING))
+# The test processes (pytest-xdist workers) share the cores: each gets its share of OpenMP
+# (LightGBM) and BLAS threads, and waiting threads sleep. More threads than cores, spinning
+# while they wait for one, made training four times as slow (and worse on a busy machine).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-from config import Settings, get_settings
-from store.db import make_engine, migrate, open_store
-from store.pgserver import PostgresServer, running_postgres
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+
+from config import Settings, get_settings  # noqa: E402
+from store.db import make_engine, migrate, open_store  # noqa: E402
+from store.pgserver import PostgresServer, running_postgres  # noqa: E402
 
 SAMPLE = Path(__file__).parent / "data" / "contract_sample"
 KEEPWARM = str(Path(sys.executable).parent / "keepwarm")
@@ -128,9 +140,10 @@ def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPa
     engine = open_store(settings)
     for folder in small_seasons.values():
         ingest_bundle(engine, folder)
-    result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", load_config())
+    cfg = load_config()  # the small one (KEEPWARM_TRAINING_CONFIG)
+    result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", cfg)
     test = result.test.rename(columns={"risk_keepwarm": "risk"})
-    fairness = audit_scores(engine, test, load_config().hr_capacity_share, boot=50)
+    fairness = audit_scores(engine, test, cfg.hr_capacity_share, boot=50)
     params = {"train_seasons": "2023-autumn", "test_season": "2024-autumn"}
     log_and_register(result, params, settings, "force", fairness)
     engine.dispose()

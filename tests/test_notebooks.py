@@ -49,6 +49,7 @@ def test_notebook_runs_top_to_bottom(name: str, demo_home: Path, keepwarm_home: 
     }
     env.update(
         KEEPWARM_HOME=str(keepwarm_home),
+        KEEPWARM_TRAINING_CONFIG=os.environ["KEEPWARM_TRAINING_CONFIG"],  # the tests' small one
         KEEPWARM_NB_CANDIDATES=str(CANDIDATES),
         KEEPWARM_NB_REPLAY_CANDIDATES="40",
         KEEPWARM_NB_REPLAY_SEEDS="1",
