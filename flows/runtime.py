@@ -47,5 +47,8 @@ def configure_prefect(settings: Settings) -> None:
         os.environ.setdefault("PREFECT_API_URL", settings.prefect_api_url)
         return
     os.environ.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", "30")
+    # The temporary server creates its database on a first run; on a busy machine that
+    # took longer than Prefect's 20 s, and the command died with an internal error.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     for service in _SERVICES:
         os.environ.setdefault(f"PREFECT_SERVER_SERVICES_{service}_ENABLED", "false")
