@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 SMALL_TRAINING = Path(__file__).parent / "data" / "training-small.toml"
@@ -187,6 +188,32 @@ def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPa
         engine.dispose()
 
     return built_once(tmp_path_factory, "trained-home", build)
+
+
+DEMO_CANDIDATES = 60
+
+
+@dataclass
+class DemoRun:
+    """``keepwarm demo``'s home and what it printed."""
+
+    home: Path
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``keepwarm demo`` as a user runs it, once per test run (the CLI's test and the
+    notebooks' share it); copy the home to use it."""
+
+    def build(root: Path) -> None:
+        args = ("demo", "--candidates", str(DEMO_CANDIDATES))
+        done = run_cli(*args, home=root / "home", timeout=600)
+        assert done.returncode == 0, done.stderr
+        (root / "stdout.txt").write_text(done.stdout, encoding="utf-8")
+
+    root = built_once(tmp_path_factory, "demo", build)
+    return DemoRun(root / "home", (root / "stdout.txt").read_text(encoding="utf-8"))
 
 
 @pytest.fixture
