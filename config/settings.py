@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     )
     max_reported_problems: int = Field(
         default=50, ge=1, description="How many problems a rejected bundle reports."
+    )
+    training_config: FilePath | None = Field(
+        default=None,
+        description="A training configuration file used instead of the versioned "
+        "training/config.toml (the tests' small one, or an experiment's).",
     )
 
     # --- serving (keepwarm serve) -------------------------------------------------

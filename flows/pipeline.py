@@ -86,6 +86,8 @@ def register_task(
         "test_season": test_season,
         **cfg.lightgbm,
         "num_boost_round": cfg.num_boost_round,
+        "folds": cfg.folds,
+        "early_stopping_rounds": cfg.early_stopping_rounds,
         "snapshot_every_days": cfg.snapshot_every_days,
     }
     return log_and_register(result, params, get_settings(), promote, fairness)

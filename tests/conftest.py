@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-import pytest
-from sqlalchemy import Engine, text
+SMALL_TRAINING = Path(__file__).parent / "data" / "training-small.toml"
+# Set before numpy, LightGBM or a child process starts, so the whole run sees them.
+# Models trained in tests (in process, by the CLI, by notebooks) use the small configuration;
+# KEEPWARM_TRAINING_CONFIG=training/config.toml runs the tests on the production one.
+os.environ.setdefault("KEEPWARM_TRAINING_CONFIG", str(SMALL_TRAINING))
+# The test processes (pytest-xdist workers) share the cores: each gets its share of OpenMP
+# (LightGBM) and BLAS threads, and waiting threads sleep. More threads than cores, spinning
+# while they wait for one, made training four times as slow (and worse on a busy machine).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-from config import Settings, get_settings
-from store.db import make_engine, migrate, open_store
-from store.pgserver import PostgresServer, running_postgres
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
+
+from config import Settings, get_settings  # noqa: E402
+from store.db import make_engine, migrate, open_store  # noqa: E402
+from store.pgserver import PostgresServer, running_postgres  # noqa: E402
 
 SAMPLE = Path(__file__).parent / "data" / "contract_sample"
 KEEPWARM = str(Path(sys.executable).parent / "keepwarm")
@@ -85,16 +100,49 @@ def assert_same(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
         pd.testing.assert_frame_equal(a[table], b[table], obj=table)
 
 
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that ``build`` fills once per test run, however many workers ask for it.
+
+    pytest-xdist's pattern: the first worker builds under a lock in the run's shared
+    temporary folder; the others wait for the lock and use what it built. Read it, or
+    copy it to write: it is shared.
+    """
+    base = factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder, done = root / name, root / f"{name}.done"
+    with _locked(root / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # left by a worker whose build failed
+            build(folder)
+            done.touch()
+    return folder
+
+
+SEASONS = ("2023-autumn", "2024-autumn")
+
+
 @pytest.fixture(scope="session")
 def small_seasons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two small simulated seasons (truth included), written once per test session."""
-    from simulator import simulate_seasons, write_bundle
+    """Two small simulated seasons (truth included), written once per test run."""
 
-    root = tmp_path_factory.mktemp("seasons")
-    return {
-        r.season: write_bundle(r, root / r.season)
-        for r in simulate_seasons(["2023-autumn", "2024-autumn"], 400, 5, workers=1)
-    }
+    def build(root: Path) -> None:
+        from simulator import simulate_seasons, write_bundle
+
+        for r in simulate_seasons(list(SEASONS), 400, 5, workers=1):
+            write_bundle(r, root / r.season)
+
+    root = built_once(tmp_path_factory, "seasons", build)
+    return {season: root / season for season in SEASONS}
 
 
 @pytest.fixture
@@ -111,30 +159,61 @@ def small_store(small_seasons: dict[str, Path], settings: Settings) -> Engine:
 
 @pytest.fixture(scope="session")
 def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from store.ingest import ingest_bundle
-    from training.config import load_config
-    from training.fairness import audit_scores
-    from training.tracking import log_and_register
-    from training.train import load_season_data, train_model
+    """A home (store with both small seasons, MLflow registry with a champion), built once
+    per test run with the small training configuration; copy it to use it."""
 
-    home = tmp_path_factory.mktemp("trained") / "home"
-    # Built whenever a test first needs it: by then MLflow may have exported an earlier
-    # test's MLFLOW_TRACKING_URI, which Settings would read; this home's registry is its own.
-    with pytest.MonkeyPatch.context() as env:
-        env.delenv("MLFLOW_TRACKING_URI", raising=False)
-        env.delenv("KEEPWARM_MLFLOW_TRACKING_URI", raising=False)
-        settings = Settings(home=home)
-    assert settings.mlflow_tracking_uri is None
-    engine = open_store(settings)
-    for folder in small_seasons.values():
-        ingest_bundle(engine, folder)
-    result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", load_config())
-    test = result.test.rename(columns={"risk_keepwarm": "risk"})
-    fairness = audit_scores(engine, test, load_config().hr_capacity_share, boot=50)
-    params = {"train_seasons": "2023-autumn", "test_season": "2024-autumn"}
-    log_and_register(result, params, settings, "force", fairness)
-    engine.dispose()
-    return home
+    def build(home: Path) -> None:
+        from store.ingest import ingest_bundle
+        from training.config import load_config
+        from training.fairness import audit_scores
+        from training.tracking import log_and_register
+        from training.train import load_season_data, train_model
+
+        # Built whenever a test first needs it: by then MLflow may have exported an earlier
+        # test's MLFLOW_TRACKING_URI, which Settings would read; this home's registry is its own.
+        with pytest.MonkeyPatch.context() as env:
+            env.delenv("MLFLOW_TRACKING_URI", raising=False)
+            env.delenv("KEEPWARM_MLFLOW_TRACKING_URI", raising=False)
+            settings = Settings(home=home)
+        assert settings.mlflow_tracking_uri is None
+        engine = open_store(settings)
+        for folder in small_seasons.values():
+            ingest_bundle(engine, folder)
+        cfg = load_config()
+        result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", cfg)
+        test = result.test.rename(columns={"risk_keepwarm": "risk"})
+        fairness = audit_scores(engine, test, cfg.hr_capacity_share, boot=50)
+        params = {"train_seasons": "2023-autumn", "test_season": "2024-autumn"}
+        log_and_register(result, params, settings, "force", fairness)
+        engine.dispose()
+
+    return built_once(tmp_path_factory, "trained-home", build)
+
+
+DEMO_CANDIDATES = 60
+
+
+@dataclass
+class DemoRun:
+    """``keepwarm demo``'s home and what it printed."""
+
+    home: Path
+    stdout: str
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """``keepwarm demo`` as a user runs it, once per test run (the CLI's test and the
+    notebooks' share it); copy the home to use it."""
+
+    def build(root: Path) -> None:
+        args = ("demo", "--candidates", str(DEMO_CANDIDATES))
+        done = run_cli(*args, home=root / "home", timeout=600)
+        assert done.returncode == 0, done.stderr
+        (root / "stdout.txt").write_text(done.stdout, encoding="utf-8")
+
+    root = built_once(tmp_path_factory, "demo", build)
+    return DemoRun(root / "home", (root / "stdout.txt").read_text(encoding="utf-8"))
 
 
 @pytest.fixture

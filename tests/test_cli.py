@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from store.db import open_store
 from store.pgserver import PostgresServer
-from tests.conftest import KEEPWARM, SAMPLE, run_cli
+from tests.conftest import KEEPWARM, SAMPLE, DemoRun, run_cli
 
 
 def test_simulate_then_ingest_then_ingest_again(tmp_path: Path, keepwarm_home: Path) -> None:
@@ -81,17 +81,19 @@ def test_user_errors_exit_1_without_traceback(
     assert "Traceback" not in done.stderr
 
 
-def test_demo_loads_two_past_seasons_and_one_in_progress(keepwarm_home: Path) -> None:
+def test_demo_loads_two_past_seasons_and_one_in_progress(
+    demo_run: DemoRun, keepwarm_home: Path
+) -> None:
     from sqlalchemy import func, select
 
     from config import get_settings
     from store.schema import Event, Outcome, Score
 
-    done = run_cli("demo", "--candidates", "60", home=keepwarm_home)
-    assert done.returncode == 0, done.stderr
+    # demo_run ran `keepwarm demo --candidates 60` (and checked it exited 0)
+    shutil.copytree(demo_run.home, keepwarm_home)
     for season in ("2023-autumn", "2024-autumn", "2025-autumn"):
-        assert f"simulated {season}" in done.stdout
-    assert "store now holds: candidates 1" in done.stdout
+        assert f"simulated {season}" in demo_run.stdout
+    assert "store now holds: candidates 1" in demo_run.stdout
     engine = open_store(get_settings())
     with engine.connect() as conn:
         last_event = conn.execute(select(func.max(Event.local_day))).scalar()

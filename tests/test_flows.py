@@ -1,4 +1,9 @@
-"""The Prefect flows over real stores: retraining with the promotion gate, daily scoring."""
+"""The Prefect flows over real stores: one smoke test per flow, and the CLI that runs them.
+
+The promotion gate's decisions are unit-tested in tests/training/test_tracking.py; the
+scoring and retention flows start from the trained home (tests/conftest.py) instead of
+training a model of their own.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,14 @@ from sqlalchemy import Engine, func, select
 
 from config import Settings
 from serving.services.daily import score_day
+from store import audit
 from store.db import open_store
 from store.ingest import ingest_bundle
-from store.schema import Alert, OutreachAction, Score
+from store.schema import Alert, Candidate, OutreachAction, Score
 from tests.conftest import run_cli
+from training.config import load_config
 from training.predictor import Predictor
-from training.tracking import MODEL_NAME, configure, load_champion
+from training.tracking import MODEL_NAME, configure, load_champion, log_and_register
 
 DAY = dt.date(2024, 12, 2)
 
@@ -32,29 +39,23 @@ def harness() -> Iterator[None]:
         yield
 
 
-def test_train_flow_registers_and_gates_promotion(
+def test_train_flow_registers_the_model_with_its_evidence(
     harness: None, small_store: Engine, settings: Settings
 ) -> None:
     from flows.pipeline import train_flow
 
     result, first = train_flow(["2023-autumn"], "2024-autumn", "auto")
     assert (first.version, first.alias) == ("1", "champion")
+    assert "first model" in first.reason
     head = result.headline()
     assert head["auc"] > head["auc_rules"]
     assert head["auc_oracle"] is not None
 
-    _, same = train_flow(["2023-autumn"], "2024-autumn", "auto")
-    assert same.alias == "challenger"
-    assert "does not beat" in same.reason
-
-    _, forced = train_flow(["2023-autumn"], "2024-autumn", "force")
-    assert forced.alias == "champion" and "force" in forced.reason
-
     client = configure(settings)
-    assert str(client.get_model_version_by_alias(MODEL_NAME, "champion").version) == forced.version
     run = client.get_run(first.run_id)
     assert run.data.metrics["keepwarm.all.auc"] == pytest.approx(head["auc"])
     assert run.data.tags["promotion.decision"] == "champion"
+    assert run.data.params["folds"] == str(load_config().folds)  # the configuration it used
     artifacts = {a.path for a in client.list_artifacts(first.run_id)}
     assert {
         "plots",
@@ -81,41 +82,50 @@ def test_train_flow_registers_and_gates_promotion(
     assert (breach == "none") == ("fairness flagged" not in first.reason)
     plots = {Path(a.path).name for a in client.list_artifacts(first.run_id, "plots")}
     assert plots == {"roc.png", "calibration.png", "lift.png", "feature_importance.png"}
-    model, version = load_champion(settings)
-    assert version == forced.version and model.features_
+
+    # the gate's decision reaches the registry: a model no better than the champion is
+    # registered as the challenger, and the champion keeps serving
+    same = log_and_register(result, {"train_seasons": "2023-autumn"}, settings, "auto")
+    assert (same.version, same.alias) == ("2", "challenger")
+    assert "does not beat" in same.reason
+    aliases = client.get_registered_model(MODEL_NAME).aliases
+    assert {a: str(v) for a, v in aliases.items()} == {
+        "champion": first.version,
+        "challenger": same.version,
+    }
+    assert client.get_run(same.run_id).data.tags["promotion.decision"] == "challenger"
+    served, version = load_champion(settings)
+    assert version == first.version and served.features_
 
 
-def test_daily_scoring_flow_stores_the_score_history(
-    harness: None, small_store: Engine, settings: Settings
-) -> None:
-    from flows.pipeline import daily_scoring_flow, train_flow
+def test_daily_scoring_flow_stores_the_score_history(harness: None, engine: Engine) -> None:
+    from flows.pipeline import daily_scoring_flow
 
-    train_flow(["2023-autumn"], "2024-autumn", "auto")
     scores, version = daily_scoring_flow(DAY)
     assert len(scores) > 100
     assert list(scores["rank"]) == list(range(1, len(scores) + 1))
     assert scores["risk"].is_monotonic_decreasing
     assert scores["reasons"].str.len().gt(0).mean() > 0.9
-    with small_store.connect() as conn:
+    with engine.connect() as conn:
         stored = conn.execute(
             select(func.count())
             .select_from(Score)
             .where(Score.as_of == DAY, Score.model_version == version)
         ).scalar_one()
     assert stored == len(scores)
-    with small_store.connect() as conn:
+    with engine.connect() as conn:
         alerts = pd.read_sql(select(Alert), conn)
     assert len(alerts) > 0 and set(alerts["candidate_id"]) <= set(scores["candidate_id"])
     assert {"no_reply", "approval_pending"} <= set(alerts["kind"])
     assert (alerts["as_of"].astype(str) == DAY.isoformat()).all()
-    with small_store.connect() as conn:
+    with engine.connect() as conn:
         plan = pd.read_sql(select(OutreachAction), conn)
     tasks = plan[plan["status"] == "planned"]
     assert len(tasks) > 0 and tasks.groupby("hr_owner").size().max() <= 15
     assert set(tasks["candidate_id"]) <= set(scores["candidate_id"])
     assert plan["action"].str.startswith("cadence:").any()
     daily_scoring_flow(DAY)  # a rerun replaces, never duplicates
-    with small_store.connect() as conn:
+    with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Score)).scalar_one() == stored
         assert conn.execute(select(func.count()).select_from(Alert)).scalar_one() == len(alerts)
         assert conn.execute(select(func.count()).select_from(OutreachAction)).scalar_one() == len(
@@ -135,25 +145,40 @@ def _cut_bundle(src: Path, dest: Path, day: dt.date) -> Path:
 
 
 def test_scoring_a_past_day_sees_only_what_was_known_then(
-    harness: None,
-    small_store: Engine,
+    engine: Engine,
     small_seasons: dict[str, Path],
     settings: Settings,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from flows.pipeline import train_flow
-
-    train_flow(["2023-autumn"], "2024-autumn", "auto")
     model, _ = load_champion(settings)
-    today = score_day(small_store, Predictor.of(model), DAY)
+    today = score_day(engine, Predictor.of(model), DAY)
 
     then = Settings(home=tmp_path / "then")
-    engine = open_store(then)
-    ingest_bundle(engine, small_seasons["2023-autumn"])
-    ingest_bundle(engine, _cut_bundle(small_seasons["2024-autumn"], tmp_path / "cut", DAY))
-    back_then = score_day(engine, Predictor.of(model), DAY)
+    past = open_store(then)
+    ingest_bundle(past, small_seasons["2023-autumn"])
+    ingest_bundle(past, _cut_bundle(small_seasons["2024-autumn"], tmp_path / "cut", DAY))
+    back_then = score_day(past, Predictor.of(model), DAY)
     pd.testing.assert_frame_equal(today, back_then)
+
+
+def test_retention_flow_retires_old_candidates_and_records_it(
+    harness: None, engine: Engine
+) -> None:
+    from flows.pipeline import retention_flow
+
+    # the small seasons' outcomes are all before July 2025: a year and a half on, all are due
+    result = retention_flow(dt.date(2026, 12, 31))
+    assert result["candidates"] > 700 and result["mode"] == "pseudonymise"
+    with engine.connect() as conn:
+        named = conn.execute(
+            select(func.count())
+            .select_from(Candidate)
+            .where(~Candidate.candidate_id.startswith("anon-"))
+        ).scalar_one()
+    assert named == 0
+    recorded = audit.entries(engine, action="pseudonymise")
+    assert list(recorded["actor"]) == ["flow:retention"]
+    assert retention_flow(dt.date(2026, 12, 31))["candidates"] == 0  # nothing left to retire
 
 
 def test_cli_trains_and_scores_without_a_server_and_without_noise(

@@ -16,18 +16,9 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import run_cli
+from tests.conftest import DEMO_CANDIDATES, DemoRun
 
 NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
-CANDIDATES = 150
-
-
-@pytest.fixture(scope="session")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    home = tmp_path_factory.mktemp("notebook-demo") / "home"
-    done = run_cli("demo", "--candidates", str(CANDIDATES), home=home, timeout=600)
-    assert done.returncode == 0, done.stderr
-    return home
 
 
 def test_every_notebook_is_a_jupytext_script_without_outputs() -> None:
@@ -38,8 +29,8 @@ def test_every_notebook_is_a_jupytext_script_without_outputs() -> None:
 
 
 @pytest.mark.parametrize("name", ["season_exploration", "model_report", "retraining"])
-def test_notebook_runs_top_to_bottom(name: str, demo_home: Path, keepwarm_home: Path) -> None:
-    shutil.copytree(demo_home, keepwarm_home)
+def test_notebook_runs_top_to_bottom(name: str, demo_run: DemoRun, keepwarm_home: Path) -> None:
+    shutil.copytree(demo_run.home, keepwarm_home)
     # The kernel starts from a clean environment, as a data scientist's would: no tracking
     # URI or Prefect setting left behind by tests that ran in this process.
     env = {
@@ -49,7 +40,8 @@ def test_notebook_runs_top_to_bottom(name: str, demo_home: Path, keepwarm_home: 
     }
     env.update(
         KEEPWARM_HOME=str(keepwarm_home),
-        KEEPWARM_NB_CANDIDATES=str(CANDIDATES),
+        KEEPWARM_TRAINING_CONFIG=os.environ["KEEPWARM_TRAINING_CONFIG"],  # the tests' small one
+        KEEPWARM_NB_CANDIDATES=str(DEMO_CANDIDATES),  # the demo's people
         KEEPWARM_NB_REPLAY_CANDIDATES="40",
         KEEPWARM_NB_REPLAY_SEEDS="1",
         MPLBACKEND="Agg",

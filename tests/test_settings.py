@@ -22,3 +22,25 @@ def test_environment_switches_store_and_tracking(monkeypatch: pytest.MonkeyPatch
     s = Settings()
     assert s.store_url.startswith("postgresql+psycopg://")
     assert s.tracking_uri == "http://127.0.0.1:5000"
+
+
+def test_the_training_config_is_the_versioned_one_unless_another_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config import get_settings
+    from training.config import DEFAULT_CONFIG, load_config
+
+    monkeypatch.delenv("KEEPWARM_TRAINING_CONFIG")  # the tests' own small one
+    get_settings.cache_clear()
+    assert load_config() == load_config(DEFAULT_CONFIG)
+    assert (load_config().folds, load_config().num_boost_round) == (5, 2000)
+
+    other = tmp_path / "other.toml"
+    other.write_text("num_boost_round = 7\nfolds = 2\n")
+    monkeypatch.setenv("KEEPWARM_TRAINING_CONFIG", str(other))
+    get_settings.cache_clear()
+    assert (load_config().folds, load_config().num_boost_round) == (2, 7)
+
+    monkeypatch.setenv("KEEPWARM_TRAINING_CONFIG", str(tmp_path / "missing.toml"))
+    with pytest.raises(ValueError, match="training_config"):
+        Settings()

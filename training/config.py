@@ -1,4 +1,7 @@
-"""Typed training configuration, loaded from the versioned ``training/config.toml``."""
+"""Typed training configuration, loaded from the versioned ``training/config.toml``.
+
+``KEEPWARM_TRAINING_CONFIG`` names another file to load instead (the tests' small one).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from config import get_settings
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.toml")
 
@@ -25,9 +30,14 @@ class TrainConfig(BaseModel):
     horizons: list[int] = Field(default_factory=lambda: [60, 120, 180])
     lightgbm: dict[str, Any] = Field(default_factory=dict)
     num_boost_round: int = 600
+    # cross-fitting: folds by candidate, each stopped early on its held-out candidates
+    folds: int = Field(5, ge=2)
+    early_stopping_rounds: int = Field(40, ge=1)
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
 
 
 def load_config(path: Path | None = None) -> TrainConfig:
-    with (path or DEFAULT_CONFIG).open("rb") as fh:
+    """``path``, else the file named by ``KEEPWARM_TRAINING_CONFIG``, else ``config.toml``."""
+    path = path or get_settings().training_config or DEFAULT_CONFIG
+    with path.open("rb") as fh:
         return TrainConfig.model_validate(tomllib.load(fh))

@@ -158,13 +158,14 @@ def load_champion(settings: Settings) -> tuple[DropoutClassifier, str]:
     return load_model_version(mv.version), str(mv.version)
 
 
-def _decide(
-    client: MlflowClient, result: TrainResult, promote: Promote
+def decide_promotion(
+    result: TrainResult, promote: Promote, champion: tuple[str, DropoutClassifier] | None
 ) -> tuple[bool, str, float | None]:
+    """The promotion gate: whether the new model becomes champion, why, and the AUC the
+    champion (``(version, model)``, or None) reaches on the new model's test season."""
     new_auc = float(result.metrics.query("scorer == 'keepwarm' and slice == 'all'")["auc"].iloc[0])
     if promote == "force":
         return True, "forced with --promote=force", None
-    champion = _champion(client)
     if champion is None:
         if promote == "never":
             return False, "no champion yet, but --promote=never", None
@@ -253,7 +254,9 @@ def log_and_register(
             registered_model_name=MODEL_NAME,
         )
         model_version = str(info.registered_model_version)
-        promoted, reason, champion_auc = _decide(client, result, promote)
+        # a forced promotion needs no champion: it is not downloaded
+        champion = None if promote == "force" else _champion(client)
+        promoted, reason, champion_auc = decide_promotion(result, promote, champion)
         if fairness is not None:
             # the bias audit of the test season: logged, and any four-fifths breach is
             # written into the promotion decision for a person to weigh

@@ -115,7 +115,12 @@ def fingerprint(frame: pd.DataFrame, seasons: list[str]) -> dict[str, object]:
 
 def fit_dropout(snapshots: pd.DataFrame, cfg: TrainConfig) -> DropoutClassifier:
     """The dropout model fitted on labelled snapshots (features, label, candidate_id)."""
-    return DropoutClassifier(params=cfg.lightgbm, num_boost_round=cfg.num_boost_round).fit(
+    return DropoutClassifier(
+        params=cfg.lightgbm,
+        num_boost_round=cfg.num_boost_round,
+        early_stopping_rounds=cfg.early_stopping_rounds,
+        folds=cfg.folds,
+    ).fit(
         snapshots[list(FEATURE_NAMES)],
         snapshots["label"].to_numpy(),
         groups=snapshots["candidate_id"].to_numpy(),
