@@ -10,8 +10,9 @@ nothing here changes its behaviour.
 
 Prefect 3 cannot run a flow without an API, so a one-shot run starts that
 temporary server as a subprocess and gives it Prefect's start-up budget (20 s
-by default: too little on a busy machine). keepwarm raises the budget and
-starts the server itself, tries twice, and otherwise stops with a reason.
+by default: too little on a busy machine). keepwarm raises the budget, starts
+the server itself, gives a slow one a second budget (a dead one a second
+start), and otherwise stops with a reason.
 
 Prefect records a failed run's exception message in its database (run states
 and logs); tasks and flows are wrapped so that what it records is the type of
@@ -23,8 +24,12 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import subprocess
+import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
+
+import httpx
 
 from config import Settings
 from config.logs import SafeFormatter, WithheldError, public_url
@@ -103,20 +108,31 @@ def ensure_prefect_api() -> None:
 
 
 def _start_temporary_server(budget: int) -> None:
+    """Start Prefect's temporary server: ``budget`` wall-clock seconds, then a second chance.
+
+    A server still starting at the deadline is slow, not broken (a fresh one takes
+    70-100 s on a 2-core machine with 10 busy loops, against 10-15 s idle): it keeps
+    its work and gets a second budget. One that stopped is started again, once.
+    """
     from prefect.server.api.server import SubprocessASGIServer
 
-    exit_code = None
-    for _ in range(2):  # a second try: a slow first start may have been a burst of load
-        server = SubprocessASGIServer()
+    server, exit_code = SubprocessASGIServer(), None
+    for _ in range(2):
+        process = server.server_process
         try:
-            server.start(timeout=budget)  # a no-op when it already runs
+            if process is not None and process.poll() is None:
+                _await_health(server.api_url, process, budget)
+                server.running = True  # what Prefect's own start() records on success
+            else:
+                server.start(timeout=budget)  # a no-op when it already runs
             return
         except Exception:
             process = server.server_process
             exit_code = process.poll() if process is not None else None
-            # Prefect leaves a server that missed the deadline running; the next try
-            # starts a fresh one, on a new port.
-            server.stop()
+            if exit_code is not None:
+                server.stop()
+                server = SubprocessASGIServer()
+    server.stop()
     if exit_code is not None:
         raise PrefectUnavailable(
             f"Prefect's temporary server stopped while starting (exit code {exit_code}), "
@@ -127,6 +143,20 @@ def _start_temporary_server(budget: int) -> None:
         "set PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher, or PREFECT_API_URL to a "
         "running Prefect server"
     )
+
+
+def _await_health(api_url: str, process: subprocess.Popen[bytes], budget: int) -> None:
+    """Wait until the server at ``api_url`` answers its health check; TimeoutError if not."""
+    deadline = time.monotonic() + budget
+    with httpx.Client(timeout=5) as client:
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                if client.get(f"{api_url}/health").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+    raise TimeoutError(f"no health answer within {budget} s")
 
 
 def _check_server(url: str) -> None:
