@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST_ARGS ?=
 # Test files run on two processes (pytest-xdist), whole files to a worker: CI has 2 cores.
+# Files go out in the order tests/conftest.py gives them (the longest first), not by size.
 PYTEST_WORKERS ?= 2
 
 .PHONY: help install system-deps browser-deps bench-deps demo test lint format bench audit-deps clean
@@ -50,7 +51,7 @@ demo: install
 	$(BIN)/keepwarm demo
 
 test: install system-deps browser-deps
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
