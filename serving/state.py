@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from limits import parse_many
 from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateLimiter
 from sqlalchemy import Engine
 
 from config import Settings
@@ -48,7 +48,10 @@ class AppState:
             type(item)(max(1, item.amount // settings.workers), item.multiples, item.namespace)
             for item in parse_many(settings.rate_limit)
         ]
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        # A sliding-window counter: two counters per key, where a moving window keeps one
+        # timestamp per request (a list as long as the limit, walked on every hit).
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        # Sign-ins: few, and counted exactly (password guessing).
         self.sign_in_limiter = MovingWindowRateLimiter(MemoryStorage())
         self.scorer = Scorer(engine, load_config().rules)
         self.data_range = DataRange(engine)  # the days a request may ask for
