@@ -7,15 +7,21 @@ written; what cannot be read is warned about at ingest, with counts.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from sqlalchemy import Engine, select
 
 from features.build import build_features
 from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES
 from features.places import Place, city_key, place_city
 from features.roles import ROLE_NAMES, role_family_of
+from store.ingest import ingest_bundle
+from store.schema import Candidate
+from tests.conftest import SAMPLE
 from training.fairness import REGIONS, home_region
 from training.model import DropoutClassifier
 from training.predictor import Predictor
@@ -183,3 +189,55 @@ def test_a_trained_model_gives_one_risk_for_one_shanghai_local() -> None:
     )
     risk = predictor.explain(predictor.matrix(rows))[0]
     assert risk[0] == risk[1] < risk[2]
+
+
+def _bundle(tmp_path: Path, **columns: list[str]) -> Path:
+    folder = tmp_path / "bundle"
+    shutil.copytree(SAMPLE, folder)
+    cands = pd.read_csv(folder / "candidates.csv", dtype=str, keep_default_na=False)
+    for name, values in columns.items():
+        cands.loc[: len(values) - 1, name] = values
+    cands.to_csv(folder / "candidates.csv", index=False)
+    return folder
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)  # warnings do not depend on it
+def test_ingest_warns_of_cities_it_cannot_place_naming_file_and_count(
+    store: Engine, tmp_path: Path
+) -> None:
+    folder = _bundle(tmp_path, home_city=["火星", "火星", "Suzhou", "上海市", "徐汇区虹漕路461号"])
+    report = ingest_bundle(store, folder)
+    cities = [w for w in report.warnings if "city" in w]
+    assert cities == [
+        "candidates.csv: 4 city name(s) it cannot place (home_city 4), compared as written: "
+        "火星 ×2, Suzhou ×1, 1 other value not shown"
+    ]
+    assert "461" not in report.summary()  # an address typed as a city is not shown
+    assert "warning: candidates.csv: 4 city name(s)" in report.summary()
+    with store.connect() as conn:  # stored as written
+        home = conn.execute(
+            select(Candidate.home_city).where(Candidate.candidate_id == "K2200003")
+        ).scalar_one()
+    assert home == "上海市"
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_ingest_warns_of_role_families_with_counts_and_keeps_them_as_written(
+    store: Engine, tmp_path: Path
+) -> None:
+    folder = _bundle(tmp_path, role_family=["技术", "技术", "研发类", "职能", "职能"])
+    report = ingest_bundle(store, folder)
+    assert report.warnings == [
+        "candidates.csv: 3 role_family value(s) read as the model's family: "
+        "技术 -> tech ×2, 研发类 -> tech ×1",
+        "candidates.csv: 2 role_family value(s) the model does not know, scored as missing: "
+        "职能 ×2",
+    ]
+    with store.connect() as conn:
+        roles = conn.execute(select(Candidate.role_family).order_by(Candidate.candidate_id)).all()
+    assert [r[0] for r in roles[:5]] == ["技术", "技术", "研发类", "职能", "职能"]
+
+
+@pytest.mark.parametrize("store", ["sqlite"], indirect=True)
+def test_a_clean_bundle_ingests_without_warnings(store: Engine) -> None:
+    assert ingest_bundle(store, SAMPLE).warnings == []
