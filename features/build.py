@@ -11,11 +11,15 @@ windows) with an ASOF join. No Python loop runs per candidate.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import duckdb
 import numpy as np
 import pandas as pd
 
 from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES, TOPICS
+from features.places import city_key
+from features.roles import role_family_of
 
 EVENT_COLUMNS = ["candidate_id", "local_day", "ts_utc", "type", "topic", "value", "actor"]
 CANDIDATE_COLUMNS = [
@@ -228,10 +232,17 @@ def _point_sql() -> str:
     """
 
 
+def _each_value(column: pd.Series, read: Callable[[object], str | None]) -> pd.Series:
+    """``read`` of each value, called once per distinct value (a season repeats a few)."""
+    return column.map({v: read(v) for v in column.dropna().unique()}).astype(object)
+
+
 def _profile(candidates: pd.DataFrame) -> pd.DataFrame:
     c = candidates.set_index("candidate_id")
-    home, work = c["home_city"], c["work_city"]
-    role = c["role_family"].astype("string")
+    # Cities compare by the place they name (上海 = 上海市 = Shanghai), roles by the
+    # family they name (技术 = tech); the stored values stay as they were written.
+    home, work = _each_value(c["home_city"], city_key), _each_value(c["work_city"], city_key)
+    role = _each_value(c["role_family"], role_family_of).astype("string")
     major = c["major"].fillna("").astype(str)
     fit = [
         int(any(k in m for k in MAJOR_FIT.get(str(r), ()))) if pd.notna(r) else np.nan
@@ -242,9 +253,7 @@ def _profile(candidates: pd.DataFrame) -> pd.DataFrame:
             "far_from_home": np.where(home.isna() | work.isna(), np.nan, (home != work) * 1.0),
             "school_tier": pd.to_numeric(c["school_tier"], errors="coerce").astype(float),
             "degree_level": c["degree"].map(DEGREE_LEVEL).astype(float),
-            "role_family": pd.Categorical(
-                role.where(role.isin(ROLE_FAMILIES)), categories=list(ROLE_FAMILIES)
-            ),
+            "role_family": pd.Categorical(role, categories=list(ROLE_FAMILIES)),
             "major_role_fit": np.array(fit, dtype=float),
             "start_date": pd.to_datetime(c["start_date"]),
         },

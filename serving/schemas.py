@@ -150,6 +150,8 @@ class Written(BaseModel):
     new: int
     updated: int = 0
     already_known: int = 0
+    # loaded, but read in part (as `keepwarm ingest` prints): unplaced cities, unknown roles
+    warnings: list[str] = []
 
 
 class ScoreRequest(BaseModel):

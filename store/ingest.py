@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from features.checks import warn_profile_values
 from store.bundle import (
     CANDIDATES,
     EVENTS,
@@ -61,6 +62,8 @@ class IngestReport:
     truth: int
     skipped_erased: int = 0  # candidates erased or retired before: not stored again
     signals_deleted: int = 0  # outside signals of candidates whose consent is off
+    # loaded, but read in part: cities it cannot place, role families the model lacks
+    warnings: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
@@ -75,6 +78,7 @@ class IngestReport:
                 if self.signals_deleted
                 else ""
             )
+            + "".join(f"\n  warning: {w}" for w in self.warnings)
         )
 
 
@@ -267,6 +271,9 @@ def load_bundle(conn: Connection, bundle: Bundle, touched: list[str] | None = No
         skipped_erased=skipped,
         signals_deleted=signals_without_consent(
             conn, bundle.candidates["candidate_id"].astype(str).tolist()
+        ),
+        warnings=warn_profile_values(
+            bundle.candidates, bundle.files.get("candidates", "candidates")
         ),
     )
     counts = {k: v for k, v in asdict(report).items() if isinstance(v, int) and k != "batch_id"}

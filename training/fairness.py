@@ -14,6 +14,7 @@ each with a bootstrap interval over candidates. Metrics come from fairlearn.
 from __future__ import annotations
 
 import math
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 from sqlalchemy import Engine, select
 
+from features.places import place_city
 from store.schema import Candidate
 from training.evaluate import top_of_each_day
 
@@ -37,11 +39,27 @@ REGIONS = {
     "西北": "西安 兰州 西宁 银川 乌鲁木齐",
     "东北": "哈尔滨 长春 沈阳 大连",
 }
-_REGION_OF = {city: region for region, cities in REGIONS.items() for city in cities.split()}
+
+
+@cache
+def _region_of() -> dict[str, str]:
+    """Prefecture (as the gazetteer names it) -> region."""
+    return {_placed(city): region for region, cities in REGIONS.items() for city in cities.split()}
+
+
+def _placed(city: str) -> str:
+    found = place_city(city)
+    if found is None or found.prefecture is None:
+        raise ValueError(f"REGIONS names {city!r}, which the gazetteer does not place as a city")
+    return found.prefecture
 
 
 def home_region(city: object) -> str:
-    return _REGION_OF.get(str(city), "other") if isinstance(city, str) else "unknown"
+    """The region of a home city however it is written (上海, 上海市, Shanghai); else "other"."""
+    if not isinstance(city, str) or not city.strip():
+        return "unknown"
+    found = place_city(city)
+    return _region_of().get(found.prefecture or "", "other") if found is not None else "other"
 
 
 def audit_fields(engine: Engine, candidate_ids: list[str]) -> pd.DataFrame:

@@ -48,6 +48,7 @@ def post_candidates(
         received=len(rows),
         new=report.candidates_new,
         updated=report.candidates_updated,
+        warnings=report.warnings,
     )
 
 

@@ -230,6 +230,12 @@ def test_candidates_upsert_and_outcomes_end_activity(
         "/v1/candidates", json=[{**profile, "work_city": "北京"}], headers=auth(keys.ats)
     )
     assert again.json() == {**again.json(), "new": 0, "updated": 1}
+    chinese = client.post(
+        "/v1/candidates", json=[{**profile, "role_family": "技术"}], headers=auth(keys.ats)
+    )
+    assert chinese.json()["warnings"] == [
+        "candidates: 1 role_family value(s) read as the model's family: 技术 -> tech ×1"
+    ]
     bad = client.post(
         "/v1/candidates", json=[{**profile, "degree": "diploma"}], headers=auth(keys.ats)
     )
