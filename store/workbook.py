@@ -21,6 +21,7 @@ is refused, named by sheet, row and header. Values never appear in a message.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from store.bundle import KeepwarmError
 from store.contract import TABLES
 
 WORKBOOK = ".xlsx"
+_ZEROS = re.compile(r"^0{2,}$")  # a number format that pads with zeros, as ids often are
 _TABLE_NAMES = tuple(spec.name for spec in TABLES)
 _TABLE_KEYS = {"sheet", "file", "columns"}
 
@@ -182,12 +184,20 @@ def _open(path: Path) -> Any:
         ) from None
 
 
+_NAMES: dict[tuple[Path, int, int], list[str]] = {}
+
+
 def sheet_names(path: Path) -> list[str]:
-    book = _open(path)
-    try:
-        return list(book.sheetnames)
-    finally:
-        book.close()
+    """The sheets of ``path`` (opened once per version of the file: a big one is slow)."""
+    stat = path.stat()
+    key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    if key not in _NAMES:
+        book = _open(path)
+        try:
+            _NAMES[key] = list(book.sheetnames)
+        finally:
+            book.close()
+    return _NAMES[key]
 
 
 def workbooks(folder: Path, claimed: set[Path]) -> list[Path]:
@@ -213,6 +223,11 @@ def find_sheet(
     Raises SheetError when the choice is not clear or the mapped sheet is nowhere.
     """
     wanted = mapping.of(table).sheet if mapping else None
+    name = wanted or table
+    hits = [Sheet(book, name) for book in books if name in sheet_names(book)]
+    if own is not None and hits:
+        also = ", ".join(f"{h.path.name}, sheet {h.sheet}" for h in hits)
+        raise SheetError([(own.name, None, None, f"{table} is also in {also}: keep one")])
     if own is not None:
         if own.suffix.lower() != WORKBOOK:
             return None
@@ -238,8 +253,6 @@ def find_sheet(
                 ]
             )
         return Sheet(own, pick)
-    name = wanted or table
-    hits = [Sheet(book, name) for book in books if name in sheet_names(book)]
     if len(hits) > 1:
         found = ", ".join(h.path.name for h in hits)
         raise SheetError([(hits[0].path.name, None, None, f"sheet {name} is in {found}: keep one")])
@@ -275,7 +288,9 @@ def _cell_text(value: object, number_format: str) -> str:
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        value = int(value)
+    if isinstance(value, int) and _ZEROS.match(number_format):
+        return str(value).zfill(len(number_format))  # shown as 00123: a code, not a number
     return str(value)
 
 

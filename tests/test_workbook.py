@@ -301,3 +301,43 @@ def test_mapping_file_format_is_documented_in_readme() -> None:
     readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
     assert "--columns mapping.toml" in readme
     assert textwrap.dedent('[candidates.columns]\n"候选人编号" = "candidate_id"') in readme
+
+
+def test_a_csv_export_with_the_teams_headers_maps_too(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    cands = pd.read_csv(SAMPLE / "candidates.csv", dtype=str, keep_default_na=False)
+    cands.rename(columns=SHEETS["candidates"][1]).to_csv(folder / "候选人.csv", index=False)
+    events = pd.read_csv(SAMPLE / "events.csv", dtype=str, keep_default_na=False)
+    events.to_csv(folder / "events.csv", index=False)
+    headers = "".join(f'"{zh}" = "{col}"\n' for col, zh in SHEETS["candidates"][1].items())
+    path = tmp_path / "m.toml"
+    path.write_text(f'[candidates]\nfile = "候选人.csv"\n[candidates.columns]\n{headers}', "utf-8")
+    bundle = read_bundle(folder, columns=read_mapping(path))
+    pd.testing.assert_frame_equal(bundle.candidates, read_bundle(SAMPLE).candidates)
+
+
+def test_ids_shown_with_leading_zeros_keep_them(tmp_path: Path) -> None:
+    folder = tmp_path / "b"
+    folder.mkdir()
+    write_workbook(folder / "offers.xlsx")
+    from openpyxl import load_workbook
+
+    path = folder / "offers.xlsx"
+    book = load_workbook(path)
+    sheet = book["候选人"]
+    sheet["C2"] = 123  # 学校 (any text column): typed as a number, shown as 00123
+    sheet["C2"].number_format = "00000"
+    book.save(path)
+    (tmp_path / "m.toml").write_text(mapping_text(), "utf-8")
+    bundle = read_bundle(folder, columns=read_mapping(tmp_path / "m.toml"))
+    assert bundle.candidates.loc[0, "school"] == "00123"
+
+
+def test_a_table_in_two_places_is_refused(workbook_dir: Path, tmp_path: Path) -> None:
+    (workbook_dir / "结果.csv").write_text("candidate_id,outcome,outcome_date\n", "utf-8")
+    text = mapping_text().replace('sheet = "结果"', 'file = "结果.csv"\nsheet = "结果"')
+    (tmp_path / "mapping.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(BundleError) as err:
+        read_bundle(workbook_dir, columns=read_mapping(tmp_path / "mapping.toml"))
+    assert "结果.csv: outcomes is also in offers.xlsx, sheet 结果: keep one" in str(err.value)
