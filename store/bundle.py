@@ -34,6 +34,7 @@ from store.contract import (
     Field,
     TableSpec,
 )
+from store.errors import KeepwarmError
 
 if TYPE_CHECKING:
     from store.workbook import ColumnMapping
@@ -45,10 +46,6 @@ _TS_RE = re.compile(
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
-
-
-class KeepwarmError(Exception):
-    """A user error: its message is safe to show and names what to fix."""
 
 
 @dataclass(frozen=True)

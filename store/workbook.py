@@ -30,8 +30,8 @@ from typing import Any
 
 import pandas as pd
 
-from store.bundle import KeepwarmError
 from store.contract import TABLES
+from store.errors import KeepwarmError
 
 WORKBOOK = ".xlsx"
 _ZEROS = re.compile(r"^0{2,}$")  # a number format that pads with zeros, as ids often are
