@@ -21,6 +21,7 @@ is refused, named by sheet, row and header. Values never appear in a message.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -138,16 +139,16 @@ def apply_mapping(
 ) -> tuple[pd.DataFrame, dict[str, str]]:
     """Rename the team's headers to the contract's; returns the frame and contract -> header.
 
-    ``shown_as`` names the file (and sheet) in messages. Raises KeepwarmError naming the
-    mapping file when a mapped header is not there or two headers give one column.
+    ``shown_as`` names the file (and sheet) in messages. Raises SheetError naming the
+    mapping file when a mapped header is not there or a contract column would come twice.
     """
     if mapping is None or not mapping.of(table).columns:
         return frame, {}
     columns = mapping.of(table).columns
     headers = [str(c) for c in frame.columns]
     problems = [
-        f"[{table}.columns] header {header!r} is not in {shown_as} "
-        f"(its headers: {', '.join(headers)})"
+        f"[{table}.columns] header {header!r} is not in row 1 of {shown_as}"
+        + _near(header, headers)
         for header in columns
         if header not in headers
     ]
@@ -160,6 +161,12 @@ def apply_mapping(
     if problems:
         raise SheetError([(mapping.name, None, None, p) for p in problems])
     return frame.rename(columns=dict(columns)), {c: h for h, c in columns.items()}
+
+
+def _near(header: str, headers: list[str]) -> str:
+    """A likely typo's fix. Only a close header is named: row 1 might hold data, not headers."""
+    close = difflib.get_close_matches(header, headers, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # --- finding tables ---------------------------------------------------------------------

@@ -254,10 +254,10 @@ def test_a_mapped_header_missing_from_the_sheet_names_the_mapping(
         read_bundle(workbook_dir, columns=read_mapping(tmp_path / "mapping.toml"))
     message = str(err.value)
     assert (
-        "mapping.toml: [candidates.columns] header '入职日期' is not in offers.xlsx, sheet 候选人"
-        in (message)
-    )
-    assert "期望入职日期" in message  # its headers are listed, so the typo is easy to see
+        "mapping.toml: [candidates.columns] header '入职日期' "
+        "is not in row 1 of offers.xlsx, sheet 候选人"
+    ) in message
+    assert "(did you mean '期望入职日期'?)" in message  # the close header, not all of row 1
 
 
 def test_a_mapped_sheet_that_is_not_there_is_named(workbook_dir: Path, tmp_path: Path) -> None:
