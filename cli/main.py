@@ -74,7 +74,9 @@ def simulate(
 
 @app.command()
 def ingest(
-    bundle_dir: Annotated[Path, typer.Argument(help="A season bundle folder.")],
+    bundle_dir: Annotated[
+        Path, typer.Argument(help="A season bundle folder, or one .xlsx workbook.")
+    ],
     columns: Annotated[
         Path | None,
         typer.Option(

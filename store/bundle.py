@@ -458,17 +458,21 @@ def read_bundle(
 
     folder = Path(folder)
     source = folder.name or str(folder)
-    if not folder.is_dir():
+    single = folder.is_file() and folder.suffix.lower() == workbook.WORKBOOK  # one workbook
+    if not folder.is_dir() and not single:
         raise KeepwarmError(f"no bundle folder at {folder}")
     problems: list[Problem] = []
     paths: dict[str, Path] = {}
     texts: dict[str, pd.DataFrame] = {}
     origins: dict[str, Origin] = {}
+    own: dict[str, Path | None] = {spec.name: None for spec in TABLES}
     try:
-        own = {spec.name: _find_file(folder, spec.name, columns) for spec in TABLES}
+        if not single:
+            own = {spec.name: _find_file(folder, spec.name, columns) for spec in TABLES}
     except BundleError as exc:
         _raise(source, exc.problems, max_problems)
-    books = workbook.workbooks(folder, {p for p in own.values() if p is not None})
+    claimed = {p for p in own.values() if p is not None}
+    books = [folder] if single else workbook.workbooks(folder, claimed)
     for spec in TABLES:
         path, sheet = own[spec.name], None
         try:

@@ -341,3 +341,10 @@ def test_a_table_in_two_places_is_refused(workbook_dir: Path, tmp_path: Path) ->
     with pytest.raises(BundleError) as err:
         read_bundle(workbook_dir, columns=read_mapping(tmp_path / "mapping.toml"))
     assert "结果.csv: outcomes is also in offers.xlsx, sheet 结果: keep one" in str(err.value)
+
+
+def test_a_workbook_may_be_given_alone(workbook_dir: Path, tmp_path: Path) -> None:
+    (workbook_dir / "candidates.csv").write_text("not read: only the workbook is", "utf-8")
+    mapping = read_mapping(tmp_path / "mapping.toml")
+    bundle = read_bundle(workbook_dir / "offers.xlsx", columns=mapping)
+    assert len(bundle.candidates) == 25 and bundle.outcomes is not None
