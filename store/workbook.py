@@ -347,5 +347,9 @@ def read_sheet(sheet: Sheet, max_problems: int = 50) -> pd.DataFrame:
         return pd.DataFrame(data, columns=columns, index=index, dtype=str).reindex(
             columns=columns, fill_value=""
         )
+    except SheetError:
+        raise
+    except Exception as exc:  # a damaged sheet fails while it is read, in many ways
+        raise SheetError([(file, where, None, f"cannot be read ({type(exc).__name__})")]) from None
     finally:
         book.close()

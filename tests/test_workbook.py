@@ -348,3 +348,17 @@ def test_a_workbook_may_be_given_alone(workbook_dir: Path, tmp_path: Path) -> No
     mapping = read_mapping(tmp_path / "mapping.toml")
     bundle = read_bundle(workbook_dir / "offers.xlsx", columns=mapping)
     assert len(bundle.candidates) == 25 and bundle.outcomes is not None
+
+
+def test_a_file_that_is_no_workbook_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "b"
+    folder.mkdir()
+    (folder / "candidates.xlsx").write_text("candidate_id\nC1\n", "utf-8")  # a CSV, renamed
+    (folder / "events.xlsx").write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(BundleError) as err:
+        read_bundle(folder)
+    lines = str(err.value).splitlines()[1:]
+    assert [line.split(" (")[0] for line in lines] == [
+        "  candidates.xlsx: cannot be read as a workbook",
+        "  events.xlsx: cannot be read as a workbook",
+    ]
