@@ -74,15 +74,27 @@ def simulate(
 
 @app.command()
 def ingest(
-    bundle_dir: Annotated[Path, typer.Argument(help="A season bundle folder.")],
+    bundle_dir: Annotated[
+        Path, typer.Argument(help="A season bundle folder, or one .xlsx workbook.")
+    ],
+    columns: Annotated[
+        Path | None,
+        typer.Option(
+            help="A column mapping (TOML): the team's own sheet, file and header names.",
+        ),
+    ] = None,
 ) -> None:
-    """Load a season bundle into the store, all of it or nothing."""
+    """Load a season bundle (CSV, JSON lines, Parquet or Excel) into the store, all or nothing."""
     from store.db import open_store
     from store.ingest import ingest_bundle
+    from store.workbook import read_mapping
 
     settings = get_settings()
+    mapping = read_mapping(columns) if columns is not None else None
     engine = open_store(settings)
-    report = ingest_bundle(engine, bundle_dir, max_problems=settings.max_reported_problems)
+    report = ingest_bundle(
+        engine, bundle_dir, max_problems=settings.max_reported_problems, columns=mapping
+    )
     typer.echo(report.summary())
 
 

@@ -13,7 +13,15 @@ payloads that this module handles:
 - ``offer_deleted`` nests the offer under ``payload.offer``, the other offer
   actions put it directly in ``payload``;
 - a candidate's keepwarm id is Greenhouse's ``external_id`` when the ATS
-  set one, else ``gh-<candidate id>``.
+  set one, else ``gh-<candidate id>``;
+- an event is stamped with the payload's own time, not the delivery's arrival
+  (deliveries arrive late, retried for hours): ``offer_updated`` Accepted or
+  Rejected at ``resolved_at``, ``offer_created`` at ``created_at`` (not in the
+  documented example, sent by some accounts), and ``sent_on``, an ISO date,
+  becomes ``offer_sent`` at 00:00 of that day in the configured time zone. The
+  documented payload has no approval time, so ``offer_approved`` keeps the
+  arrival time, as does any event whose time is absent. A time without an
+  offset, or outside the plausible range, refuses the delivery.
 
 A delivery is known by the SHA-256 of its signed body, not by its
 ``Greenhouse-Event-ID`` header (which is not signed): a replayed body under a new
@@ -70,6 +78,43 @@ def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
 def sign(secret: bytes, body: bytes) -> str:
     """The header value Greenhouse would send for ``body`` (for tests and tools)."""
     return "sha256 " + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def _in_range(moment: dt.datetime, name: str) -> None:
+    start = dt.datetime.combine(EARLIEST, dt.time(), dt.UTC)
+    end = dt.datetime.combine(LATEST + dt.timedelta(days=1), dt.time(), dt.UTC)
+    if not start <= moment < end:
+        raise WebhookError(f"payload {name} is outside {EARLIEST} .. {LATEST}")
+
+
+def _instant(value: object, name: str, zone: ZoneInfo) -> str | None:
+    """An ISO 8601 instant from the payload, in ``zone`` (the same instant), or None."""
+    if value in (None, ""):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise WebhookError(f"payload {name} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise WebhookError(f"payload {name} has no UTC offset")
+    _in_range(moment, name)
+    return moment.astimezone(zone).isoformat(timespec="seconds")
+
+
+def _day_start(value: object, name: str, zone: ZoneInfo) -> str | None:
+    """An ISO date from the payload as 00:00 of that day in ``zone``, or None.
+
+    The event then counts from that day on: a score as of day D sees what happened on D.
+    """
+    if value in (None, ""):
+        return None
+    try:
+        day = dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise WebhookError(f"payload {name} is not a date (YYYY-MM-DD)") from None
+    moment = dt.datetime.combine(day, dt.time(), zone)
+    _in_range(moment, name)
+    return moment.isoformat(timespec="seconds")
 
 
 def _us_date(value: object) -> str | None:
@@ -136,20 +181,37 @@ def _candidate_id(candidate: dict[str, Any]) -> str:
     return "gh-" + _id(candidate.get("id"), "application.candidate.id")
 
 
-def _offer_facts(action: str, offer: dict[str, Any]) -> list[dict[str, Any]]:
+def _offer_facts(action: str, offer: dict[str, Any], zone: ZoneInfo) -> list[dict[str, Any]]:
+    """The contract events an offer delivery stands for, each with its own time (or None).
+
+    ``ts`` None means the payload has no time for it: the arrival time stands in.
+    """
+    if action == "offer_deleted":
+        return []
     offer_id = _id(offer.get("id"), "offer id")
     version = _version(offer)
     status = str(offer.get("offer_status") or offer.get("status") or "").lower()
+    facts: list[dict[str, Any]] = []
+    sent = _day_start(offer.get("sent_on"), "sent_on", zone)
+    if sent is not None:
+        # one event per sending, whichever version or delivery reports it
+        day = sent[:10]
+        facts.append(
+            {"type": "offer_sent", "event_id": f"gh-offer-{offer_id}-sent-{day}", "ts": sent}
+        )
     kind = ACTION_EVENTS.get(action) or (
         STATUS_EVENTS.get(status) if action == "offer_updated" else None
     )
-    if kind is None:
-        return []
-    return [{"type": kind, "event_id": f"gh-offer-{offer_id}-v{version}-{kind}"}]
+    if kind is not None:
+        field_name = {"offer_created": "created_at", "offer_updated": "resolved_at"}.get(action)
+        ts = _instant(offer.get(field_name), field_name, zone) if field_name else None
+        facts.append({"type": kind, "event_id": f"gh-offer-{offer_id}-v{version}-{kind}", "ts": ts})
+    return facts
 
 
-def parse(body: dict[str, Any]) -> Parsed:
-    """Map one delivery's JSON to what keepwarm records."""
+def parse(body: dict[str, Any], zone: ZoneInfo | None = None) -> Parsed:
+    """Map one delivery's JSON to what keepwarm records; payload times go into ``zone``."""
+    zone = zone or ZoneInfo("UTC")
     action = body.get("action")
     payload = body.get("payload")
     if not isinstance(action, str) or not action or len(action) > 64:
@@ -163,7 +225,7 @@ def parse(body: dict[str, Any]) -> Parsed:
         return Parsed(
             action,
             application_id=_id(offer.get("application_id"), "application_id"),
-            facts=_offer_facts(action, offer),
+            facts=_offer_facts(action, offer, zone),
             start_date=None if action == "offer_deleted" else _us_date(offer.get("start_date")),
             offer_id=_id(offer.get("id"), "offer id"),
             version=_version(offer),
@@ -182,7 +244,9 @@ def parse(body: dict[str, Any]) -> Parsed:
             kind = "offer_accepted"
             offer_id = _id(offer.get("id"), "application.offer.id")
             version = _version(offer)
-            parsed.facts = [{"type": kind, "event_id": f"gh-offer-{offer_id}-v{version}-{kind}"}]
+            ts = _instant(offer.get("resolved_at"), "application.offer.resolved_at", zone)
+            event_id = f"gh-offer-{offer_id}-v{version}-{kind}"
+            parsed.facts = [{"type": kind, "event_id": event_id, "ts": ts}]
             parsed.start_date = _us_date(offer.get("starts_at") or offer.get("start_date"))
             parsed.offer_id, parsed.version = offer_id, version
         return parsed
@@ -270,7 +334,7 @@ def _apply(
             {
                 "event_id": f["event_id"],
                 "candidate_id": candidate_id,
-                "ts": received.isoformat(timespec="seconds"),
+                "ts": f.get("ts") or received.isoformat(timespec="seconds"),
                 "type": f["type"],
                 "channel": "system",
                 "actor": "system",
@@ -304,7 +368,7 @@ def handle(
     ``raw`` is the signed body: its SHA-256 names the delivery, so a replay of it (with
     any ``Greenhouse-Event-ID``) is a ``duplicate``. Raises ``WebhookError``.
     """
-    parsed = parse(body)
+    parsed = parse(body, zone)
     key = "sha256:" + hashlib.sha256(raw).hexdigest()
     shown = event_id or key
     received = dt.datetime.now(zone)

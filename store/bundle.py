@@ -10,9 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
 
 import numpy as np
 import pandas as pd
@@ -33,18 +34,18 @@ from store.contract import (
     Field,
     TableSpec,
 )
+from store.errors import KeepwarmError
 
-_FORMATS = (".csv", ".jsonl", ".parquet")
+if TYPE_CHECKING:
+    from store.workbook import ColumnMapping
+
+_FORMATS = (".csv", ".jsonl", ".parquet", ".xlsx")
 _TS_RE = re.compile(
     r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$"
 )
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
-
-
-class KeepwarmError(Exception):
-    """A user error: its message is safe to show and names what to fix."""
 
 
 @dataclass(frozen=True)
@@ -91,8 +92,10 @@ class Bundle:
 # --- reading ---------------------------------------------------------------
 
 
-def _find_file(folder: Path, table: str) -> Path | None:
-    found = [folder / f"{table}{ext}" for ext in _FORMATS if (folder / f"{table}{ext}").is_file()]
+def _find_file(folder: Path, table: str, mapping: ColumnMapping | None = None) -> Path | None:
+    mapped = mapping.of(table).file if mapping else None
+    wanted = [mapped] if mapped else [f"{table}{ext}" for ext in _FORMATS]
+    found = [folder / name for name in wanted if (folder / name).is_file()]
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
         raise BundleError(
@@ -150,16 +153,34 @@ def as_text(raw: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Origin:
-    """Where a table's rows came from, so problems name the file and row (or array item)."""
+    """Where a table's rows came from, so problems name the file and row (or array item).
+
+    A workbook's table also names its sheet; ``headers`` maps a contract column to the
+    team's own header (from a column mapping), so a problem names what the team sees.
+    """
 
     name: str
-    style: str  # ".csv", ".jsonl", ".parquet", or "item" for a JSON array in a request
+    style: str  # ".csv", ".jsonl", ".parquet", ".xlsx", or "item" for a request's JSON array
+    sheet: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, path: Path) -> Origin:
-        return cls(path.name, path.suffix)
+    def of(
+        cls, path: Path, sheet: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> Origin:
+        return cls(path.name, path.suffix.lower(), sheet, dict(headers or {}))
+
+    def header(self, column: str | None) -> str | None:
+        return None if column is None else self.headers.get(column, column)
+
+    def whole(self, column: str | None, message: str) -> Problem:
+        """A problem of the whole table (or of a column in every row)."""
+        where = f"sheet {self.sheet}" if self.sheet else None
+        return Problem(self.name, where, self.header(column), message)
 
     def where(self, index: int) -> str:
+        if self.style == ".xlsx":
+            return f"sheet {self.sheet}, row {index + 2}"  # as Excel shows it
         if self.style == ".csv":
             return f"row {index + 2}"  # as a spreadsheet shows it: the header is row 1
         if self.style == ".jsonl":
@@ -169,7 +190,7 @@ class Origin:
         return f"row {index + 1}"
 
     def problem(self, index: int, column: str | None, message: str) -> Problem:
-        return Problem(self.name, self.where(index), column, message, index)
+        return Problem(self.name, self.where(index), self.header(column), message, index)
 
     def shown(self, value: object) -> str:
         """A value quoted in a message: for a file's owner at the command line only.
@@ -262,7 +283,7 @@ def _column_problems(spec: TableSpec, origin: Origin, frame: pd.DataFrame) -> li
         for row in exc.failure_cases.itertuples(index=False):
             if row.column is None or pd.isna(row.index):
                 col = str(row.failure_case) if row.check == "column_in_dataframe" else row.column
-                problems.append(Problem(origin.name, None, col, "required column is missing"))
+                problems.append(origin.whole(col, "required column is missing"))
                 continue
             message = str(row.check)
             if row.column not in personal and str(row.failure_case).strip() and origin.shown(1):
@@ -425,39 +446,65 @@ def read_bundle(
     folder: Path | str,
     known: pd.DataFrame | None = None,
     max_problems: int = 50,
+    columns: ColumnMapping | None = None,
 ) -> Bundle:
     """Read and check a bundle; raise BundleError listing what is wrong.
 
     ``known`` holds the store's candidates (``candidate_id``,
-    ``consent_external_signals``) that events and outcomes may refer to.
+    ``consent_external_signals``) that events and outcomes may refer to. ``columns``
+    names the team's own sheets, files and headers (store.workbook.read_mapping).
     """
+    from store import workbook  # openpyxl is imported only when a bundle is read
+
     folder = Path(folder)
     source = folder.name or str(folder)
-    if not folder.is_dir():
+    single = folder.is_file() and folder.suffix.lower() == workbook.WORKBOOK  # one workbook
+    if not folder.is_dir() and not single:
         raise KeepwarmError(f"no bundle folder at {folder}")
     problems: list[Problem] = []
     paths: dict[str, Path] = {}
     texts: dict[str, pd.DataFrame] = {}
+    origins: dict[str, Origin] = {}
+    own: dict[str, Path | None] = {spec.name: None for spec in TABLES}
+    try:
+        if not single:
+            own = {spec.name: _find_file(folder, spec.name, columns) for spec in TABLES}
+    except BundleError as exc:
+        _raise(source, exc.problems, max_problems)
+    claimed = {p for p in own.values() if p is not None}
+    books = [folder] if single else workbook.workbooks(folder, claimed)
     for spec in TABLES:
-        path = _find_file(folder, spec.name)
-        if path is None:
-            if spec.required:
-                problems.append(Problem(f"{spec.name}.csv", None, None, "required file is missing"))
-            continue
+        path, sheet = own[spec.name], None
         try:
-            texts[spec.name] = _read_text_frame(path)
+            found = workbook.find_sheet(path, books, spec.name, columns)
+            if found is not None:
+                path, sheet = found.path, found.sheet
+            if path is None:
+                if spec.required or (columns and columns.of(spec.name).file):
+                    problems.append(_missing(spec.name, books, columns))
+                continue
+            shown = path.name + (f", sheet {sheet}" if sheet else "")
+            if found is not None:
+                frame = workbook.read_sheet(found, max_problems)
+            else:
+                frame = _read_text_frame(path)
+            texts[spec.name], headers = workbook.apply_mapping(frame, spec.name, columns, shown)
+        except workbook.SheetError as exc:
+            problems += [Problem(*p) for p in exc.problems]
+            continue
         except (ValueError, UnicodeDecodeError, OSError) as exc:
             kind = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "cannot be read"
-            problems.append(Problem(path.name, None, None, f"{kind} ({type(exc).__name__})"))
+            name = path.name if path else spec.name
+            problems.append(Problem(name, None, None, f"{kind} ({type(exc).__name__})"))
             continue
         paths[spec.name] = path
+        origins[spec.name] = Origin.of(path, sheet, headers)
     if problems:
         _raise(source, problems, max_problems)
-    origins = {name: Origin.of(path) for name, path in paths.items()}
     typed = check_tables(texts, origins, known, source, max_problems)
     return Bundle(
         source=str(folder),
-        fingerprint=_fingerprint(paths.values()),
+        fingerprint=_fingerprint(set(paths.values())),
         candidates=typed["candidates"],
         events=typed["events"],
         outcomes=typed.get("outcomes"),
@@ -467,7 +514,15 @@ def read_bundle(
     )
 
 
-def _raise(source: str, problems: list[Problem], limit: int) -> None:
+def _missing(table: str, books: list[Path], columns: ColumnMapping | None) -> Problem:
+    mapped = columns.of(table).file if columns else None
+    if books and not mapped:
+        names = ", ".join(p.name for p in books)
+        return Problem(names, None, None, f"no sheet {table} and no {table} file: required")
+    return Problem(mapped or f"{table}.csv", None, None, "required file is missing")
+
+
+def _raise(source: str, problems: list[Problem], limit: int) -> NoReturn:
     raise BundleError(source, problems[:limit], truncated=len(problems) > limit)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import psycopg
@@ -29,6 +29,9 @@ from store.bundle import (
 from store.db import chunks, upsert
 from store.erasure import signals_without_consent, tombstoned
 from store.schema import Candidate, Content, Event, IngestBatch, Outcome, Truth
+
+if TYPE_CHECKING:
+    from store.workbook import ColumnMapping
 
 log = logging.getLogger(__name__)
 
@@ -307,11 +310,19 @@ def _without_erased(conn: Connection, bundle: Bundle) -> tuple[Bundle, int]:
     return kept, len(gone)
 
 
-def ingest_bundle(engine: Engine, folder: Path | str, max_problems: int = 50) -> IngestReport:
-    """Check a bundle and load it whole, or raise and leave the store untouched."""
+def ingest_bundle(
+    engine: Engine,
+    folder: Path | str,
+    max_problems: int = 50,
+    columns: ColumnMapping | None = None,
+) -> IngestReport:
+    """Check a bundle and load it whole, or raise and leave the store untouched.
+
+    ``columns`` maps the team's own sheets, files and headers to the contract's.
+    """
     with engine.connect() as conn:
         known = _known_candidates(conn)
-    bundle = read_bundle(folder, known=known, max_problems=max_problems)
+    bundle = read_bundle(folder, known=known, max_problems=max_problems, columns=columns)
     with engine.begin() as conn:
         report = load_bundle(conn, bundle)
     log.info("%s", report.summary())

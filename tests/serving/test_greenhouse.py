@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from features.build import build_features
+from features.source import load_candidates, load_events
 from serving.greenhouse import WebhookError, parse, sign
 from tests.serving.conftest import Keys, auth
 
@@ -98,17 +102,18 @@ def test_offer_waits_for_its_candidate_then_lands_once(
     )
     assert link.json()["status"] == "applied"
     assert events_of(engine, "gh-13857579") == [
-        ("gh-offer-12345-v1-offer_approval_requested", "offer_approval_requested")
+        ("gh-offer-12345-sent-2013-03-22", "offer_sent"),
+        ("gh-offer-12345-v1-offer_approval_requested", "offer_approval_requested"),
     ]
     with engine.connect() as conn:
         start = conn.execute(
             text("SELECT start_date FROM candidates WHERE candidate_id = 'gh-13857579'")
         ).scalar_one()
-        offset = conn.execute(
+        offsets = conn.execute(
             text("SELECT utc_offset_min FROM events WHERE candidate_id = 'gh-13857579'")
-        ).scalar_one()
+        ).scalars()
+        assert set(offsets) == {480}  # stamped in the service's time zone (Asia/Shanghai)
     assert str(start) == "2013-04-15"  # MM/DD/YYYY in the webhook
-    assert offset == 480  # stamped in the service's time zone (Asia/Shanghai)
 
     approved = deliver(client, fixture("offer_approved"), "evt-offer-2")
     assert approved.json()["status"] == "applied" and approved.json()["events"] == 1
@@ -122,13 +127,15 @@ def test_offer_waits_for_its_candidate_then_lands_once(
     dup = deliver(client, fixture("offer_updated", payload__offer_status="Accepted"), "evt-5")
     assert dup.json()["events"] == 0
     assert [t for _, t in events_of(engine, "gh-13857579")] == [
+        "offer_sent",  # once, although every delivery repeats sent_on
         "offer_approval_requested",
         "offer_approved",
         "offer_accepted",
     ]
     # The candidate is now scorable (an offer entered them into the population).
     detail = client.get("/v1/candidates/gh-13857579", headers=auth(keys.lead)).json()
-    assert [e["type"] for e in detail["timeline"]][-1] == "offer_accepted"
+    # the acceptance sits at its resolved_at (2013), before the approval that arrived today
+    assert "offer_accepted" in [e["type"] for e in detail["timeline"]]
 
 
 def test_rejected_offer_maps_to_declined(client: TestClient, keys: Keys, engine: Engine) -> None:
@@ -138,8 +145,8 @@ def test_rejected_offer_maps_to_declined(client: TestClient, keys: Keys, engine:
     body = fixture(
         "offer_updated", payload__application_id=71980812, payload__offer_status="Rejected"
     )
-    assert deliver(client, body, "evt-rej").json()["events"] == 1
-    assert [t for _, t in events_of(engine, "gh-60304594")] == ["offer_declined"]
+    assert deliver(client, body, "evt-rej").json()["events"] == 2  # sent_on and the decline
+    assert [t for _, t in events_of(engine, "gh-60304594")] == ["offer_sent", "offer_declined"]
 
 
 @pytest.mark.parametrize("name", ["offer_deleted", "delete_application"])
@@ -167,3 +174,99 @@ def test_parse_keeps_no_personal_data() -> None:
         assert personal not in kept
     with pytest.raises(WebhookError):
         parse({"action": "offer_created", "payload": {"id": 1}})
+
+
+def stamps(engine: Engine, cid: str) -> dict[str, tuple[str, int, str]]:
+    """type -> (UTC instant, offset minutes, local day) of a candidate's events."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT type, ts_utc, utc_offset_min, local_day FROM events WHERE candidate_id = :c"
+            ),
+            {"c": cid},
+        )
+        return {r[0]: (str(r[1])[:19], r[2], str(r[3])[:10]) for r in rows}
+
+
+def linked(client: TestClient, keys: Keys) -> str:
+    """The documented application 71980812 linked to a known candidate."""
+    add_candidate(client, keys, "gh-60304594")
+    assert deliver(client, fixture("new_candidate_application"), "evt-new").status_code == 200
+    return "gh-60304594"
+
+
+def test_late_acceptance_is_stored_when_it_happened(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    cid = linked(client, keys)
+    body = fixture(
+        "offer_updated",
+        payload__application_id=71980812,
+        payload__offer_status="Accepted",
+        payload__sent_on="2025-11-10",
+        payload__resolved_at="2025-11-20T03:15:00Z",
+    )
+    assert deliver(client, body, "evt-late").json()["events"] == 2
+    got = stamps(engine, cid)
+    # resolved_at, the same instant, shown in the service's zone (Asia/Shanghai)
+    assert got["offer_accepted"] == ("2025-11-20 03:15:00", 480, "2025-11-20")
+    # sent_on is a date: 00:00 of that day in the service's zone
+    assert got["offer_sent"] == ("2025-11-09 16:00:00", 480, "2025-11-10")
+
+    # point in time: the day before resolved_at does not see the acceptance
+    spine = pd.DataFrame(
+        {"candidate_id": [cid, cid], "as_of": [dt.date(2025, 11, 19), dt.date(2025, 11, 20)]}
+    )
+    feats = build_features(load_events(engine), load_candidates(engine), spine)
+    assert feats["offer_accepted"].tolist() == [0, 1]
+
+
+def test_offer_created_is_stored_at_created_at(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    cid = linked(client, keys)
+    body = fixture(
+        "offer_created",
+        payload__application_id=71980812,
+        payload__created_at="2025-10-01T09:30:00+08:00",
+        payload__sent_on=None,
+    )
+    assert deliver(client, body, "evt-created").json()["events"] == 1
+    assert stamps(engine, cid) == {
+        "offer_approval_requested": ("2025-10-01 01:30:00", 480, "2025-10-01")
+    }
+
+
+def test_without_a_payload_time_the_arrival_time_stands_in(
+    client: TestClient, keys: Keys, engine: Engine
+) -> None:
+    cid = linked(client, keys)
+    body = fixture("offer_approved", payload__application_id=71980812, payload__sent_on=None)
+    before = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    assert deliver(client, body, "evt-approved").json()["events"] == 1
+    ts, offset, _ = stamps(engine, cid)["offer_approved"]
+    assert offset == 480
+    assert dt.datetime.fromisoformat(ts) >= before
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "said"),
+    [
+        ("resolved_at", "1970-01-01T00:00:00Z", "resolved_at is outside"),
+        ("resolved_at", "9999-01-01T00:00:00Z", "resolved_at is outside"),
+        ("resolved_at", "2025-11-20T10:00:00", "resolved_at has no UTC offset"),
+        ("resolved_at", "the 20th", "resolved_at is not an ISO 8601 time"),
+        ("sent_on", "1980-01-01", "sent_on is outside"),
+        ("sent_on", "22/03/2013", "sent_on is not a date"),
+    ],
+)
+def test_implausible_payload_times_are_refused(
+    client: TestClient, engine: Engine, field: str, value: str, said: str
+) -> None:
+    body = fixture(
+        "offer_updated", payload__offer_status="Accepted", **{f"payload__{field}": value}
+    )
+    r = deliver(client, body, "evt-bad-time")
+    assert r.status_code == 422
+    assert said in r.json()["error"]["message"]
+    assert value not in r.json()["error"]["message"]
