@@ -44,6 +44,7 @@ _OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)"
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?" + _OFFSET + "$")
 _OFFSET_RE = re.compile(r"(?P<zulu>Z)$|(?P<sign>[+-])(?P<h>\d{2}):?(?P<m>\d{2})?$")
 # A date, or a timestamp at midnight without offset (pandas writes dates that way).
+_ASCII_ID = r"[A-Za-z0-9_.:@-]+"  # is_id's rule for ASCII text, for vectorised checks
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]00:00(?::00(?:\.0{1,9})?)?)?$")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -265,6 +266,15 @@ def _finite(s: pd.Series) -> pd.Series:
     return pd.Series(np.isfinite(pd.to_numeric(s, errors="coerce")), index=s.index).fillna(False)
 
 
+def _valid_id(s: pd.Series, limit: int) -> pd.Series:
+    """The contract's id rule (``is_id``), vectorised for the ASCII ids most files hold."""
+    plain = s.str.isascii()
+    ok = plain & s.str.fullmatch(_ASCII_ID) & (s.str.len() <= limit)
+    if not plain.all():
+        ok = ok.where(plain, s[~plain].map(lambda v: is_id(v, limit)))
+    return ok.astype(bool)
+
+
 def _tier(s: pd.Series) -> pd.Series:
     """1, 2 or 3; also written 2.0 (pandas writes an int column with blanks that way)."""
     return pd.to_numeric(s, errors="coerce").isin([1, 2, 3]) & s.str.match(r"^[0-9.]+$")
@@ -283,9 +293,7 @@ def _kind_check(f: Field) -> tuple[Callable[[pd.Series], pd.Series], str]:
         return _tier, "must be 1, 2 or 3"
     if f.kind == "id":
         limit = f.max_length or 0
-        return (
-            lambda s: s.map(lambda v: is_id(v, limit)).astype(bool)
-        ), f"must be an id: 1 to {limit} {ID_RULE}"
+        return (lambda s: _valid_id(s, limit)), f"must be an id: 1 to {limit} {ID_RULE}"
     span = f"between {f.earliest.isoformat()} and {LATEST.isoformat()}"
     if f.kind == "date":
         return (
