@@ -26,6 +26,7 @@ from store.contract import TABLES
 from store.ingest import count_rows, ingest_bundle
 from store.schema import Base, Candidate, Event
 from tests.conftest import assert_same, snapshot
+from tests.serving.test_greenhouse import deliver, fixture
 
 CANDIDATE = {
     "candidate_id": "C0001",
@@ -339,8 +340,7 @@ def test_contract_lengths_are_the_store_columns() -> None:
 
 # --- the same rules on every path: bundle, API, Greenhouse webhook ---------------------------
 
-SECRET = b"gh-test-secret"
-GREENHOUSE = Path(__file__).parent / "data" / "greenhouse"
+SECRET = b"gh-test-secret"  # the one tests.serving.test_greenhouse signs with
 
 
 @dataclass
@@ -383,20 +383,7 @@ def paths(
 
 
 def _deliver(client: TestClient, name: str, n: int, **changes: Any) -> Any:
-    from serving.greenhouse import sign
-
-    body = json.loads((GREENHOUSE / f"{name}.json").read_text())
-    for path, value in changes.items():
-        node = body
-        *parents, last = path.split("__")
-        for p in parents:
-            node = node[p]
-        node[last] = value
-    raw = json.dumps(body).encode()
-    headers = {"Content-Type": "application/json", "Greenhouse-Event-ID": f"evt-{name}-{n}"}
-    return client.post(
-        "/v1/webhooks/greenhouse", content=raw, headers={**headers, "Signature": sign(SECRET, raw)}
-    )
+    return deliver(client, fixture(name, **changes), f"evt-{name}-{n}")
 
 
 # ids as an ATS or a spreadsheet sends them -> the stored id, or None for refused
