@@ -86,10 +86,7 @@ class IngestReport:
             return ""
         where = ", ".join(f"{k} {n}" for k, n in sorted(self.normalised.items()))
         total = sum(self.normalised.values())
-        return (
-            f"; normalised {total} values (trimmed spaces, full-width characters and "
-            f"offsets written as usual): {where}"
-        )
+        return f"; normalised {total} values (blanks trimmed, full-width forms made plain): {where}"
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
