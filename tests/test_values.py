@@ -536,3 +536,18 @@ def test_api_items_are_named_never_echoed(paths: Paths) -> None:
         stored = conn.execute(select(Candidate.school_tier, Candidate.school)).one()
     assert tuple(stored) == (2, None)
     assert count_rows(paths.engine)["events"] == 0
+
+
+def test_ingest_says_what_it_normalised(tmp_path: Path, keepwarm_home: Path) -> None:
+    """keepwarm ingest prints the counts per file and column, never the values."""
+    from tests.conftest import run_cli
+
+    cand = {**CANDIDATE, "candidate_id": "Ｃ０００１", "school": " 私人大学 "}
+    event = {**EVENT, "ts": "2025-10-10T10:00:00+0800\u00a0"}
+    done = run_cli("ingest", str(_bundle(tmp_path / "b", [cand], [event])), home=keepwarm_home)
+    assert done.returncode == 0, done.stderr
+    assert (
+        "normalised 3 values (blanks trimmed, full-width forms made plain): "
+        "candidates.csv candidate_id 1, candidates.csv school 1, events.csv ts 1"
+    ) in done.stdout + done.stderr
+    assert "私人" not in done.stdout + done.stderr
