@@ -42,8 +42,8 @@ _FORMATS = (".csv", ".jsonl", ".parquet")
 # The offset: Z, +08:00, +0800 or +08 (hour only).
 _OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)"
 _TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?" + _OFFSET + "$")
-# A date, or a timestamp at midnight without offset (pandas writes dates that way).
 _ASCII_ID = r"[A-Za-z0-9_.:@-]+"  # is_id's rule for ASCII text, for vectorised checks
+# A date, or a timestamp at midnight without offset (pandas writes dates that way).
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]00:00(?::00(?:\.0{1,9})?)?)?$")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
