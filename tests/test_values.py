@@ -519,12 +519,14 @@ def test_api_items_are_named_never_echoed(paths: Paths) -> None:
     client, headers = paths.client, {"Authorization": f"Bearer {paths.key}"}
     cand = {**CANDIDATE, "candidate_id": "张三-01", "school_tier": 2.0, "school": ""}
     assert client.post("/v1/candidates", json=[cand], headers=headers).status_code == 200
-    event = json.dumps([{**EVENT, "candidate_id": "张三-01"}]).replace('"4"', "Infinity")
-    r = client.post(
-        "/v1/events", content=event, headers={**headers, "Content-Type": "application/json"}
-    )
-    assert r.status_code == 422 and "Infinity" not in r.text and "inf" not in r.text
-    assert [(p["index"], p["field"]) for p in r.json()["error"]["problems"]] == [(0, "value")]
+    for number in ("Infinity", "-Infinity", "NaN", "1e400"):  # Python's JSON reads them all
+        event = json.dumps([{**EVENT, "candidate_id": "张三-01"}]).replace('"4"', number)
+        r = client.post(
+            "/v1/events", content=event, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 422 and number not in r.text and "inf" not in r.text, number
+        problems = r.json()["error"]["problems"]
+        assert [(p["index"], p["field"]) for p in problems] == [(0, "value")], number
     long_id = "Q" * 70
     r = client.post("/v1/candidates", json=[{**cand, "candidate_id": long_id}], headers=headers)
     assert r.status_code == 422 and long_id not in r.text
