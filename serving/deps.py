@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from serving.auth import Principal
 from serving.errors import ApiError
 from serving.i18n import LANGS, Lang
-from serving.schemas import ID_PATTERN
+from serving.schemas import IdStr
 from serving.state import AppState
 from serving.users import Session, session_of
 from store import audit
@@ -88,7 +88,7 @@ Reader = Annotated[Principal, Depends(allow("hr", "lead", "admin"))]
 Admin = Annotated[Principal, Depends(allow("admin"))]
 Who = Annotated[audit.Actor, Depends(actor)]
 # ?owner= on the lists: a recruiter (hr_owner), under the one id rule
-OwnerQuery = Annotated[str | None, Query(description="hr_owner", max_length=64, pattern=ID_PATTERN)]
+OwnerQuery = Annotated[IdStr | None, Query(description="hr_owner")]
 
 
 # --- the console: signed-in users -------------------------------------------------------

@@ -38,7 +38,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import re
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -48,7 +47,7 @@ from sqlalchemy.exc import IntegrityError
 
 from store import audit
 from store.bundle import KeepwarmError
-from store.contract import EARLIEST, LATEST
+from store.contract import EARLIEST, ID_MAX, ID_RULE, LATEST, is_id, normalise_code
 from store.ingest import check_items, load_bundle
 from store.schema import AtsLink, Candidate, IngestBatch, WebhookDelivery
 
@@ -133,18 +132,15 @@ def _us_date(value: object) -> str | None:
     raise WebhookError("payload start_date is not a date (MM/DD/YYYY)")
 
 
-_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")  # the API's id rule (serving.schemas)
 TARGET = "POST /v1/webhooks/greenhouse"
 
 
 def _id(value: object, name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise WebhookError(f"payload {name} is missing or not an id")
-    text = str(value).strip()
-    if not _ID.match(text):
-        raise WebhookError(
-            f"payload {name} is missing or not an id (1-64 of A-Z a-z 0-9 . _ : @ -)"
-        )
+    text = normalise_code(str(value))  # the contract's one id rule, as for files and the API
+    if not is_id(text):
+        raise WebhookError(f"payload {name} is missing or not an id (1 to {ID_MAX} {ID_RULE})")
     return text
 
 

@@ -1,9 +1,12 @@
 """Request and response bodies of the API, with the examples OpenAPI shows.
 
-Enumerations come from the data contract (``store.contract``), so the API and
-the bundle files can never disagree about what a valid value is. The
-contract's finer checks (timestamps with an offset, known candidates, consent
-for outside signals) run after these, in the same code that checks bundles.
+The write items (``EventIn``, ``CandidateIn``, ``OutcomeIn``) check only the
+shape of a request (fields, JSON types); every value rule (ids, enumerations,
+timestamps, numbers, lengths, known candidates, consent) is the data contract's,
+applied after these by the same gate that checks bundle files
+(``store.bundle.check_tables``), so the API, files and webhooks can never
+disagree about what a valid value is. ``""`` for an optional field is missing,
+as an empty cell is.
 """
 
 from __future__ import annotations
@@ -18,33 +21,65 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StrictBool,
-    StrictInt,
     StringConstraints,
 )
 
 from outreach.alerts import KINDS as ALERT_KINDS
-from store.contract import ACTORS, CHANNELS, DEGREES, EVENT_TYPES, OUTCOMES, REASONS, TOPICS
+from store.contract import (
+    ACTORS,
+    CHANNELS,
+    DEGREES,
+    EVENT_TYPES,
+    ID_MAX,
+    ID_RULE,
+    OUTCOMES,
+    REASONS,
+    TOPICS,
+    is_id,
+    normalise_code,
+)
 
 MAX_EVENTS = 5000
 MAX_ITEMS = 5000
 MAX_SCORE_IDS = 10_000
 MAX_PAGE = 500
 
-EventType = Literal[EVENT_TYPES]  # type: ignore[valid-type]
-Channel = Literal[CHANNELS]  # type: ignore[valid-type]
-Topic = Literal[TOPICS]  # type: ignore[valid-type]
-Actor = Literal[ACTORS]  # type: ignore[valid-type]
-Degree = Literal[DEGREES]  # type: ignore[valid-type]
 OutcomeKind = Literal[OUTCOMES]  # type: ignore[valid-type]
 OutcomeReason = Literal[REASONS]  # type: ignore[valid-type]
 Tier = Literal["high", "medium", "low"]
 AlertKind = Literal[ALERT_KINDS]  # type: ignore[valid-type]
-# One id rule for API ids (candidates, recruiters): the store's column is 64 characters.
-ID_PATTERN = r"^[A-Za-z0-9._:@-]{1,64}$"
-Id = Field(min_length=1, max_length=64, pattern=ID_PATTERN)
-IdStr = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=ID_PATTERN)]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def as_id(value: str) -> str:
+    """An id asked for (path, query, score request) under the contract's one id rule."""
+    text = normalise_code(value)
+    if not is_id(text):
+        raise ValueError(f"must be an id: 1 to {ID_MAX} {ID_RULE}")
+    return text
+
+
+# Any longer can never be an id: refused before it is normalised.
+IdStr = Annotated[
+    str, StringConstraints(min_length=1, max_length=4 * ID_MAX), AfterValidator(as_id)
+]
+
+
+def _not_bool(value: object) -> object:
+    """true/false is not a number (pydantic would read it as 1/0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number")
+    return value
+
+
+# Value rules are the gate's: these are JSON shapes. A number may come as a string,
+# as it does in a JSON Lines file.
+NumberIn = Annotated[float | str | None, BeforeValidator(_not_bool)]
+IntIn = Annotated[int | float | str | None, BeforeValidator(_not_bool)]
+
+
+def _one_of(choices: tuple[str, ...], **kw: Any) -> Any:
+    return Field(description="One of: " + ", ".join(choices), **kw)
 
 
 def _iso_date(value: object) -> object:
@@ -55,16 +90,6 @@ def _iso_date(value: object) -> object:
 
 
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
-
-
-def _number(value: object) -> object:
-    """A JSON number: not a string of digits, not true/false."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError("must be a number")
-    return value
-
-
-Number = Annotated[float, BeforeValidator(_number), Field(allow_inf_nan=False)]
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
@@ -80,22 +105,19 @@ class _In(BaseModel):
 
 
 class EventIn(_In):
-    event_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")
-    candidate_id: str = Id
+    event_id: str = Field(description=f"1 to 128 {ID_RULE}")
+    candidate_id: str = Field(description=f"1 to {ID_MAX} {ID_RULE}")
     ts: str = Field(
-        max_length=40,
-        description="ISO 8601 with an offset",
+        description="ISO 8601 with an offset (Z, +08:00, +0800 or +08)",
         examples=["2024-10-12T09:30:00+08:00"],
     )
-    type: EventType
-    channel: Channel | None = None
-    content_id: str | None = Field(default=None, max_length=64)
-    topic: Topic | None = None
-    value: Number | None = None
-    actor: Actor | None = None
-    text: str | None = Field(
-        default=None, max_length=4000, description="Free text; personal data, never logged."
-    )
+    type: str = _one_of(EVENT_TYPES)
+    channel: str | None = _one_of(CHANNELS, default=None)
+    content_id: str | None = None
+    topic: str | None = _one_of(TOPICS, default=None)
+    value: NumberIn = Field(default=None, description="A finite number")
+    actor: str | None = _one_of(ACTORS, default=None)
+    text: str | None = Field(default=None, description="Free text; personal data, never logged.")
 
     model_config = ConfigDict(
         extra="ignore",
@@ -116,29 +138,38 @@ class EventIn(_In):
 
 
 class CandidateIn(_In):
-    candidate_id: str = Id
-    season: str = Field(min_length=1, max_length=32, examples=["2024-autumn"])
-    school: str | None = Field(default=None, max_length=200)
-    school_tier: Annotated[StrictInt, Field(ge=1, le=3)] | None = None
-    major: str | None = Field(default=None, max_length=200)
-    degree: Degree | None = None
-    role_family: str | None = Field(default=None, max_length=64, examples=["tech"])
-    department: str | None = Field(default=None, max_length=200)
-    work_city: str | None = Field(default=None, max_length=100)
-    home_city: str | None = Field(default=None, max_length=100)
-    hr_owner: str = Id
-    birthday: IsoDate | None = None
-    start_date: IsoDate | None = None
-    consent_external_signals: StrictBool | None = None
+    candidate_id: str = Field(description=f"1 to {ID_MAX} {ID_RULE}")
+    season: str = Field(examples=["2024-autumn"])
+    school: str | None = None
+    school_tier: IntIn = Field(default=None, description="1, 2 or 3")
+    major: str | None = None
+    degree: str | None = _one_of(DEGREES, default=None)
+    role_family: str | None = Field(default=None, examples=["tech"])
+    department: str | None = None
+    work_city: str | None = None
+    home_city: str | None = None
+    hr_owner: str = Field(description=f"1 to {ID_MAX} {ID_RULE}")
+    birthday: str | None = Field(default=None, description="YYYY-MM-DD")
+    start_date: str | None = Field(default=None, description="YYYY-MM-DD")
+    consent_external_signals: bool | str | None = None
     gender: str | None = Field(
-        default=None, max_length=32, description="For bias audits only; never a model input."
+        default=None, description="For bias audits only; never a model input."
     )
 
 
 class OutcomeIn(_In):
-    candidate_id: str = Id
+    candidate_id: str = Field(description=f"1 to {ID_MAX} {ID_RULE}")
+    outcome: str = _one_of(OUTCOMES)
+    outcome_date: str = Field(description="YYYY-MM-DD")
+    reason: str | None = _one_of(REASONS, default=None)
+
+
+class OutcomeOut(BaseModel):
+    """A recorded outcome, as the store holds it."""
+
+    candidate_id: str
     outcome: OutcomeKind
-    outcome_date: IsoDate
+    outcome_date: dt.date
     reason: OutcomeReason | None = None
 
 
@@ -265,7 +296,7 @@ class ScorePoint(BaseModel):
 
 class CandidateDetail(BaseModel):
     profile: Profile
-    outcome: OutcomeIn | None
+    outcome: OutcomeOut | None
     timeline: list[TimelineEvent]
     score_history: list[ScorePoint]
     current: ScoreItem | None = Field(description="Today's score; null when not active today")

@@ -25,6 +25,7 @@ from store.contract import (
     CONTENT,
     EARLIEST,
     EVENTS,
+    ID_RULE,
     LATEST,
     MAX_OFFSET_MINUTES,
     OUTCOMES_SPEC,
@@ -33,6 +34,9 @@ from store.contract import (
     TRUTH,
     Field,
     TableSpec,
+    is_id,
+    normalise_code,
+    trim,
 )
 from store.errors import KeepwarmError
 
@@ -40,10 +44,12 @@ if TYPE_CHECKING:
     from store.workbook import ColumnMapping
 
 _FORMATS = (".csv", ".jsonl", ".parquet", ".xlsx")
-_TS_RE = re.compile(
-    r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})$"
-)
-_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# The offset: Z, +08:00, +0800 or +08 (hour only).
+_OFFSET = r"(?:Z|[+-]\d{2}(?::?\d{2})?)"
+_TS_RE = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?" + _OFFSET + "$")
+_ASCII_ID = r"[A-Za-z0-9_.:@-]+"  # is_id's rule for ASCII text, for vectorised checks
+# A date, or a timestamp at midnight without offset (pandas writes dates that way).
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]00:00(?::00(?:\.0{1,9})?)?)?$")
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
 
@@ -87,6 +93,7 @@ class Bundle:
     content: pd.DataFrame | None = None
     truth: pd.DataFrame | None = None
     files: dict[str, str] = field(default_factory=dict)
+    normalised: dict[str, int] = field(default_factory=dict)  # "file column" -> values changed
 
 
 # --- reading ---------------------------------------------------------------
@@ -105,7 +112,9 @@ def _find_file(folder: Path, table: str, mapping: ColumnMapping | None = None) -
 
 
 def _as_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, float) and np.isnan(value):
         return ""
     if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
@@ -124,11 +133,11 @@ def _read_text_frame(path: Path) -> pd.DataFrame:
             dtype=str,
             keep_default_na=False,
             na_values=[""],
-            encoding="utf-8",
+            encoding="utf-8-sig",  # a byte-order mark (Excel's "CSV UTF-8") is not a header
             skipinitialspace=False,
         ).fillna("")
     if path.suffix == ".jsonl":
-        raw = pd.read_json(path, lines=True, dtype=False)
+        raw = pd.read_json(path, lines=True, dtype=False, encoding="utf-8-sig")
     else:
         raw = pd.read_parquet(path)
     out = pd.DataFrame(index=raw.index)
@@ -142,8 +151,20 @@ def _read_text_frame(path: Path) -> pd.DataFrame:
 
 
 def text_frame(items: list[dict[str, object]]) -> pd.DataFrame:
-    """JSON objects (an API request's array) as a frame of strings, '' for missing."""
-    return as_text(pd.DataFrame.from_records(items) if items else pd.DataFrame())
+    """JSON objects (an API request's array) as a frame of strings, '' for missing.
+
+    Only an absent field or null is missing: a NaN sent as a number is refused as one.
+    """
+    columns = list(dict.fromkeys(k for item in items for k in item))
+    return pd.DataFrame(
+        {c: [_item_text(item.get(c)) for item in items] for c in columns},
+        index=pd.RangeIndex(len(items)),
+        dtype=str,
+    )
+
+
+def _item_text(value: object) -> str:
+    return "nan" if isinstance(value, float) and np.isnan(value) else _as_text(value)
 
 
 def as_text(raw: pd.DataFrame) -> pd.DataFrame:
@@ -201,29 +222,95 @@ class Origin:
         return "" if self.style == "item" else " " + _shown(value)
 
 
+# --- normalising -----------------------------------------------------------
+
+
+def _normalise(spec: TableSpec, frame: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Every contract column trimmed, codes also NFKC-normalised; how many values changed.
+
+    Runs before any check, so a rule (and a duplicate key) sees what will be stored.
+    """
+    out = frame.copy()
+    counts: dict[str, int] = {}
+    for f in spec.fields:
+        if f.name not in frame.columns:
+            continue
+        s = frame[f.name].astype(str)
+        new = s.str.strip()
+        odd = ~new.str.isascii()  # only these can hold NFKC forms, NBSP, U+3000, ZWSP, BOM
+        if odd.any():
+            fix = normalise_code if f.is_code else trim
+            new = new.where(~odd, new[odd].map(fix))
+        changed = int((new != s).sum())
+        if changed:
+            counts[f.name] = changed
+        out[f.name] = new
+    return out, counts
+
+
 # --- checks ----------------------------------------------------------------
+
+
+def _offset_parts(ts: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(offset in minutes, its minutes part) of ISO strings; NaN where there is no offset.
+
+    Z, +08:00, +0800 or +08 at the end: told apart by where the sign is (slices keep this
+    vectorised; a regex extract cost 5 s per million rows).
+    """
+    sign_at = {n: ts.str[-n].isin(["+", "-"]) for n in (6, 5, 3)}
+    colon = sign_at[6] & (ts.str[-3] == ":")
+    basic = sign_at[5] & ~colon
+    hour = sign_at[3] & ~colon & ~basic
+    sign = ts.str[-6].where(colon, ts.str[-5].where(basic, ts.str[-3]))
+    hh = ts.str[-5:-3].where(colon, ts.str[-4:-2].where(basic, ts.str[-2:]))
+    mm = ts.str[-2:].where(colon | basic, "0")
+    hours, mins = pd.to_numeric(hh, errors="coerce"), pd.to_numeric(mm, errors="coerce")
+    minutes = (hours * 60 + mins) * np.where(sign == "-", -1, 1)
+    minutes = minutes.where(colon | basic | hour, np.nan).where(~ts.str.endswith("Z"), 0.0)
+    return minutes, mins
+
+
+def offset_minutes(ts: pd.Series) -> pd.Series:
+    """The UTC offset in minutes of normalised ISO 8601 strings (Z, +08:00, +0800, +08)."""
+    return _offset_parts(ts)[0]
 
 
 def _valid_timestamp(s: pd.Series, earliest: dt.date = EARLIEST) -> pd.Series:
     """ISO 8601 with an offset of at most 14:00, between ``earliest`` and ``LATEST`` in UTC."""
     ok = s.str.match(_TS_RE)
     parsed = pd.to_datetime(s.where(ok, None), format="ISO8601", utc=True, errors="coerce")
-    offset = s.str.extract(r"([+-])(\d\d):?(\d\d)$")
-    minutes = pd.to_numeric(offset[1]) * 60 + pd.to_numeric(offset[2])
-    offset_ok = offset[0].isna() | (
-        (pd.to_numeric(offset[2]) < 60) & (minutes <= MAX_OFFSET_MINUTES)
-    )
+    minutes, mins = _offset_parts(s.where(ok, ""))
+    offset_ok = minutes.abs().le(MAX_OFFSET_MINUTES) & ~(mins >= 60)
     start = pd.Timestamp(earliest, tz="UTC")
     end = pd.Timestamp(LATEST, tz="UTC") + pd.Timedelta(days=1)
     return ok & parsed.notna() & offset_ok & (parsed >= start) & (parsed < end)
 
 
 def _valid_date(s: pd.Series, earliest: dt.date = EARLIEST) -> pd.Series:
-    """YYYY-MM-DD between ``earliest`` and ``LATEST``."""
+    """YYYY-MM-DD (or that day at midnight) between ``earliest`` and ``LATEST``."""
     ok = s.str.match(_DATE_RE)
-    parsed = pd.to_datetime(s.where(ok, None), format="%Y-%m-%d", errors="coerce")
+    parsed = pd.to_datetime(s.where(ok, None).str[:10], format="%Y-%m-%d", errors="coerce")
     in_range = (parsed >= pd.Timestamp(earliest)) & (parsed <= pd.Timestamp(LATEST))
     return ok & parsed.notna() & in_range
+
+
+def _finite(s: pd.Series) -> pd.Series:
+    """Numbers, finite ones: inf, nan and 1e400 (inf as a float) are not."""
+    return pd.Series(np.isfinite(pd.to_numeric(s, errors="coerce")), index=s.index).fillna(False)
+
+
+def _valid_id(s: pd.Series, limit: int) -> pd.Series:
+    """The contract's id rule (``is_id``), vectorised for the ASCII ids most files hold."""
+    plain = s.str.isascii()
+    ok = plain & s.str.fullmatch(_ASCII_ID) & (s.str.len() <= limit)
+    if not plain.all():
+        ok = ok.where(plain, s[~plain].map(lambda v: is_id(v, limit)))
+    return ok.astype(bool)
+
+
+def _tier(s: pd.Series) -> pd.Series:
+    """1, 2 or 3; also written 2.0 (pandas writes an int column with blanks that way)."""
+    return pd.to_numeric(s, errors="coerce").isin([1, 2, 3]) & s.str.match(r"^[0-9.]+$")
 
 
 def _valid_topic_list(s: pd.Series) -> pd.Series:
@@ -236,10 +323,15 @@ def _kind_check(f: Field) -> tuple[Callable[[pd.Series], pd.Series], str]:
         allowed = set(f.choices)
         return (lambda s: s.isin(allowed)), "must be one of " + ", ".join(f.choices)
     if f.kind == "int_1_3":
-        return (lambda s: s.isin({"1", "2", "3"})), "must be 1, 2 or 3"
+        return _tier, "must be 1, 2 or 3"
+    if f.kind == "id":
+        limit = f.max_length or 0
+        return (lambda s: _valid_id(s, limit)), f"must be an id: 1 to {limit} {ID_RULE}"
     span = f"between {f.earliest.isoformat()} and {LATEST.isoformat()}"
     if f.kind == "date":
-        return (lambda s: _valid_date(s, f.earliest)), f"must be a date YYYY-MM-DD {span}"
+        return (
+            lambda s: _valid_date(s, f.earliest)
+        ), f"must be a date YYYY-MM-DD (a time, if any, midnight) {span}"
     if f.kind == "timestamp":
         return (
             lambda s: _valid_timestamp(s, f.earliest)
@@ -247,7 +339,7 @@ def _kind_check(f: Field) -> tuple[Callable[[pd.Series], pd.Series], str]:
     if f.kind == "bool":
         return (lambda s: s.str.lower().isin(_TRUE | _FALSE)), "must be true or false"
     if f.kind == "number":
-        return (lambda s: pd.to_numeric(s, errors="coerce").notna()), "must be a number"
+        return _finite, "must be a finite number"
     if f.kind == "prob":
         return (lambda s: pd.to_numeric(s, errors="coerce").between(0, 1)), "must be in 0..1"
     if f.kind == "topic_list":
@@ -266,6 +358,12 @@ def _schema(spec: TableSpec) -> pa.DataFrameSchema:
             fn, msg = _kind_check(f)
             checks.append(
                 Check(lambda s, fn=fn: (s.str.strip() == "") | fn(s.str.strip()), error=msg)
+            )
+        if f.max_length and f.kind not in ("id", "enum"):
+            # the store's column length: PostgreSQL refuses longer text (SQLite keeps it)
+            n = f.max_length
+            checks.append(
+                Check(lambda s, n=n: s.str.len() <= n, error=f"longer than {n} characters")
             )
         columns[f.name] = pa.Column(str, checks=checks, required=f.required, nullable=False)
     return pa.DataFrameSchema(columns, strict=False, coerce=False)
@@ -311,12 +409,16 @@ def _duplicate_problems(
         copies = frame[shared].duplicated(keep="first")
         frame = frame.drop(index=copies.index[copies])
         dup = frame.duplicated(subset=key, keep="first")
+    # the first row with the same key, so the message names both
+    rows = pd.Series(frame.index, index=frame.index)
+    first = rows.groupby([frame[k] for k in key], sort=False).transform("first")
     problems = [
         origin.problem(
             int(i),
             key[0],
             f"duplicate {'/'.join(key)}{origin.shown(frame.loc[i, key[0]])}"
-            + (" with different values" if allow_identical else ""),
+            + (" with different values" if allow_identical else "")
+            + f" (the same as {origin.where(int(first[i]))})",
         )
         for i in frame.index[dup]
     ]
@@ -339,7 +441,7 @@ def _typed(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
             continue
         s = _blank_to_none(frame[f.name])
         if f.kind == "date":
-            out[f.name] = pd.to_datetime(s, format="%Y-%m-%d").dt.date
+            out[f.name] = pd.to_datetime(s.str[:10], format="%Y-%m-%d").dt.date
         elif f.kind == "int_1_3":
             out[f.name] = pd.to_numeric(s).astype("Int64")
         elif f.kind in ("number", "prob"):
@@ -355,16 +457,9 @@ def _typed(spec: TableSpec, frame: pd.DataFrame) -> pd.DataFrame:
 
 def split_timestamps(ts: pd.Series) -> pd.DataFrame:
     """ISO strings with offsets -> naive UTC, offset minutes, and the local calendar day."""
+    ts = ts.astype(str).str.strip()
     utc = pd.to_datetime(ts, format="ISO8601", utc=True)
-    # The offset is the tail: "Z", "+08:00" or "+0800" (slices keep this vectorised).
-    tail6, tail5 = ts.str[-6:], ts.str[-5:]
-    colon = tail6.str.match(r"^[+-]\d\d:\d\d$")
-    off = tail6.where(colon, tail5).str.replace(":", "", regex=False)
-    zulu = ts.str.endswith("Z")
-    hours = pd.to_numeric(off.str[1:3].where(~zulu, "0"))
-    mins = pd.to_numeric(off.str[3:5].where(~zulu, "0"))
-    sign = np.where(off.str[0] == "-", -1, 1)
-    minutes = (sign * (hours * 60 + mins)).astype(int).to_numpy()
+    minutes = offset_minutes(ts).astype(int).to_numpy()
     naive = utc.dt.tz_localize(None)
     local = naive + pd.to_timedelta(minutes, unit="min")
     return pd.DataFrame(
@@ -392,18 +487,24 @@ def check_tables(
     known: pd.DataFrame | None,
     source: str,
     max_problems: int = 50,
+    normalised: dict[str, int] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Check text frames (one per table present) and return them typed, or raise.
 
     The one gate for every way data comes in: bundle files and API requests alike.
-    Events come back with ``ts`` split into ``ts_utc``, ``utc_offset_min`` and ``local_day``.
+    Values are normalised first (``_normalise``); ``normalised``, if given, receives how
+    many per "file column". Events come back with ``ts`` split into ``ts_utc``,
+    ``utc_offset_min`` and ``local_day``.
     """
     problems: list[Problem] = []
     checked: dict[str, pd.DataFrame] = {}
     for spec in TABLES:
         if spec.name not in texts:
             continue
-        origin, frame = origins[spec.name], texts[spec.name]
+        origin = origins[spec.name]
+        frame, counts = _normalise(spec, texts[spec.name])
+        if normalised is not None:
+            normalised.update({f"{origin.name} {col}": n for col, n in counts.items()})
         problems += _column_problems(spec, origin, frame)
         dups, frame = _duplicate_problems(spec, origin, frame, allow_identical=spec is EVENTS)
         problems += dups
@@ -501,7 +602,8 @@ def read_bundle(
         origins[spec.name] = Origin.of(path, sheet, headers)
     if problems:
         _raise(source, problems, max_problems)
-    typed = check_tables(texts, origins, known, source, max_problems)
+    normalised: dict[str, int] = {}
+    typed = check_tables(texts, origins, known, source, max_problems, normalised)
     return Bundle(
         source=str(folder),
         fingerprint=_fingerprint(set(paths.values())),
@@ -511,6 +613,7 @@ def read_bundle(
         content=typed.get("content"),
         truth=typed.get("truth"),
         files={k: p.name for k, p in paths.items()},
+        normalised=normalised,
     )
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal[
-    "str", "int_1_3", "date", "timestamp", "bool", "number", "prob", "enum", "topic_list"
+    "str", "id", "int_1_3", "date", "timestamp", "bool", "number", "prob", "enum", "topic_list"
 ]
 
 EVENT_TYPES = (
@@ -67,6 +69,34 @@ LATEST = dt.date(2099, 12, 31)
 EARLIEST_BIRTHDAY = dt.date(1900, 1, 1)
 MAX_OFFSET_MINUTES = 14 * 60  # UTC-12:00 .. UTC+14:00 are the offsets in use
 
+# The one id rule (candidate_id, event_id, hr_owner, content_id, in files, API items, API
+# paths and webhooks): after normalising, 1 to the store column's length of Unicode
+# letters and digits plus . _ : @ -, so `张三-01` is an id everywhere. No whitespace,
+# control characters or URL syntax (/ ? # %): an id must work as an API path parameter.
+ID_MAX = 64  # candidates.candidate_id, hr_owner, content_id: VARCHAR(64) in PostgreSQL
+EVENT_ID_MAX = 128  # events.event_id
+ID_RULE = "letters, digits or . _ : @ - (no spaces, no / ? # %)"
+_ID_RE = re.compile(r"[\w.:@-]+")
+# Leading and trailing blanks a spreadsheet or a CRLF file leaves: Unicode whitespace
+# (tabs, NBSP U+00A0, ideographic space U+3000, CR) and the invisible zero-width space/BOM.
+_EDGES = re.compile(r"^[\s\u200b\ufeff]+|[\s\u200b\ufeff]+$")
+
+
+def trim(text: str) -> str:
+    """``text`` without leading and trailing blanks (see ``_EDGES``)."""
+    return _EDGES.sub("", text)
+
+
+def normalise_code(text: str) -> str:
+    """A code (id, enum, date, number) as compared and stored: NFKC (full-width digits and
+    letters become ASCII), then trimmed."""
+    return trim(unicodedata.normalize("NFKC", text))
+
+
+def is_id(text: str, limit: int = ID_MAX) -> bool:
+    """Whether an already normalised ``text`` follows the id rule (at most ``limit`` long)."""
+    return 0 < len(text) <= limit and _ID_RE.fullmatch(text) is not None
+
 
 @dataclass(frozen=True)
 class Field:
@@ -77,6 +107,12 @@ class Field:
     choices: tuple[str, ...] = ()
     personal: bool = False  # its values never appear in a message
     earliest: dt.date = EARLIEST  # dates and timestamps: the plausible range
+    max_length: int | None = None  # the store column's length (None: unlimited text)
+    code: bool = False  # a code, not words: NFKC-normalised (every kind but "str" is)
+
+    @property
+    def is_code(self) -> bool:
+        return self.code or self.kind != "str"
 
 
 @dataclass(frozen=True)
@@ -96,17 +132,17 @@ CANDIDATES = TableSpec(
     required=True,
     key=("candidate_id",),
     fields=(
-        Field("candidate_id"),
-        Field("season"),
-        Field("school", nullable=True),
+        Field("candidate_id", "id", max_length=ID_MAX),
+        Field("season", max_length=32, code=True),
+        Field("school", nullable=True, personal=True, max_length=200),
         Field("school_tier", "int_1_3", required=False, nullable=True),
-        Field("major", nullable=True),
-        Field("degree", "enum", nullable=True, choices=DEGREES),
-        Field("role_family", nullable=True),
-        Field("department", nullable=True),
-        Field("work_city", nullable=True),
-        Field("home_city", required=False, nullable=True),
-        Field("hr_owner"),
+        Field("major", nullable=True, max_length=200),
+        Field("degree", "enum", nullable=True, choices=DEGREES, max_length=16),
+        Field("role_family", nullable=True, max_length=64),
+        Field("department", nullable=True, max_length=200),
+        Field("work_city", nullable=True, max_length=100),
+        Field("home_city", required=False, nullable=True, max_length=100),
+        Field("hr_owner", "id", max_length=ID_MAX),
         Field(
             "birthday",
             "date",
@@ -117,7 +153,7 @@ CANDIDATES = TableSpec(
         ),
         Field("start_date", "date", nullable=True),
         Field("consent_external_signals", "bool", nullable=True),
-        Field("gender", required=False, nullable=True, personal=True),
+        Field("gender", required=False, nullable=True, personal=True, max_length=32),
     ),
 )
 
@@ -126,15 +162,15 @@ EVENTS = TableSpec(
     required=True,
     key=("event_id",),
     fields=(
-        Field("event_id"),
-        Field("candidate_id"),
+        Field("event_id", "id", max_length=EVENT_ID_MAX),
+        Field("candidate_id", "id", max_length=ID_MAX),
         Field("ts", "timestamp"),
-        Field("type", "enum", choices=EVENT_TYPES),
-        Field("channel", "enum", required=False, nullable=True, choices=CHANNELS),
-        Field("content_id", required=False, nullable=True),
-        Field("topic", "enum", required=False, nullable=True, choices=TOPICS),
+        Field("type", "enum", choices=EVENT_TYPES, max_length=40),
+        Field("channel", "enum", required=False, nullable=True, choices=CHANNELS, max_length=16),
+        Field("content_id", "id", required=False, nullable=True, max_length=ID_MAX),
+        Field("topic", "enum", required=False, nullable=True, choices=TOPICS, max_length=32),
         Field("value", "number", required=False, nullable=True),
-        Field("actor", "enum", required=False, nullable=True, choices=ACTORS),
+        Field("actor", "enum", required=False, nullable=True, choices=ACTORS, max_length=16),
         Field("text", required=False, nullable=True, personal=True),
     ),
 )
@@ -144,10 +180,10 @@ OUTCOMES_SPEC = TableSpec(
     required=False,
     key=("candidate_id",),
     fields=(
-        Field("candidate_id"),
-        Field("outcome", "enum", choices=OUTCOMES),
+        Field("candidate_id", "id", max_length=ID_MAX),
+        Field("outcome", "enum", choices=OUTCOMES, max_length=16),
         Field("outcome_date", "date"),
-        Field("reason", "enum", required=False, nullable=True, choices=REASONS),
+        Field("reason", "enum", required=False, nullable=True, choices=REASONS, max_length=32),
     ),
 )
 
@@ -156,12 +192,14 @@ CONTENT = TableSpec(
     required=False,
     key=("content_id",),
     fields=(
-        Field("content_id"),
-        Field("title", nullable=True, personal=True),
-        Field("kind", "enum", nullable=True, choices=CONTENT_KINDS),
-        Field("role_families", nullable=True),
-        Field("topics", "topic_list", nullable=True),
-        Field("stage", "enum", required=False, nullable=True, choices=CONTENT_STAGES),
+        Field("content_id", "id", max_length=ID_MAX),
+        Field("title", nullable=True, personal=True, max_length=300),
+        Field("kind", "enum", nullable=True, choices=CONTENT_KINDS, max_length=16),
+        Field("role_families", nullable=True, max_length=300),
+        Field("topics", "topic_list", nullable=True, max_length=300),
+        Field(
+            "stage", "enum", required=False, nullable=True, choices=CONTENT_STAGES, max_length=16
+        ),
     ),
 )
 
@@ -169,7 +207,11 @@ TRUTH = TableSpec(
     "truth",
     required=False,
     key=("candidate_id", "as_of"),
-    fields=(Field("candidate_id"), Field("as_of", "date"), Field("p_true", "prob")),
+    fields=(
+        Field("candidate_id", "id", max_length=ID_MAX),
+        Field("as_of", "date"),
+        Field("p_true", "prob"),
+    ),
 )
 
 TABLES = (CANDIDATES, EVENTS, OUTCOMES_SPEC, CONTENT, TRUTH)

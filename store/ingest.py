@@ -26,6 +26,7 @@ from store.bundle import (
     read_bundle,
     text_frame,
 )
+from store.contract import normalise_code
 from store.db import chunks, upsert
 from store.erasure import signals_without_consent, tombstoned
 from store.schema import Candidate, Content, Event, IngestBatch, Outcome, Truth
@@ -67,6 +68,8 @@ class IngestReport:
     signals_deleted: int = 0  # outside signals of candidates whose consent is off
     # loaded, but read in part: cities it cannot place, role families the model lacks
     warnings: list[str] = field(default_factory=list)
+    # values stored normalised (trimmed, NFKC), per "file column": said, never silent
+    normalised: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         return (
@@ -81,8 +84,16 @@ class IngestReport:
                 if self.signals_deleted
                 else ""
             )
+            + self._normalised_summary()
             + "".join(f"\n  warning: {w}" for w in self.warnings)
         )
+
+    def _normalised_summary(self) -> str:
+        if not self.normalised:
+            return ""
+        where = ", ".join(f"{k} {n}" for k, n in sorted(self.normalised.items()))
+        total = sum(self.normalised.values())
+        return f"; normalised {total} values (blanks trimmed, full-width forms made plain): {where}"
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -272,6 +283,7 @@ def load_bundle(conn: Connection, bundle: Bundle, touched: list[str] | None = No
         content=changed[1],
         truth=changed[2],
         skipped_erased=skipped,
+        normalised=dict(bundle.normalised),
         signals_deleted=signals_without_consent(
             conn, bundle.candidates["candidate_id"].astype(str).tolist()
         ),
@@ -342,7 +354,9 @@ def check_items(
     The same checks as a bundle file; problems name the array index ("item 3") and field.
     """
     texts = {table: text_frame(items)}
-    ids = sorted({str(i.get("candidate_id")) for i in items if i.get("candidate_id")})
+    # the ids as the gate will store them (trimmed, NFKC), to look them up first
+    given = [item_candidate_id(i) for i in items]
+    ids = sorted({c for c in given if c})
     with engine.connect() as conn:
         known = _known_candidates(conn, ids)
         gone = tombstoned(conn, ids)
@@ -350,11 +364,12 @@ def check_items(
     if gone:
         erased = [
             origin.problem(n, "candidate_id", "this candidate was erased; it is not stored again")
-            for n, item in enumerate(items)
-            if str(item.get("candidate_id")) in gone
+            for n, cid in enumerate(given)
+            if cid in gone
         ]
         raise BundleError(source, erased[:max_problems], truncated=len(erased) > max_problems)
-    typed = check_tables(texts, {table: origin}, known, source, max_problems)
+    normalised: dict[str, int] = {}
+    typed = check_tables(texts, {table: origin}, known, source, max_problems, normalised)
     return Bundle(
         source=source,
         fingerprint=fingerprint,
@@ -362,7 +377,14 @@ def check_items(
         events=typed.get("events", empty_typed(EVENTS)),
         outcomes=typed.get("outcomes"),
         content=typed.get("content"),
+        normalised=normalised,
     )
+
+
+def item_candidate_id(item: dict[str, Any]) -> str:
+    """An API item's candidate_id as the gate stores it ('' when it has none)."""
+    value = item.get("candidate_id")
+    return normalise_code(str(value)) if value not in (None, "") else ""
 
 
 def count_rows(engine: Engine) -> dict[str, int]:

@@ -10,10 +10,10 @@ from serving.api.scores import day_asked
 from serving.deps import Reader, StateDep, Who, Writer
 from serving.errors import ERRORS, NOT_FOUND
 from serving.schemas import (
-    ID_PATTERN,
     CandidateDetail,
     ConsentWithdrawn,
     Explanation,
+    IdStr,
     IsoDate,
     Override,
     OverrideIn,
@@ -25,7 +25,7 @@ from serving.services.overrides import clear_override, set_override
 
 router = APIRouter(responses={**ERRORS, **NOT_FOUND})
 
-CandidateId = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+CandidateId = Annotated[IdStr, Path()]
 AsOf = Annotated[IsoDate | None, Query(description="as of the end of this day; default today")]
 
 

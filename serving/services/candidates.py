@@ -22,7 +22,7 @@ from outreach.review import message_responses
 from serving.auth import Principal
 from serving.schemas import (
     CandidateDetail,
-    OutcomeIn,
+    OutcomeOut,
     Profile,
     ScorePoint,
     TimelineEvent,
@@ -82,7 +82,7 @@ def candidate_detail(
         profile=profile,
         outcome=None
         if outcome is None
-        else OutcomeIn(
+        else OutcomeOut(
             candidate_id=outcome.candidate_id,
             outcome=outcome.outcome,
             outcome_date=outcome.outcome_date,

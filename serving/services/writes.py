@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine
 from serving import greenhouse
 from serving.auth import Principal
 from store import audit
-from store.ingest import IngestReport, check_items, load_bundle
+from store.ingest import IngestReport, check_items, item_candidate_id, load_bundle
 
 if TYPE_CHECKING:
     from serving.state import AppState
@@ -31,7 +31,7 @@ def check_and_load(
     """
     body = json.dumps(items, sort_keys=True, default=str).encode()
     bundle = check_items(engine, table, items, source, hashlib.sha256(body).hexdigest())
-    touched = sorted({str(i["candidate_id"]) for i in items})
+    touched = sorted({item_candidate_id(i) for i in items})
     return load_bundle(conn, bundle, touched=touched)
 
 
@@ -44,7 +44,7 @@ def write_items(
     target: str,
 ) -> IngestReport:
     """Write items of ``table`` (events, candidates, outcomes), all or nothing, audited."""
-    touched = {str(i["candidate_id"]) for i in items}
+    touched = {item_candidate_id(i) for i in items}
     with state.write_lock, state.engine.begin() as conn:
         report = check_and_load(state.engine, conn, table, items, f"api:{table}:{principal.name}")
         # in the same transaction: the change and its record land together or not at all
