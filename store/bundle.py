@@ -331,7 +331,7 @@ def _kind_check(f: Field) -> tuple[Callable[[pd.Series], pd.Series], str]:
     if f.kind == "date":
         return (
             lambda s: _valid_date(s, f.earliest)
-        ), f"must be a date YYYY-MM-DD (a time, if any, midnight) {span}"
+        ), f"must be a date YYYY-MM-DD (or that day at 00:00) {span}"
     if f.kind == "timestamp":
         return (
             lambda s: _valid_timestamp(s, f.earliest)

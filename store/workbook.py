@@ -24,6 +24,7 @@ import datetime as dt
 import difflib
 import re
 import tomllib
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,8 @@ from store.contract import TABLES
 from store.errors import KeepwarmError
 
 WORKBOOK = ".xlsx"
+# A formula element in a worksheet's XML (<f>, <f t="shared" .../>, or with a prefix).
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _ZEROS = re.compile(r"^0{2,}$")  # a number format that pads with zeros, as ids often are
 _TABLE_NAMES = tuple(spec.name for spec in TABLES)
 _TABLE_KEYS = {"sheet", "file", "columns"}
@@ -327,10 +330,13 @@ def read_sheet(sheet: Sheet, max_problems: int = 50) -> pd.DataFrame:
             raise SheetError(problems)
         data: list[list[str]] = []
         index: list[int] = []
+        blanks: set[tuple[int, int]] = set()  # (row number, column) of empty cells
         for number, cells in enumerate(rows):
             texts = []
             for i in keep:
                 cell = cells[i] if i < len(cells) else None
+                if cell is None or cell.value is None:
+                    blanks.add((number, i))
                 if cell is None:
                     texts.append("")
                     continue
@@ -341,6 +347,7 @@ def read_sheet(sheet: Sheet, max_problems: int = 50) -> pd.DataFrame:
             if any(texts):
                 data.append(texts)
                 index.append(number)
+        problems += _unsaved_formulas(sheet, headers, blanks)
         if problems:
             raise SheetError(problems[:max_problems])
         columns = [headers[i] for i in keep]
@@ -353,3 +360,43 @@ def read_sheet(sheet: Sheet, max_problems: int = 50) -> pd.DataFrame:
         raise SheetError([(file, where, None, f"cannot be read ({type(exc).__name__})")]) from None
     finally:
         book.close()
+
+
+def _unsaved_formulas(
+    sheet: Sheet, headers: list[str], blanks: set[tuple[int, int]]
+) -> list[Found]:
+    """Empty cells that hold a formula without a saved value: refused, not read as empty.
+
+    A workbook written by a program and never opened in Excel keeps formulas but no
+    values; reading those cells as empty would change the data silently. Checked only
+    when the file has a formula at all (a byte search of its sheets), with a second,
+    formula-reading pass over the sheet.
+    """
+    if not blanks or not _has_formulas(sheet.path):
+        return []
+    from openpyxl import load_workbook
+
+    book = load_workbook(sheet.path, read_only=True, data_only=False)
+    file, where = sheet.path.name, f"sheet {sheet.sheet}"
+    found: list[Found] = []
+    try:
+        for number, cells in enumerate(book[sheet.sheet].iter_rows()):
+            if number == 0:
+                continue  # the headers
+            for i, cell in enumerate(cells):
+                if (number - 1, i) in blanks and getattr(cell, "data_type", None) == "f":
+                    found.append((file, f"{where}, row {number + 1}", headers[i],
+                                  "is a formula with no saved value: open and save the "
+                                  "workbook in Excel, or write the value"))  # fmt: skip
+    finally:
+        book.close()
+    return found
+
+
+def _has_formulas(path: Path) -> bool:
+    with zipfile.ZipFile(path) as archive:
+        return any(
+            _FORMULA.search(archive.read(name))
+            for name in archive.namelist()
+            if name.startswith("xl/worksheets/") and name.endswith(".xml")
+        )

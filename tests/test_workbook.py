@@ -164,6 +164,7 @@ def test_a_bad_cell_names_sheet_row_and_the_teams_header(
     lines = str(err.value).splitlines()
     assert (
         "  offers.xlsx, sheet 候选人, row 7, column 期望入职日期: must be a date YYYY-MM-DD "
+        "(or that day at 00:00) "
         "between 1990-01-01 and 2099-12-31 (got '2023/07/06')"
     ) in lines
     # a personal column is named, its value never shown
@@ -221,6 +222,27 @@ def test_excel_error_cells_are_refused_by_sheet_row_and_header(
     assert "offers.xlsx, sheet 候选人, row 4, column 学校: is an Excel error value" in str(
         err.value
     )
+
+
+def test_a_formula_without_a_saved_value_is_refused_not_read_as_empty(
+    workbook_dir: Path, tmp_path: Path
+) -> None:
+    # A workbook a program wrote keeps its formulas but no values until Excel saves it:
+    # openpyxl reads such a cell as empty, which would drop the value silently.
+    path = workbook_dir / "offers.xlsx"
+    from openpyxl import load_workbook
+
+    book = load_workbook(path)
+    book["候选人"]["C5"] = '=CONCAT("A", "B")'  # 学校: no cached value written
+    book.save(path)
+    with pytest.raises(BundleError) as err:
+        read_bundle(workbook_dir, columns=read_mapping(tmp_path / "mapping.toml"))
+    assert "offers.xlsx, sheet 候选人, row 5, column 学校: is a formula with no saved value" in str(
+        err.value
+    )
+    # the sample itself has no formula: it reads in one pass, as before
+    write_workbook(path)
+    assert read_bundle(workbook_dir, columns=read_mapping(tmp_path / "mapping.toml"))
 
 
 @pytest.mark.parametrize(
