@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
-from store.db import open_store
+from store.db import make_engine, migrate, open_store
 from store.pgserver import PostgresServer
 from tests.conftest import KEEPWARM, SAMPLE, DemoRun, run_cli
 
@@ -108,7 +108,7 @@ def test_demo_loads_two_past_seasons_and_one_in_progress(
 def test_keys_create_prints_the_key_alone_on_the_last_line(keepwarm_home: Path) -> None:
     from config import get_settings
     from serving.auth import KeyCache
-    from store.db import open_store
+    from store.db import make_engine, migrate, open_store
 
     done = run_cli("keys", "create", "--role", "hr", "--owner", "hr07", home=keepwarm_home)
     assert done.returncode == 0, done.stderr
@@ -267,13 +267,20 @@ def test_a_row_the_store_refuses_gives_a_reason_and_leaves_no_personal_data(
     keepwarm_home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # PostgreSQL enforces the 64-character candidate id that SQLite lets pass; its error
-    # used to carry every row of the batch into crash.log, school, birthday and gender.
+    # A store stricter than the contract (here a DBA's narrower school column; before
+    # issue 15 any over-long id) refuses a row the checks passed. PostgreSQL's error
+    # used to carry every row of the batch into crash.log: school, birthday and gender.
     marks = {"school": "MARKschool5e1f", "birthday": "1901-02-03", "gender": "MARKgender77"}
     candidates = pd.read_csv(sample_copy / "candidates.csv", dtype=str, keep_default_na=False)
-    row = candidates.iloc[[0]].assign(candidate_id="K" + "9" * 69, **marks)
+    row = candidates.iloc[[0]].assign(candidate_id="K-new-1", **marks)
     pd.concat([candidates, row]).to_csv(sample_copy / "candidates.csv", index=False)
-    monkeypatch.setenv("KEEPWARM_DATABASE_URL", pg_server.create_database())
+    url = pg_server.create_database()
+    engine = make_engine(url)
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE candidates ALTER COLUMN school TYPE varchar(12)"))
+    engine.dispose()
+    monkeypatch.setenv("KEEPWARM_DATABASE_URL", url)
 
     done = run_cli("ingest", str(sample_copy), home=keepwarm_home)
 
