@@ -108,7 +108,7 @@ def test_demo_loads_two_past_seasons_and_one_in_progress(
 def test_keys_create_prints_the_key_alone_on_the_last_line(keepwarm_home: Path) -> None:
     from config import get_settings
     from serving.auth import KeyCache
-    from store.db import make_engine, migrate, open_store
+    from store.db import open_store
 
     done = run_cli("keys", "create", "--role", "hr", "--owner", "hr07", home=keepwarm_home)
     assert done.returncode == 0, done.stderr
