@@ -351,14 +351,13 @@ def _schema(spec: TableSpec) -> pa.DataFrameSchema:
     columns = {}
     for f in spec.fields:
         # a NUL character is refused by PostgreSQL's text type: refuse it here, named
+        # Values arrive normalised (``_normalise``: trimmed), so no check strips them again.
         checks = [Check(lambda s: ~s.str.contains("\x00", regex=False), error="contains NUL")]
         if not f.nullable:
-            checks.append(Check(lambda s: s.str.strip() != "", error="is empty but required"))
+            checks.append(Check(lambda s: s != "", error="is empty but required"))
         if f.kind != "str":
             fn, msg = _kind_check(f)
-            checks.append(
-                Check(lambda s, fn=fn: (s.str.strip() == "") | fn(s.str.strip()), error=msg)
-            )
+            checks.append(Check(lambda s, fn=fn: (s == "") | fn(s), error=msg))
         if f.max_length and f.kind not in ("id", "enum"):
             # the store's column length: PostgreSQL refuses longer text (SQLite keeps it)
             n = f.max_length
@@ -429,7 +428,7 @@ def _duplicate_problems(
 
 
 def _blank_to_none(s: pd.Series) -> pd.Series:
-    s = s.str.strip()
+    """A normalised text column with its empty cells as None."""
     return s.where(s != "", None)
 
 
