@@ -195,12 +195,18 @@ def _open(path: Path) -> Any:
 
 
 _NAMES: dict[tuple[Path, int, int], list[str]] = {}
+_FORMULAS: dict[tuple[Path, int, int], bool] = {}
+
+
+def _version(path: Path) -> tuple[Path, int, int]:
+    """One version of a file: its path, modification time and size."""
+    stat = path.stat()
+    return path.resolve(), stat.st_mtime_ns, stat.st_size
 
 
 def sheet_names(path: Path) -> list[str]:
     """The sheets of ``path`` (opened once per version of the file: a big one is slow)."""
-    stat = path.stat()
-    key = (path.resolve(), stat.st_mtime_ns, stat.st_size)
+    key = _version(path)
     if key not in _NAMES:
         book = _open(path)
         try:
@@ -394,9 +400,14 @@ def _unsaved_formulas(
 
 
 def _has_formulas(path: Path) -> bool:
-    with zipfile.ZipFile(path) as archive:
-        return any(
-            _FORMULA.search(archive.read(name))
-            for name in archive.namelist()
-            if name.startswith("xl/worksheets/") and name.endswith(".xml")
-        )
+    """Whether any sheet of ``path`` holds a formula (searched once per version of the file,
+    not once per table read from it)."""
+    key = _version(path)
+    if key not in _FORMULAS:
+        with zipfile.ZipFile(path) as archive:
+            _FORMULAS[key] = any(
+                _FORMULA.search(archive.read(name)) is not None
+                for name in archive.namelist()
+                if name.startswith("xl/worksheets/") and name.endswith(".xml")
+            )
+    return _FORMULAS[key]
