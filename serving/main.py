@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
@@ -28,6 +29,12 @@ from store.db import open_store
 
 log = logging.getLogger("keepwarm.serving")
 
+# How long a thread holding the GIL keeps it when another asks (CPython's default: 5 ms).
+# Each worker's audit thread writes a batch of read entries four times a second; with
+# the default, a request arriving meanwhile waited up to 5 ms for the event loop's turn,
+# which was most of the single-candidate p99 (benchmarks/bench_serve.py).
+GIL_SWITCH_SECONDS = 0.0005
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The service: API, console and docs over the configured store and champion model."""
@@ -37,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # uvicorn has set up its handlers by now: no exception message reaches a log
         install_safe_formatting()
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         engine = await run_in_threadpool(open_store, settings)
         state = AppState(settings, engine)
         app.state.service = state

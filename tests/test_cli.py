@@ -177,8 +177,13 @@ def test_forget_consent_retention_and_audit_from_the_cli(served_home: Path, engi
 
 @pytest.fixture
 def busy_machine() -> Iterator[None]:
-    """Every core kept busy by twice as many busy loops (at most 8), until the test ends."""
-    count = min(2 * len(os.sched_getaffinity(0)), 8)
+    """Every core kept busy by a busy loop of its own, until the test ends.
+
+    One loop a core saturates the CPUs (with the other test worker beside it, the load
+    is about twice the cores); twice as many made this the suite's slowest test and
+    starved the other worker for two minutes.
+    """
+    count = len(os.sched_getaffinity(0))
     loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
     try:
         yield

@@ -37,7 +37,7 @@ def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray,
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[DropoutClassifier, pd.DataFrame, np.ndarray, np.ndarray]:
-    X, y, _, groups = _synthetic(30_000, 1)
+    X, y, _, groups = _synthetic(12_000, 1)
     model = DropoutClassifier(params={"min_data_in_leaf": 50, **THREADS}, num_boost_round=400).fit(
         X, y, groups
     )
