@@ -50,7 +50,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.service = state
         await run_in_threadpool(state.reload_model)
         await run_in_threadpool(state.data_range.first_day)  # before the first request needs it
-        pollers = [asyncio.create_task(_poll(state)), asyncio.create_task(_sync(state))]
+        pollers = [
+            asyncio.create_task(run_in_threadpool(state.warm)),  # /readyz waits for it
+            asyncio.create_task(_poll(state)),
+            asyncio.create_task(_sync(state)),
+        ]
         try:
             yield
         finally:
@@ -85,7 +89,9 @@ async def _poll(state: AppState) -> None:
     while True:
         await asyncio.sleep(every)
         try:
-            await run_in_threadpool(state.reload_model)
+            version, _ = await run_in_threadpool(state.reload_model)
+            if version is not None and state.warmed != version:
+                await run_in_threadpool(state.warm)
         except Exception:  # keep serving the current model; say why in the log
             log.exception("checking the champion alias failed")
 

@@ -62,6 +62,9 @@ class AppState:
         self.write_lock = threading.Lock()
         self.refused: set[str] = set()  # model versions that failed their load check
         self.registry_error: str | None = None
+        # the model version whose scores of today are built (``warm``): ready only then
+        self.warmed: str | None = None
+        self.warm_error: str | None = None
         self._cards: dict[str, dict[str, Any]] = {}
         # read entries of the audit log, written in batches (changes are recorded in
         # their own transactions)
@@ -90,6 +93,25 @@ class AppState:
     ) -> None:
         """Record a read in the audit log (queued: ``audit.ReadLog``)."""
         self.reads.add(who, action, target, candidates, detail)
+
+    def warm(self) -> None:
+        """Build today's scores for the loaded model, so no request waits for the build.
+
+        ``/readyz`` says ready only once this has run for the model being served (at
+        start, and after each model change); a build that fails is logged (no
+        personal data) and tried again at the next model poll.
+        """
+        model = self.model
+        if model is None:
+            return
+        try:
+            self.scorer.day(self.today())
+        except Exception:
+            log.exception("building today's scores failed; trying again at the next poll")
+            self.warm_error = "today's scores could not be built"
+            return
+        self.warm_error = None
+        self.warmed = model.version
 
     def reload_model(self) -> tuple[str | None, bool]:
         """Load the champion if the alias moved; returns (version, changed).

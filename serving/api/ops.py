@@ -23,7 +23,7 @@ def healthz() -> Health:
     responses={503: {"model": Health, "description": "Not ready"}},
 )
 def readyz(state: StateDep, response: Response) -> Health:
-    """The store answers and a model is loaded."""
+    """The store answers, a model is loaded, and today's scores are built with it."""
     try:
         with state.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -34,6 +34,10 @@ def readyz(state: StateDep, response: Response) -> Health:
     if model is None:
         response.status_code = 503
         return Health(status="not ready", detail=state.registry_error or "no champion model")
+    if state.warmed != model.version:  # the first requests would wait for the day's build
+        response.status_code = 503
+        detail = state.warm_error or "building today's scores"
+        return Health(status="not ready", model_version=model.version, detail=detail)
     return Health(status="ready", model_version=model.version)
 
 

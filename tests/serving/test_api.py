@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import Engine, func, select, text
 
 from config import get_settings
@@ -405,9 +407,17 @@ def test_candidate_detail(client: TestClient, keys: Keys, engine: Engine) -> Non
 # --- operations --------------------------------------------------------------------------------
 
 
+def _ready(client: TestClient) -> Response:
+    """``/readyz`` once today's scores are built (a background task at start)."""
+    deadline = time.monotonic() + 300
+    while (ready := client.get("/readyz")).status_code == 503 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return ready
+
+
 def test_health_ready_and_metrics(client: TestClient, keys: Keys) -> None:
     assert client.get("/healthz").json()["status"] == "ok"
-    ready = client.get("/readyz")
+    ready = _ready(client)
     assert ready.status_code == 200 and ready.json()["model_version"] == "1"
     cid = _active_ids(client, keys)[0]
     client.post(
@@ -418,6 +428,23 @@ def test_health_ready_and_metrics(client: TestClient, keys: Keys) -> None:
     assert "keepwarm_scores_served_total 1.0" in text_
     assert 'route="/v1/score"' in text_ and 'route="/v1/risk-list"' in text_
     assert cid not in text_
+
+
+def test_ready_only_once_todays_scores_are_built(client: TestClient) -> None:
+    # Issue 19: a worker said ready, then made its first requests wait 25 s for the day.
+    state = client.app.state.service  # type: ignore[attr-defined]
+    assert _ready(client).status_code == 200
+    assert state.scorer.cached(state.today()) is not None  # built before "ready"
+    state.warmed = None  # as a worker that has just loaded its model
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json() == {
+        "status": "not ready",
+        "model_version": "1",
+        "detail": "building today's scores",
+    }
+    state.warm()
+    assert client.get("/readyz").status_code == 200
 
 
 def test_ready_without_a_model(keepwarm_home: object) -> None:
