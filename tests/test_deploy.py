@@ -10,7 +10,7 @@ a daily-scoring run go through the worker; the scores and plans are read back fr
 the store and through the API.
 
 Minutes, not seconds (three servers start, a model trains): ``make test-deploy``,
-which CI runs, and not ``make test``.
+which CI runs, and not ``make test``. The backup script's test is quick and runs in both.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from store.pgserver import PostgresServer, psql_command, running_postgres
-
-pytestmark = pytest.mark.deploy
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -199,6 +197,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             stack.stop()
 
 
+@pytest.mark.deploy
 def test_a_daily_run_through_the_worker_reaches_the_store_and_the_api(
     stack: Stack, small_seasons: dict[str, Path]
 ) -> None:
@@ -268,3 +267,56 @@ def test_a_daily_run_through_the_worker_reaches_the_store_and_the_api(
     assert risk.status_code == 200, risk.text
     rows = risk.json()["rows"]
     assert len(rows) == mine and {r["hr_owner"] for r in rows} == {owner}
+
+
+def test_the_backup_script_dumps_every_database_and_the_artifacts(tmp_path: Path) -> None:
+    from store.pgserver import _bindir
+
+    with running_postgres(superuser="postgres") as pg:
+        psql = psql_command(pg, pg.url())
+        args = ("-v", "kw_pass='kw'", "-v", "mlflow_pass='ml'", "-v", "prefect_pass='pf'")
+        sql = str(DEPLOY / "create-databases.sql")
+        subprocess.run([*psql, "-v", "ON_ERROR_STOP=1", *args, "-f", sql], check=True, cwd=pg.root)
+        socket_ = f"host={pg.root}&port={pg.port}"
+        store = create_engine(f"postgresql+psycopg://keepwarm@/keepwarm?{socket_}")
+        with store.begin() as conn:
+            conn.execute(text("CREATE TABLE marker (x int)"))
+            conn.execute(text("INSERT INTO marker VALUES (42)"))
+        store.dispose()
+        artifacts = tmp_path / "mlartifacts"
+        (artifacts / "1").mkdir(parents=True)
+        (artifacts / "1" / "model.txt").write_text("tree")
+        env_file = tmp_path / "keepwarm.env"
+        env_file.write_text(
+            f"KEEPWARM_DATABASE_URL=postgresql+psycopg://keepwarm@/keepwarm?{socket_}\n"
+            f"MLFLOW_BACKEND_STORE_URI=postgresql+psycopg://mlflow@/mlflow?{socket_}\n"
+            f"PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://prefect@/prefect?{socket_}\n"
+            f"MLFLOW_ARTIFACTS_DESTINATION={artifacts}\n"
+        )
+        env = {
+            "PATH": f"{_bindir()}:/usr/bin:/bin",
+            "KEEPWARM_ENV_FILE": str(env_file),
+            "HOME": str(tmp_path),
+        }
+        done = subprocess.run(
+            ["bash", str(DEPLOY / "backup.sh"), str(tmp_path / "backups")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        [folder] = (tmp_path / "backups").iterdir()
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "keepwarm.dump",
+            "mlartifacts.tar.gz",
+            "mlflow.dump",
+            "prefect.dump",
+        ]
+        listing = subprocess.run(
+            [str(_bindir() / "pg_restore"), "--list", str(folder / "keepwarm.dump")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "TABLE DATA public marker" in listing.stdout
