@@ -11,11 +11,12 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 UV_VERSION ?= 0.13.8
 
-.PHONY: help install system-deps browser-deps bench-deps demo test lint format bench audit-deps clean
+.PHONY: help install system-deps browser-deps bench-deps demo test test-deploy lint format bench audit-deps clean
 
 help:
 	@echo "make demo   - set up, then simulate, ingest, train and score on the embedded store"
 	@echo "make test   - set up (PostgreSQL and Chromium included), then run the whole test suite"
+	@echo "make test-deploy - the company deployment (PostgreSQL, MLflow and Prefect servers, worker, API)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the speed benchmarks in benchmarks/"
 	@echo "make audit-deps - pip-audit of the pinned set (needs PyPI's or OSV's advisory data)"
@@ -57,6 +58,10 @@ demo: install
 
 test: install system-deps browser-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
+
+# The deployment of the README's "Deploy" section, started for real (a few minutes).
+test-deploy: install system-deps
+	$(BIN)/python -m pytest tests/test_deploy.py -m deploy $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -168,7 +168,7 @@ def train(
 
 def _parse_day(value: str | None) -> dt.date:
     if value is None:
-        return dt.date.today()
+        return get_settings().today()
     try:
         return dt.date.fromisoformat(value)
     except ValueError as exc:

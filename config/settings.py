@@ -6,9 +6,11 @@ lives under ``KEEPWARM_HOME`` unless a URL points elsewhere.
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,7 +46,8 @@ class Settings(BaseSettings):
     # --- serving (keepwarm serve) -------------------------------------------------
     timezone: str = Field(
         default="Asia/Shanghai",
-        description="Where 'today' is decided, and the offset of events the service stamps.",
+        description="Where 'today' is decided (service, CLI, scheduled flows), and the "
+        "offset of events the service stamps.",
     )
     tier_high: float = Field(
         default=0.40, gt=0, lt=1, description="Risk from which a tier is high."
@@ -126,6 +129,24 @@ class Settings(BaseSettings):
         default=None, description="A WeCom or Feishu group bot's webhook for digests."
     )
     chat_flavor: Literal["wecom", "feishu"] = "wecom"
+    ops_email: str | None = Field(
+        default=None,
+        description="Where a failed scheduled run is reported by e-mail (needs smtp_host).",
+    )
+    ops_chat_webhook_url: str | None = Field(
+        default=None, description="A WeCom or Feishu bot's webhook for failed scheduled runs."
+    )
+
+    @field_validator("timezone", mode="after")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"KEEPWARM_TIMEZONE: {value!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+            ) from None
+        return value
 
     @field_validator("greenhouse_secret", "smtp_password", mode="after")
     @classmethod
@@ -138,6 +159,18 @@ class Settings(BaseSettings):
     @property
     def resolved_home(self) -> Path:
         return self.home.expanduser().resolve()
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def today(self) -> dt.date:
+        """Today where the recruiters are (``KEEPWARM_TIMEZONE``), never the host's date.
+
+        A 07:00 Asia/Shanghai run on a UTC host starts at 23:00 UTC the day before:
+        the host's ``date.today()`` would name yesterday.
+        """
+        return dt.datetime.now(self.zone).date()
 
     @property
     def store_url(self) -> str:

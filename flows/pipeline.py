@@ -1,22 +1,33 @@
 """Prefect wiring of keepwarm's stages: retraining per season and daily scoring.
 
 Nothing but wiring: every task calls a package function. Tasks are coarse (a
-stage, not a candidate) and not cached: their inputs are whole seasons. Each
-is wrapped in ``withhold_messages``: Prefect records a failure by its type.
+stage, not a candidate). Each is wrapped in ``withhold_messages``: Prefect
+records a failure by its type.
+
+A run opens one store engine and hands it to its tasks (disposed when the run
+ends). Tasks that reach a server (the store, MLflow, SMTP or a chat bot) retry
+and have a timeout. Every task's result is persisted under the run's own cache
+key (``flows.runs.RUN_STEP``): "Retry" on a failed run in Prefect's UI (or its
+API) resumes it from the tasks that had finished; a finished run's results are
+removed. Daily runs hold a one-slot global concurrency limit; a failure
+after the last retry is reported to the operators (``flows.runs.notify_failure``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
 
 from config import get_settings
 from features.build import build_features
 from features.population import DayInputs, load_day
+from flows.runs import RUN_STEP, notify_failure, one_at_a_time, remove_run_results, transient
 from flows.runtime import withhold_messages
 from outreach.daily import day_alerts, plan_day, store_alerts
 from outreach.digest import SendReport, send_digests
@@ -36,14 +47,31 @@ from training.train import (
     season_spine,
 )
 
+# Seconds a task that reaches a server may take before it is stopped and retried; far
+# above what it takes (a daily run at 20k active candidates: about a minute in all).
+STORE_TIMEOUT = 1800
+MODEL_TIMEOUT = 600
+SEND_TIMEOUT = 300
+# How long a daily run waits for another one of the same kind to finish.
+DAILY_LOCK = "keepwarm-daily-scoring"
+DAILY_LOCK_WAIT_SECONDS = 3600.0
+# Each run's results are kept until it finishes; what failed runs left, this long.
+KEEP_FAILED_RUN_RESULTS_DAYS = 7
+_SERVER: dict[str, Any] = {
+    "retries": 2,
+    "retry_delay_seconds": [10, 60],
+    "retry_condition_fn": transient,
+}
+_STEP: dict[str, Any] = {"cache_policy": RUN_STEP, "persist_result": True}
 
-@task(name="load-season-data", cache_policy=NO_CACHE)
+
+@task(name="load-season-data", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
-def load_data_task() -> SeasonData:
-    return load_season_data(open_store(get_settings()))
+def load_data_task(engine: Engine) -> SeasonData:
+    return load_season_data(engine)
 
 
-@task(name="build-features", cache_policy=NO_CACHE)
+@task(name="build-features", **_STEP)
 @withhold_messages
 def build_features_task(
     events: pd.DataFrame, candidates: pd.DataFrame, spine: pd.DataFrame, content: pd.DataFrame
@@ -52,7 +80,7 @@ def build_features_task(
     return build_features(events, candidates, spine, content)
 
 
-@task(name="fit-and-evaluate", cache_policy=NO_CACHE)
+@task(name="fit-and-evaluate", **_STEP)
 @withhold_messages
 def fit_task(
     train: pd.DataFrame,
@@ -64,14 +92,14 @@ def fit_task(
     return fit_and_evaluate(train, test, data.truth, train_seasons, test_season, load_config())
 
 
-@task(name="bias-audit", cache_policy=NO_CACHE)
+@task(name="bias-audit", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
-def fairness_task(result: TrainResult) -> dict[str, Any]:
+def fairness_task(engine: Engine, result: TrainResult) -> dict[str, Any]:
     test = result.test.rename(columns={"risk_keepwarm": "risk"})
-    return audit_scores(open_store(get_settings()), test, load_config().hr_capacity_share)
+    return audit_scores(engine, test, load_config().hr_capacity_share)
 
 
-@task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@task(name="log-and-register", timeout_seconds=MODEL_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
 def register_task(
     result: TrainResult,
@@ -93,14 +121,43 @@ def register_task(
     return log_and_register(result, params, get_settings(), promote, fairness)
 
 
-@flow(name="train", log_prints=False)
+def _finished(flow: Any, flow_run: Any, state: Any) -> None:
+    """A run that completed needs its persisted results no more: they hold candidates' rows."""
+    remove_run_results(str(flow_run.id))
+
+
+_HOOKS: dict[str, Any] = {
+    "on_completion": [_finished],
+    "on_failure": [notify_failure],
+    "on_crashed": [notify_failure],
+}
+
+
+@contextlib.contextmanager
+def _run_engine() -> Iterator[Engine]:
+    """The run's one engine on the store (its pool holds one connection at a time)."""
+    engine = open_store(get_settings())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@flow(name="train", log_prints=False, **_HOOKS)
 @withhold_messages
 def train_flow(
     train_seasons: list[str], test_season: str, promote: Promote = "auto"
 ) -> tuple[TrainResult, Registered]:
     """Snapshots -> features -> fit -> evaluate -> bias audit -> log -> register/promote."""
+    with _run_engine() as engine:
+        return _train(engine, train_seasons, test_season, promote)
+
+
+def _train(
+    engine: Engine, train_seasons: list[str], test_season: str, promote: Promote
+) -> tuple[TrainResult, Registered]:
     cfg = load_config()
-    data = load_data_task()
+    data = load_data_task(engine)
     train_spine = season_spine(data, train_seasons, cfg)
     test_spine = season_spine(data, [test_season], cfg, with_truth_days=True)
     train = labelled(
@@ -114,58 +171,76 @@ def train_flow(
         data,
     )
     result = fit_task(train, test, data, train_seasons, test_season)
-    fairness = fairness_task(result)
+    fairness = fairness_task(engine, result)
     registered = register_task(result, train_seasons, test_season, promote, fairness)
     return result, registered
 
 
-@task(name="load-day", cache_policy=NO_CACHE)
+@task(name="load-day", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
-def day_inputs_task(as_of: dt.date) -> DayInputs:
-    return load_day(open_store(get_settings()), as_of)
+def day_inputs_task(engine: Engine, as_of: dt.date) -> DayInputs:
+    return load_day(engine, as_of)
 
 
-@task(name="score-and-rank", cache_policy=NO_CACHE)
+@task(name="score-and-rank", timeout_seconds=MODEL_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
 def score_task(features: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     model, version = load_champion(get_settings())
     return rank_scores(Predictor.of(model, version), features, candidates), version
 
 
-@task(name="store-scores", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@task(name="store-scores", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
-def store_task(scores: pd.DataFrame, version: str) -> int:
-    return store_scores(open_store(get_settings()), scores, version)
+def store_task(engine: Engine, scores: pd.DataFrame, version: str) -> int:
+    return store_scores(engine, scores, version)
 
 
-@task(name="alerts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@task(name="alerts", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
-def alerts_task(as_of: dt.date, active: list[str]) -> pd.DataFrame:
+def alerts_task(engine: Engine, as_of: dt.date, active: list[str]) -> pd.DataFrame:
     """The brief's warnings for the active candidates, after the day's scores (risk jumps)."""
-    engine = open_store(get_settings())
     alerts = day_alerts(engine, as_of, active)
     store_alerts(engine, alerts, as_of)
     return alerts
 
 
-@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@task(name="plan", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
 def plan_task(
-    as_of: dt.date, scores: pd.DataFrame, features: pd.DataFrame, alerts: pd.DataFrame
+    engine: Engine,
+    as_of: dt.date,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    alerts: pd.DataFrame,
 ) -> int:
     """Each recruiter's plan for the day, and the cadence's automatic messages."""
-    return plan_day(open_store(get_settings()), as_of, scores, features, alerts)
+    return plan_day(engine, as_of, scores, features, alerts)
 
 
-@task(name="digests", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+@task(
+    name="digests",
+    timeout_seconds=SEND_TIMEOUT,
+    retries=2,
+    retry_delay_seconds=30,
+    retry_condition_fn=transient,
+    **_STEP,
+)
 @withhold_messages
-def digest_task(as_of: dt.date) -> SendReport:
+def digest_task(engine: Engine, as_of: dt.date) -> SendReport:
     """Each recruiter's digest by e-mail and chat bot, where configured (off by default)."""
-    settings = get_settings()
-    return send_digests(open_store(settings), settings, as_of)
+    return send_digests(engine, get_settings(), as_of)
 
 
-@flow(name="retention", log_prints=False)
+def run_day(as_of: dt.date | None) -> dt.date:
+    """The day a run is for: the one asked, else today in ``KEEPWARM_TIMEZONE``.
+
+    A scheduled run (no day given) at 07:00 Asia/Shanghai starts at 23:00 UTC the day
+    before: the worker's own date would be yesterday.
+    """
+    return as_of or get_settings().today()
+
+
+@flow(name="retention", log_prints=False, **_HOOKS)
 @withhold_messages
 def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
     """Apply the retention periods: candidates whose outcome is old, and old audit entries.
@@ -175,8 +250,12 @@ def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
     months: the store refuses).
     """
     settings = get_settings()
-    day = today or dt.date.today()
-    engine = open_store(settings)
+    day = run_day(today)
+    with _run_engine() as engine:
+        return _retain(engine, settings, day)
+
+
+def _retain(engine: Engine, settings: Any, day: dt.date) -> dict[str, Any]:
     ids, removed = erasure.retire(engine, day, settings.retention_days, settings.retention_mode)
     if ids:
         audit.record(
@@ -192,26 +271,37 @@ def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
         "mode": settings.retention_mode,
         "rows": removed.rows,
         "audit_entries_purged": purged,
+        "run_results_removed": remove_run_results(older_than_days=KEEP_FAILED_RUN_RESULTS_DAYS),
     }
 
 
-@flow(name="daily-scoring", log_prints=False)
+@flow(name="daily-scoring", log_prints=False, **_HOOKS)
 @withhold_messages
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
-    """Active population as of a day -> features -> scores and reasons -> history -> alerts."""
-    day = as_of or dt.date.today()
-    inputs = day_inputs_task(day)
+    """Active population as of a day -> features -> scores and reasons -> history -> alerts.
+
+    ``as_of`` defaults to today in ``KEEPWARM_TIMEZONE``. One daily run at a time: a
+    second one waits for the first (``DAILY_LOCK_WAIT_SECONDS``), then fails with
+    ``RunLocked``.
+    """
+    day = run_day(as_of)
+    with one_at_a_time(DAILY_LOCK, DAILY_LOCK_WAIT_SECONDS), _run_engine() as engine:
+        return _score_day(engine, day)
+
+
+def _score_day(engine: Engine, day: dt.date) -> tuple[pd.DataFrame, str]:
+    inputs = day_inputs_task(engine, day)
     features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
     scores, version = score_task(features, inputs.candidates)
-    store_task(scores, version)
+    store_task(engine, scores, version)
     audit.record(
-        open_store(get_settings()),
+        engine,
         audit.Actor.flow("daily-scoring"),
         "score",
         "daily-scoring",
         detail={"as_of": day.isoformat(), "candidates": len(scores), "model_version": version},
     )
-    alerts = alerts_task(day, scores["candidate_id"].tolist())
-    plan_task(day, scores, features, alerts)
-    digest_task(day)
+    alerts = alerts_task(engine, day, scores["candidate_id"].tolist())
+    plan_task(engine, day, scores, features, alerts)
+    digest_task(engine, day)
     return scores, version

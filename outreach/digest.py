@@ -129,6 +129,44 @@ def send_digests(engine: Engine, settings: Settings, day: dt.date) -> SendReport
     return report
 
 
+def send_notice(settings: Settings, subject: str, lines: list[str]) -> SendReport:
+    """An operators' notice (a failed scheduled run) to ``KEEPWARM_OPS_EMAIL`` by the
+    digests' SMTP server, and to ``KEEPWARM_OPS_CHAT_WEBHOOK_URL`` as a bot message.
+
+    Never raises: a notice that cannot go out is counted in ``failures`` (the caller is
+    already reporting a failure). The text is the caller's: no candidate data in it.
+    """
+    report = SendReport()
+    notice = Digest(owner="ops", day=dt.date.min, subject=subject, lines=lines, tasks=0, alerts=0)
+    if settings.smtp_host and settings.ops_email:
+        msg = EmailMessage()
+        msg["Subject"] = subject
+        msg["From"] = settings.smtp_from
+        msg["To"] = settings.ops_email
+        msg.set_content(notice.text)
+        try:
+            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:
+                if settings.smtp_starttls:
+                    smtp.starttls()
+                if settings.smtp_user and settings.smtp_password:
+                    smtp.login(settings.smtp_user, settings.smtp_password.get_secret_value())
+                smtp.send_message(msg)
+            report.emails += 1
+        except (OSError, smtplib.SMTPException):
+            report.failures.append("ops: email")
+    if settings.ops_chat_webhook_url:
+        try:
+            with httpx.Client(timeout=10) as http:
+                r = http.post(
+                    settings.ops_chat_webhook_url, json=chat_payload(notice, settings.chat_flavor)
+                )
+                r.raise_for_status()
+            report.chats += 1
+        except httpx.HTTPError:
+            report.failures.append("ops: chat")
+    return report
+
+
 def _email(digests: list[Digest], settings: Settings, report: SendReport) -> None:
     assert settings.smtp_host is not None
     with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=30) as smtp:

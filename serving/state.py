@@ -76,7 +76,7 @@ class AppState:
 
     def today(self) -> dt.date:
         """Today where the recruiters are (``KEEPWARM_TIMEZONE``), not on the host's clock."""
-        return dt.datetime.now(self.zone).date()
+        return self.settings.today()
 
     def tier(self, risk: float) -> Tier:
         if risk >= self.settings.tier_high:

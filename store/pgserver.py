@@ -76,8 +76,14 @@ class PostgresServer:
 
 
 @contextmanager
-def running_postgres(durable: bool = False) -> Iterator[PostgresServer]:
-    """Start a server; ``durable=False`` turns fsync off, which only tests should do."""
+def running_postgres(
+    durable: bool = False, superuser: str = "keepwarm"
+) -> Iterator[PostgresServer]:
+    """Start a server; ``durable=False`` turns fsync off, which only tests should do.
+
+    ``superuser`` names the cluster's superuser (a deployment's own roles, ``keepwarm``
+    among them, are then created as in production: see deploy/create-databases.sql).
+    """
     bindir = _bindir()
     root = Path(tempfile.mkdtemp(prefix="keepwarm-pg-"))
     as_root = os.geteuid() == 0
@@ -86,7 +92,7 @@ def running_postgres(durable: bool = False) -> Iterator[PostgresServer]:
         shutil.chown(root, "postgres", "postgres")
     data = root / "data"
     port = _free_port()
-    server = PostgresServer(root=root, port=port)
+    server = PostgresServer(root=root, port=port, user=superuser)
     server.control = [*prefix, str(bindir / "pg_ctl"), "-D", str(data)]
 
     def run(*args: str) -> None:

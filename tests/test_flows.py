@@ -12,6 +12,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -24,6 +25,7 @@ from store.db import open_store
 from store.ingest import ingest_bundle
 from store.schema import Alert, Candidate, OutreachAction, Score
 from tests.conftest import run_cli
+from tests.outreach.test_digest import bot  # noqa: F401 (a fixture: a local chat-bot receiver)
 from training.config import load_config
 from training.predictor import Predictor
 from training.tracking import MODEL_NAME, configure, load_champion, log_and_register
@@ -245,10 +247,15 @@ def test_a_failed_run_leaves_no_error_message_in_prefects_records(harness: None)
     assert not [m for m in recorded if "MARKschool5e1f" in m]
 
 
-def test_deployments_schedule_scoring_retraining_and_retention(harness: None) -> None:
+def test_deployments_schedule_scoring_retraining_and_retention(
+    harness: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from config import get_settings
     from flows.deploy import deployments
 
-    scoring, retraining, retention = deployments()
+    monkeypatch.setenv("KEEPWARM_TIMEZONE", "Europe/Berlin")  # a subsidiary's recruiters
+    get_settings.cache_clear()
+    scoring, retention, retraining = deployments()  # prefect.yaml's, in its order
     assert scoring.name == "daily-scoring"
     assert retraining.name == "retrain-when-a-season-closes"
     assert retention.name == "retention"
@@ -257,7 +264,161 @@ def test_deployments_schedule_scoring_retraining_and_retention(harness: None) ->
         for d in (scoring, retraining, retention)
     ]
     assert crons == [
-        ("0 7 * * *", "Asia/Shanghai"),
-        ("0 3 1 8 *", "Asia/Shanghai"),
-        ("30 2 * * *", "Asia/Shanghai"),
+        ("0 7 * * *", "Europe/Berlin"),
+        ("0 3 1 8 *", "Europe/Berlin"),
+        ("30 2 * * *", "Europe/Berlin"),
     ]
+
+
+def test_a_scheduled_run_scores_the_recruiters_day_not_the_workers(
+    harness: None, engine: Engine
+) -> None:
+    """07:00 in Shanghai is 23:00 UTC the day before on the worker: the run is for the 2nd."""
+    import time_machine
+
+    from flows.pipeline import daily_scoring_flow
+
+    with time_machine.travel("2024-12-01T23:00:00+00:00", tick=True):
+        scores, _ = daily_scoring_flow()  # as the schedule starts it: no day given
+    assert set(scores["as_of"].astype(str)) == {"2024-12-02"}
+    with engine.connect() as conn:
+        days = conn.execute(select(Score.as_of).distinct()).scalars().all()
+    assert [str(d) for d in days] == ["2024-12-02"]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_failed_daily_run_resumes_from_its_finished_tasks_and_notifies(
+    harness: None,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    bot: tuple[str, list[dict[str, Any]]],  # noqa: F811 (the fixture imported above)
+) -> None:
+    from aiosmtpd.controller import Controller
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.flow_engine import run_flow
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+    from prefect.states import Scheduled
+
+    from config import get_settings
+    from flows import pipeline
+
+    # the digests' mail server is down when the run reaches it
+    port = _free_port()
+    monkeypatch.setenv("KEEPWARM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("KEEPWARM_SMTP_PORT", str(port))
+    monkeypatch.setenv("KEEPWARM_DIGEST_EMAIL_DOMAIN", "corp.example")
+    monkeypatch.setenv("KEEPWARM_OPS_CHAT_WEBHOOK_URL", bot[0])
+    get_settings.cache_clear()
+    monkeypatch.setattr(pipeline.digest_task, "retries", 0)  # it stays down: no need to wait
+
+    first = pipeline.daily_scoring_flow(DAY, return_state=True)
+    assert first.is_failed()
+    run_id = first.state_details.flow_run_id
+    storage = Path(PREFECT_LOCAL_STORAGE_PATH.value())
+    kept = list(storage.glob(f"keepwarm-run-{run_id}-*"))
+    assert len(kept) >= 5  # load-day, build-features, score, store, alerts, plan
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(Score)).scalar_one()
+    assert stored > 100
+    # the operators heard of it, by flow and state, with no candidate in the notice
+    [notice] = bot[1]
+    text = json.dumps(notice, ensure_ascii=False)
+    assert "daily-scoring" in text and "Failed" in text and "2024-12-02" in text
+    assert "K24" not in text  # no candidate id
+
+    # the mail server is back; "Retry" in Prefect's UI schedules the same run again
+    from tests.outreach.test_digest import Inbox
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with get_client(sync_client=True) as client:
+            client.set_flow_run_state(run_id, Scheduled(), force=True)
+            flow_run = client.read_flow_run(run_id)
+        second = run_flow(
+            pipeline.daily_scoring_flow,
+            flow_run=flow_run,
+            parameters={"as_of": DAY},
+            return_type="state",
+        )
+    finally:
+        controller.stop()
+    assert second.is_completed()
+    assert inbox.messages  # the digests went out
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+        )
+    states: dict[str, list[str]] = {}
+    for run in runs:
+        states.setdefault(run.name.rsplit("-", 1)[0], []).append(run.state_name or "")
+    # what had finished was read back, not done again
+    for name in ("load-day", "build-features", "score-and-rank", "store-scores", "plan"):
+        assert "Cached" in states[name], (name, states[name])
+    assert "Completed" in states["digests"]
+    # the finished run's results (candidates' rows) are not kept
+    assert not list(storage.glob(f"keepwarm-run-{run_id}-*"))
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Score)).scalar_one() == stored
+
+
+def test_a_second_daily_run_waits_for_the_first_then_gives_up(
+    harness: None, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows import pipeline
+    from flows.runs import one_at_a_time
+
+    monkeypatch.setattr(pipeline, "DAILY_LOCK_WAIT_SECONDS", 1.0)
+    with one_at_a_time(pipeline.DAILY_LOCK, 10):  # a run in progress holds the slot
+        state = pipeline.daily_scoring_flow(DAY, return_state=True)
+    assert state.is_failed()
+    assert "RunLocked" in (state.message or "") and "another run holds" in (state.message or "")
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Score)).scalar_one() == 0
+
+
+def test_a_daily_run_on_postgresql_holds_one_connection_and_leaves_none(
+    harness: None,
+    served_home: Path,
+    pg_server: Any,
+    small_seasons: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The store role may hold two connections at once: one engine per run needs one."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    from config import get_settings
+    from flows.pipeline import daily_scoring_flow
+
+    role = "kw_" + uuid.uuid4().hex[:8]
+    admin = create_engine(pg_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 2"))
+        conn.execute(text(f"CREATE DATABASE {role} OWNER {role}"))
+    url = pg_server.url(role).replace(f"{pg_server.user}@", f"{role}@")
+    monkeypatch.setenv("KEEPWARM_DATABASE_URL", url)
+    get_settings.cache_clear()
+    store = open_store(get_settings())
+    for folder in small_seasons.values():
+        ingest_bundle(store, folder)
+    store.dispose()
+
+    scores, _ = daily_scoring_flow(DAY)
+    assert len(scores) > 100
+    with admin.connect() as conn:
+        held = conn.execute(
+            text("SELECT count(*) FROM pg_stat_activity WHERE usename = :r"), {"r": role}
+        ).scalar_one()
+    admin.dispose()
+    assert held == 0

@@ -44,3 +44,49 @@ def test_the_training_config_is_the_versioned_one_unless_another_is_named(
     monkeypatch.setenv("KEEPWARM_TRAINING_CONFIG", str(tmp_path / "missing.toml"))
     with pytest.raises(ValueError, match="training_config"):
         Settings()
+
+
+# 07:00 in Shanghai on 2 December, the daily run's scheduled time: 23:00 UTC the day before.
+SCHEDULED = "2024-12-01T23:00:00+00:00"
+
+
+def test_today_is_the_recruiters_day_not_the_hosts() -> None:
+    import datetime as dt
+
+    import time_machine
+
+    from cli.main import _parse_day
+    from config import get_settings
+
+    with time_machine.travel(SCHEDULED, tick=False):
+        assert dt.datetime.now(dt.UTC).date() == dt.date(2024, 12, 1)  # a UTC host's day
+        assert Settings().today() == dt.date(2024, 12, 2)
+        get_settings.cache_clear()
+        assert _parse_day(None) == dt.date(2024, 12, 2)  # `keepwarm score` without --as-of
+        assert Settings(timezone="UTC").today() == dt.date(2024, 12, 1)
+        assert Settings(timezone="America/New_York").today() == dt.date(2024, 12, 1)
+
+
+def test_an_unknown_time_zone_is_refused_by_name() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="not an IANA time zone"):
+        Settings(timezone="Beijing")
+
+
+def test_no_module_takes_today_from_the_hosts_clock() -> None:
+    """``date.today()`` and a naive ``datetime.now()`` are the host's day, not the recruiters'."""
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    packages = ("config", "store", "cli", "features", "training", "serving", "flows", "outreach")
+    # a call, not a mention in a docstring; ``_utcnow()`` helpers pass a time zone
+    naive = re.compile(r"(?<![`\w])(dt\.)?(date\.today|datetime\.now|datetime\.today)\(\)")
+    found = [
+        f"{path.relative_to(root)}:{n}"
+        for package in packages
+        for path in (root / package).rglob("*.py")
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if naive.search(line)
+    ]
+    assert found == []

@@ -1,0 +1,172 @@
+"""What makes a scheduled run safe to leave alone: it resumes, runs alone, reports failure.
+
+- ``RUN_STEP``: the cache policy of every task; with persisted results, a retried run
+  reads back what its finished tasks returned instead of starting over.
+- ``remove_run_results``: persisted results hold candidates' rows; a finished run's are
+  removed, and the retention flow removes what failed runs left.
+- ``one_at_a_time``: a Prefect global concurrency limit of one slot, so two daily runs
+  (a schedule and a manual rerun, two workers) never write the same day at once.
+- ``notify_failure``: a flow's failure hook, sent through the digests' channels.
+
+Imported by ``flows.pipeline`` only, after ``flows.runtime.configure_prefect``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from prefect.cache_policies import CachePolicy
+from prefect.context import FlowRunContext, TaskRunContext
+
+from store.bundle import KeepwarmError
+
+# Persisted task results are named after their run, so that a finished run's can be found
+# and removed: they hold candidates' rows, which keepwarm's retention rules also cover.
+RESULT_PREFIX = "keepwarm-run-"
+
+
+class RunStep(CachePolicy):
+    """The n-th call of a task in one flow run: a retried run reuses what already completed.
+
+    The key is the flow run's id, the task's key and its call index in that run attempt
+    (the flows call their tasks one after another, in a fixed order; Prefect's own
+    ``dynamic_key`` is random). A new run of the same day computes everything again (new
+    events may have arrived); a retry of a failed run ("Retry" on the run in Prefect's
+    UI, or its API) reads back the persisted results of the tasks that had finished.
+    Nothing is hashed, so large frames cost nothing here. A task's own retries keep
+    their first key.
+    """
+
+    def compute_key(
+        self,
+        task_ctx: TaskRunContext,
+        inputs: dict[str, Any],
+        flow_parameters: dict[str, Any],
+        **kwargs: Any,
+    ) -> str | None:
+        if not task_ctx or task_ctx.task_run.flow_run_id is None:
+            return None
+        run = task_ctx.task_run
+        with _LOCK:
+            if run.id not in _KEYS:
+                flow_ctx = FlowRunContext.get()
+                attempt = flow_ctx.flow_run.run_count if flow_ctx and flow_ctx.flow_run else 0
+                slot = (run.flow_run_id, attempt, task_ctx.task.task_key)
+                n = _CALLS.get(slot, 0)
+                _CALLS[slot] = n + 1
+                _KEYS[run.id] = f"{RESULT_PREFIX}{run.flow_run_id}-{task_ctx.task.task_key}-{n}"
+            return _KEYS[run.id]
+
+
+_LOCK = threading.Lock()
+_CALLS: dict[tuple[Any, int, str], int] = {}  # (flow run, attempt, task) -> calls so far
+_KEYS: dict[Any, str] = {}  # task run -> its key
+
+RUN_STEP = RunStep()
+
+
+def remove_run_results(flow_run_id: str | None = None, older_than_days: float | None = None) -> int:
+    """Delete persisted task results: one run's, or every run's older than a number of days.
+
+    Returns how many files went. Results live in Prefect's local result storage
+    (``PREFECT_LOCAL_STORAGE_PATH``, by default ``$KEEPWARM_HOME/prefect/storage``).
+    """
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+
+    folder = Path(PREFECT_LOCAL_STORAGE_PATH.value())
+    if not folder.is_dir():
+        return 0
+    pattern = f"{RESULT_PREFIX}{flow_run_id or ''}*"
+    cutoff = None if older_than_days is None else time.time() - older_than_days * 86400
+    removed = 0
+    for path in folder.glob(pattern):
+        if cutoff is not None and path.stat().st_mtime >= cutoff:
+            continue
+        path.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Retry a failed task unless its error is the user's to fix (``KeepwarmError``).
+
+    A missing champion or a refused row fails at once; a store, MLflow or mail server
+    that did not answer gets the task's retries.
+    """
+    try:
+        state.result()
+    except KeepwarmError:
+        return False
+    except BaseException:
+        return True
+    return True
+
+
+class RunLocked(KeepwarmError):
+    """Another run holds the slot this run needs (e.g. the day's scoring is already running)."""
+
+
+@contextlib.contextmanager
+def one_at_a_time(name: str, wait_seconds: float) -> Iterator[None]:
+    """Hold the one slot of Prefect's global concurrency limit ``name`` (created if missing).
+
+    A second run waits for the slot up to ``wait_seconds``, then fails with ``RunLocked``.
+    The limit lives in the Prefect server, so it holds across workers, machines and the
+    CLI pointed at the same server.
+    """
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.concurrency.sync import concurrency
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            with contextlib.suppress(ObjectAlreadyExists):  # another run created it first
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(name=name, limit=1)
+                )
+    try:
+        slot = concurrency(name, occupy=1, timeout_seconds=wait_seconds, strict=True)
+        slot.__enter__()
+    except TimeoutError:
+        raise RunLocked(
+            f"another run holds {name!r} (waited {wait_seconds:g} s); "
+            "it finishes first, then run this one again"
+        ) from None
+    try:
+        yield
+    finally:
+        slot.__exit__(None, None, None)
+
+
+def notify_failure(flow: Any, flow_run: Any, state: Any) -> None:
+    """A flow's failure or crash, to the operators (``KEEPWARM_OPS_EMAIL``, ``..._CHAT_...``).
+
+    Prefect calls this after the last retry. The notice names the flow, the run, its
+    parameters (days and seasons) and the state's message, which ``withhold_messages``
+    keeps to an error's type and place; it is sent through the digests' channels.
+    """
+    from prefect.settings import PREFECT_UI_URL
+
+    from config import get_settings
+    from outreach.digest import send_notice
+
+    ui = PREFECT_UI_URL.value()
+    link = f"{ui.rstrip('/')}/runs/flow-run/{flow_run.id}" if ui else f"flow run id {flow_run.id}"
+    params = ", ".join(f"{k}={v}" for k, v in (flow_run.parameters or {}).items())
+    subject = f"keepwarm: {flow.name} {state.name.lower()} ({flow_run.name})"
+    lines = [
+        f"Flow: {flow.name} ({params or 'no parameters'})",
+        f"State: {state.name}: {state.message or ''}",
+        f"Run: {link}",
+        "Retry the run in Prefect (it resumes from the tasks that finished), or run "
+        "`keepwarm score --as-of DAY` for a daily run.",
+    ]
+    send_notice(get_settings(), subject, lines)

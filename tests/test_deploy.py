@@ -1,0 +1,322 @@
+"""A company deployment, as the README's "Deploy" section sets it up, tested for real.
+
+PostgreSQL with the roles and databases of ``deploy/create-databases.sql``; the
+processes of ``deploy/systemd/*.service`` started by their own ``ExecStart`` lines,
+with ``deploy/keepwarm.env.example``'s variables (this test's paths and ports in place
+of the example's): ``mlflow server`` on PostgreSQL with its artifact store, ``prefect
+server`` on PostgreSQL, a process worker, and ``keepwarm serve --workers 2``.
+``prefect.yaml``'s deployments are registered with ``prefect deploy``; retraining and
+a daily-scoring run go through the worker; the scores and plans are read back from
+the store and through the API.
+
+Minutes, not seconds (three servers start, a model trains): ``make test-deploy``,
+which CI runs, and not ``make test``. The backup script's test is quick and runs in both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from store.pgserver import PostgresServer, psql_command, running_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+DEPLOY = ROOT / "deploy"
+BIN = Path(sys.executable).parent
+APP_DIR = "/opt/keepwarm"  # where the units expect the checkout; here, this one
+DAY = "2024-12-02"
+# Generous: a busy 2-core machine starts Prefect's server in 10-100 s. A deadline, not
+# a timed assertion: nothing here depends on how fast a step is, only that it ends.
+START_BUDGET = 300
+RUN_BUDGET = 1200
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """KEY=value lines, as systemd's EnvironmentFile= reads them (comments skipped)."""
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            out[key.strip()] = value.strip()
+    return out
+
+
+def unit_command(unit: str, env: dict[str, str], port: int | None = None) -> list[str]:
+    """A unit's ExecStart, with ${VAR} expanded from ``env`` as systemd does."""
+    text_ = (DEPLOY / "systemd" / unit).read_text(encoding="utf-8")
+    [line] = [x for x in text_.splitlines() if x.startswith("ExecStart=")]
+    command = line.removeprefix("ExecStart=").replace(APP_DIR, str(ROOT))
+    command = re.sub(r"\$\{(\w+)\}", lambda m: env[m.group(1)], command)
+    if port is not None:
+        command = re.sub(r"--port \d+", f"--port {port}", command)
+    return shlex.split(command)
+
+
+@dataclass
+class Stack:
+    env: dict[str, str]
+    logs: Path
+    pg: PostgresServer
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, unit: str, port: int | None = None) -> None:
+        log = (self.logs / f"{unit}.log").open("wb")
+        self.processes[unit] = subprocess.Popen(
+            unit_command(unit, self.env, port),
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log(self, unit: str) -> str:
+        path = self.logs / f"{unit}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def await_http(self, unit: str, url: str, ok: tuple[int, ...] = (200,)) -> None:
+        deadline = time.monotonic() + START_BUDGET
+        process = self.processes[unit]
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"{unit} stopped:\n{self.log(unit)}"
+            try:
+                if httpx.get(url, timeout=5).status_code in ok:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(1)
+        pytest.fail(f"{unit} did not answer {url} within {START_BUDGET} s:\n{self.log(unit)}")
+
+    def run(self, *args: str, budget: int = 600) -> subprocess.CompletedProcess[str]:
+        """A command an operator types, in the checkout, with the deployment's environment."""
+        done = subprocess.run(
+            [str(BIN / args[0]), *args[1:]],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=budget,
+            check=False,
+        )
+        assert done.returncode == 0, f"{args}: {done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        return done
+
+    def stop(self) -> None:
+        for process in reversed(self.processes.values()):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("deploy")
+    with running_postgres(superuser="postgres") as pg:
+        # the roles and databases, as the README has the operator create them
+        psql = psql_command(pg, pg.url())
+        passwords = ("-v", "kw_pass='kw'", "-v", "mlflow_pass='ml'", "-v", "prefect_pass='pf'")
+        subprocess.run(
+            [
+                *psql,
+                "-v",
+                "ON_ERROR_STOP=1",
+                *passwords,
+                "-f",
+                str(DEPLOY / "create-databases.sql"),
+            ],
+            check=True,
+            capture_output=True,
+            cwd=pg.root,
+        )
+
+        def url(driver: str, role: str) -> str:
+            # the roles sign in over the server's private socket (trust): no password here
+            return f"postgresql+{driver}://{role}@/{role}?host={pg.root}&port={pg.port}"
+
+        mlflow_port, prefect_port = _port(), _port()
+        example = read_env_file(DEPLOY / "keepwarm.env.example")
+        values = {
+            "KEEPWARM_HOME": str(tmp / "home"),
+            "KEEPWARM_DATABASE_URL": url("psycopg", "keepwarm"),
+            "KEEPWARM_TIMEZONE": "Asia/Shanghai",
+            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+            "KEEPWARM_SECURE_COOKIES": "false",  # plain HTTP here; the proxy does TLS
+            "MLFLOW_BACKEND_STORE_URI": url("psycopg", "mlflow"),
+            "MLFLOW_ARTIFACTS_DESTINATION": str(tmp / "mlartifacts"),
+            "PREFECT_API_DATABASE_CONNECTION_URL": url("asyncpg", "prefect"),
+            "PREFECT_SERVER_API_HOST": "127.0.0.1",
+            "PREFECT_SERVER_API_PORT": str(prefect_port),
+            "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
+            "PREFECT_HOME": str(tmp / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        }
+        assert set(example) == set(values), "the example's variables changed: set them here"
+        # a user's shell (no settings of this test process), then the deployment's file
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+        env = {k: v for k, v in env.items() if not k.startswith("KEEPWARM_")}
+        env.update(values)
+        env["KEEPWARM_TRAINING_CONFIG"] = os.environ["KEEPWARM_TRAINING_CONFIG"]  # small model
+        env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
+        logs = tmp / "logs"
+        logs.mkdir()
+        stack = Stack(env=env, logs=logs, pg=pg)
+        try:
+            stack.start("keepwarm-mlflow.service", port=mlflow_port)
+            stack.start("keepwarm-prefect-server.service")
+            stack.await_http("keepwarm-mlflow.service", f"http://127.0.0.1:{mlflow_port}/health")
+            stack.await_http(
+                "keepwarm-prefect-server.service", f"http://127.0.0.1:{prefect_port}/api/health"
+            )
+            yield stack
+        finally:
+            stack.stop()
+
+
+@pytest.mark.deploy
+def test_a_daily_run_through_the_worker_reaches_the_store_and_the_api(
+    stack: Stack, small_seasons: dict[str, Path]
+) -> None:
+    # the seasons' bundles, as the ATS exports them
+    for folder in small_seasons.values():
+        stack.run("keepwarm", "ingest", str(folder))
+    # the work pool, the deployments of prefect.yaml, and the worker
+    stack.run("prefect", "work-pool", "create", "keepwarm", "--type", "process", "--overwrite")
+    deployed = stack.run("prefect", "deploy", "--all", "--no-prompt")
+    for name in ("daily-scoring", "retention", "retrain-when-a-season-closes"):
+        assert name in deployed.stdout
+    stack.start("keepwarm-prefect-worker.service")
+
+    # the first model: the retraining deployment, through the worker
+    stack.run(
+        "prefect", "deployment", "run", "retrain-on-closed-seasons/retrain-when-a-season-closes",
+        "--watch", "--watch-timeout", str(RUN_BUDGET),
+        budget=RUN_BUDGET + 60,
+    )  # fmt: skip
+    # the day's scoring, through the worker
+    stack.run(
+        "prefect", "deployment", "run", "daily-scoring/daily-scoring",
+        "--param", f"as_of={DAY}", "--watch", "--watch-timeout", str(RUN_BUDGET),
+        budget=RUN_BUDGET + 60,
+    )  # fmt: skip
+    assert stack.processes["keepwarm-prefect-worker.service"].poll() is None
+
+    store = create_engine(stack.env["KEEPWARM_DATABASE_URL"])
+    with store.connect() as conn:
+        scored = conn.execute(
+            text("SELECT count(*), min(model_version) FROM scores WHERE as_of = :d"), {"d": DAY}
+        ).one()
+        owner, planned = conn.execute(
+            text(
+                "SELECT hr_owner, count(*) FROM outreach_actions "
+                "WHERE plan_date = :d AND status = 'planned' "
+                "GROUP BY hr_owner ORDER BY count(*) DESC, hr_owner LIMIT 1"
+            ),
+            {"d": DAY},
+        ).one()
+        mine = conn.execute(
+            text(
+                "SELECT count(*) FROM scores s JOIN candidates c USING (candidate_id) "
+                "WHERE s.as_of = :d AND c.hr_owner = :o"
+            ),
+            {"d": DAY, "o": owner},
+        ).scalar_one()
+    store.dispose()
+    assert scored[0] > 100 and scored[1] == "1"
+    assert planned > 0 and mine > 0
+
+    # the API, as recruiters reach it: two workers, the champion from MLflow's server
+    key = stack.run("keepwarm", "keys", "create", "--role", "hr", "--owner", owner)
+    key_text = key.stdout.strip().splitlines()[-1]
+    api_port = _port()
+    stack.start("keepwarm-api.service", port=api_port)
+    api = f"http://127.0.0.1:{api_port}"
+    stack.await_http("keepwarm-api.service", f"{api}/readyz")
+    headers = {"X-API-Key": key_text}
+    plan = httpx.get(f"{api}/v1/outreach-plan", params={"date": DAY}, headers=headers, timeout=60)
+    assert plan.status_code == 200, plan.text
+    tasks = [a for a in plan.json()["actions"] if a["status"] == "planned"]
+    assert len(tasks) == planned
+    risk = httpx.get(
+        f"{api}/v1/risk-list", params={"as_of": DAY, "limit": 500}, headers=headers, timeout=60
+    )
+    assert risk.status_code == 200, risk.text
+    rows = risk.json()["rows"]
+    assert len(rows) == mine and {r["hr_owner"] for r in rows} == {owner}
+
+
+def test_the_backup_script_dumps_every_database_and_the_artifacts(tmp_path: Path) -> None:
+    from store.pgserver import _bindir
+
+    with running_postgres(superuser="postgres") as pg:
+        psql = psql_command(pg, pg.url())
+        args = ("-v", "kw_pass='kw'", "-v", "mlflow_pass='ml'", "-v", "prefect_pass='pf'")
+        sql = str(DEPLOY / "create-databases.sql")
+        subprocess.run([*psql, "-v", "ON_ERROR_STOP=1", *args, "-f", sql], check=True, cwd=pg.root)
+        socket_ = f"host={pg.root}&port={pg.port}"
+        store = create_engine(f"postgresql+psycopg://keepwarm@/keepwarm?{socket_}")
+        with store.begin() as conn:
+            conn.execute(text("CREATE TABLE marker (x int)"))
+            conn.execute(text("INSERT INTO marker VALUES (42)"))
+        store.dispose()
+        artifacts = tmp_path / "mlartifacts"
+        (artifacts / "1").mkdir(parents=True)
+        (artifacts / "1" / "model.txt").write_text("tree")
+        env_file = tmp_path / "keepwarm.env"
+        env_file.write_text(
+            f"KEEPWARM_DATABASE_URL=postgresql+psycopg://keepwarm@/keepwarm?{socket_}\n"
+            f"MLFLOW_BACKEND_STORE_URI=postgresql+psycopg://mlflow@/mlflow?{socket_}\n"
+            f"PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://prefect@/prefect?{socket_}\n"
+            f"MLFLOW_ARTIFACTS_DESTINATION={artifacts}\n"
+        )
+        env = {
+            "PATH": f"{_bindir()}:/usr/bin:/bin",
+            "KEEPWARM_ENV_FILE": str(env_file),
+            "HOME": str(tmp_path),
+        }
+        done = subprocess.run(
+            ["bash", str(DEPLOY / "backup.sh"), str(tmp_path / "backups")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        [folder] = (tmp_path / "backups").iterdir()
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "keepwarm.dump",
+            "mlartifacts.tar.gz",
+            "mlflow.dump",
+            "prefect.dump",
+        ]
+        listing = subprocess.run(
+            [str(_bindir() / "pg_restore"), "--list", str(folder / "keepwarm.dump")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "TABLE DATA public marker" in listing.stdout
