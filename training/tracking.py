@@ -247,6 +247,11 @@ def log_and_register(
             log_within(result.within, folder)
         mlflow.log_dict({"features": result.model.features_}, "features.json")
         evaluation = evaluation_summary(result.test, result.horizons)
+        if result.within is not None:  # the time-to-renege output, by horizon
+            evaluation["within_30d"] = [
+                {k: (None if pd.isna(v) else v) for k, v in row.items()}
+                for row in result.within.to_dict("records")
+            ]
         mlflow.log_dict(evaluation, "evaluation.json")
         for path in _plots(result, folder):
             mlflow.log_artifact(str(path), artifact_path="plots")

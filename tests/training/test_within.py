@@ -156,3 +156,35 @@ def test_a_model_without_the_time_to_renege_part_serves_risk_alone(tmp_path: Pat
     predictor = Predictor.of(DropoutClassifier.load(tmp_path / "old"))
     M = predictor.matrix(X)
     assert predictor.risk_30d(M, predictor.risk(M)) is None
+
+
+# --- the registered model ----------------------------------------------------------------
+
+
+def test_the_registered_model_gives_both_outputs_and_its_run_the_comparison(
+    served_home: Path,
+) -> None:
+    import mlflow
+
+    from config import get_settings
+    from features.build import build_features
+    from features.population import load_day
+    from store.db import open_store
+    from training.tracking import MODEL_NAME, configure, load_champion, version_details
+
+    settings = get_settings()
+    configure(settings)
+    model, version = load_champion(settings)
+    rows = {r["slice"]: r for r in version_details(settings, version)["evaluation"]["within_30d"]}
+    assert {"all", "horizon=>180d"} <= set(rows)
+    pooled = rows["all"]
+    assert pooled["auc_30d_low"] <= pooled["auc_30d"] <= pooled["auc_30d_high"]
+    engine = open_store(settings)
+    day = load_day(engine, D(2024, 12, 2))
+    feats = build_features(day.events, day.candidates, day.spine, day.content)
+    X = feats[model.features_].head(20).copy()
+    X["role_family"] = X["role_family"].astype(object)
+    engine.dispose()
+    served = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion").predict(X)
+    np.testing.assert_allclose(served["risk_30d"], model.predict_within_proba(X))  # type: ignore[arg-type]
+    assert (served["risk_30d"] <= served["risk"]).all()
