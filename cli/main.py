@@ -121,6 +121,14 @@ def _print_metrics(result: TrainResult) -> None:
             f"{oracle['auc_oracle']:.3f}, model {oracle['auc_model_on_truth']:.3f}, "
             f"share {oracle['share_of_oracle']:.3f}"
         )
+    if result.within is not None:
+        typer.echo('"reneges within 30 days" (AUC, 95% interval over candidates):')
+        for row in result.within.itertuples(index=False):
+            typer.echo(
+                f"  {row.slice:<18} risk_30d {row.auc_30d:.3f} ({row.auc_30d_low:.3f}-"
+                f"{row.auc_30d_high:.3f})  eventual risk {row.auc_eventual:.3f} "
+                f"({row.auc_eventual_low:.3f}-{row.auc_eventual_high:.3f})"
+            )
 
 
 def _prepare_flows() -> None:

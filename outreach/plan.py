@@ -11,7 +11,8 @@ feature rows, open alerts, recent events, the content library):
 - ``make_plan``: urgent work first (an open question, a stuck approval, a
   competing offer, an extension request), the rest ranked by expected benefit
   (risk x (1 - risk) x the action's effect: someone certain to leave, or
-  certain to stay, gains little); a call or content waits ``cooldown_days``
+  certain to stay, gains little; raised by ``urgency_factor`` when much of the
+  risk falls due within 30 days); a call or content waits ``cooldown_days``
   after HR's last contact unless urgent; keeps each recruiter's capacity; a
   stable random holdout gets only the cadence;
 - ``cadence``: the brief's stage cadence, sent for everyone (holdout included):
@@ -81,6 +82,11 @@ class PlanConfig(BaseModel):
         description="No call or content within this many days of HR's last contact, unless urgent",
     )
     pre_start_days: int = Field(default=30, ge=0)
+    urgency_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Extra weight on expected benefit for the share of the risk due within 30 days",
+    )
     # Relative cut in renege risk an action is assumed to bring, until holdout data says better.
     effects: dict[str, float] = Field(
         default_factory=lambda: {
@@ -201,6 +207,18 @@ def pick_content(
     return item, "；".join(zh), "; ".join(en)
 
 
+def urgency_factor(score: Any, cfg: PlanConfig) -> float:
+    """``1 + urgency_weight x risk_30d / risk``: between two equal risks, the one due
+    within 30 days comes first (a renege that is months away can be worked on later;
+    issue 16). 1 when the score has no ``risk_30d`` (a model without the
+    time-to-renege part) or no risk.
+    """
+    risk, soon = float(score.risk), getattr(score, "risk_30d", None)
+    if soon is None or pd.isna(soon) or risk <= 0:
+        return 1.0
+    return 1.0 + cfg.urgency_weight * min(float(soon) / risk, 1.0)
+
+
 def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
@@ -216,7 +234,8 @@ def make_plan(
 ) -> pd.DataFrame:
     """Each recruiter's actions for ``day``, best first, at most their capacity.
 
-    ``scores``: candidate_id, risk, hr_owner. ``features``: the day's feature rows.
+    ``scores``: candidate_id, risk, hr_owner (and risk_30d, if the model has it).
+    ``features``: the day's feature rows.
     ``alerts``: open alerts (candidate_id, kind). ``events``: recent events with content_id.
     """
     feats = features.set_index("candidate_id")
@@ -259,6 +278,7 @@ def make_plan(
             why_zh += " (预警: " + ", ".join(sorted(kinds)) + ")"
             why_en += " (alerts: " + ", ".join(sorted(kinds)) + ")"
         risk = float(s.risk)
+        benefit = cfg.effects.get(action, 0.0) * risk * (1 - risk) * urgency_factor(s, cfg)
         rows.append(
             {
                 "candidate_id": s.candidate_id,
@@ -269,7 +289,7 @@ def make_plan(
                 "reason": why_zh,
                 "reason_en": why_en,
                 "risk": risk,
-                "expected_benefit": round(cfg.effects.get(action, 0.0) * risk * (1 - risk), 5),
+                "expected_benefit": round(benefit, 5),
                 "_urgent": urgent,
             }
         )

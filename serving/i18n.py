@@ -223,6 +223,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "high": ("高", "high"),
     "medium": ("中", "medium"),
     "low": ("低", "low"),
+    # the time-to-renege output, shown as urgency (serving.services.risk.urgency_of)
+    "risk_30d_col": ("30 天内毁约", "Within 30 days"),
+    "risk_30d_help": (
+        "30 天内毁约的可能性：越高越需要尽快跟进",
+        "Chance of reneging within the next 30 days: the higher, the sooner to act",
+    ),
+    "urgency": ("紧急程度", "Urgency"),
+    "urgent": ("紧急", "act now"),
+    "soon": ("本月内", "this month"),
+    "later": ("不急", "not urgent"),
     "no_reply": ("未回复", "no reply"),
     "approval_slow": ("审批慢", "slow approval"),
     "competing_offer": ("竞争 offer", "competing offer"),

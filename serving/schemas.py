@@ -197,6 +197,14 @@ class ScoreRequest(BaseModel):
     )
 
 
+RISK_30D = (
+    "Chance of reneging within 30 days of as_of (the time-to-renege output), never above "
+    "risk; null for a model without one"
+)
+URGENCY = "risk_30d in words: urgent from 10%, soon from 3%, else later"
+Urgency = Literal["urgent", "soon", "later"]
+
+
 class Reason(BaseModel):
     code: str = Field(description="Feature name from the catalogue")
     text_zh: str
@@ -208,6 +216,8 @@ class Reason(BaseModel):
 class ScoreItem(BaseModel):
     candidate_id: str
     risk: float = Field(ge=0, le=1, description="Calibrated probability of reneging")
+    risk_30d: float | None = Field(default=None, ge=0, le=1, description=RISK_30D)
+    urgency: Urgency | None = Field(default=None, description=URGENCY)
     risk_tier: Tier
     rank_percentile: float = Field(
         ge=0, le=100, description="Share of active candidates at or below this risk"
@@ -236,6 +246,8 @@ class RiskRow(BaseModel):
     department: str | None
     role_family: str | None
     risk: float
+    risk_30d: float | None = Field(default=None, ge=0, le=1, description=RISK_30D)
+    urgency: Urgency | None = Field(default=None, description=URGENCY)
     risk_tier: Tier
     reasons: list[Reason]
     alerts: list[str] = Field(

@@ -63,6 +63,9 @@ class DayScores:
     sorted_risk: np.ndarray
     ids: np.ndarray  # candidate ids by row, as plain Python strings
     owners: np.ndarray  # hr_owner by row
+    # chance of reneging within 30 days by row (``Predictor.risk_30d``); None if the model
+    # has no time-to-renege part
+    risk_30d: np.ndarray | None
     # Reasons by row, computed on first request: TreeSHAP costs far more than the risk,
     # and a row's reasons change only when the row does (which makes a new DayScores).
     memo: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
@@ -75,7 +78,8 @@ class DayScores:
         ids = np.array(day.frame["candidate_id"].tolist(), dtype=object)
         owners = np.array(day.meta["hr_owner"].tolist(), dtype=object)
         row = {cid: i for i, cid in enumerate(ids)}
-        return cls(day, model, X, risk, raw, row, np.sort(risk), ids, owners)
+        soon = model.risk_30d(X, risk)
+        return cls(day, model, X, risk, raw, row, np.sort(risk), ids, owners, soon)
 
     def scored(self, rows: list[int]) -> tuple[np.ndarray, list[list[dict[str, Any]]]]:
         """Risk (from the booster, now) and worded reasons (worked out once per row)."""

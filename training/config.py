@@ -34,6 +34,10 @@ class TrainConfig(BaseModel):
     folds: int = Field(5, ge=2)
     early_stopping_rounds: int = Field(40, ge=1)
     rules: RuleThresholds = Field(default_factory=RuleThresholds)
+    # the time-to-renege output: the chance of reneging within this many days of a score
+    within_days: int = Field(30, ge=1)
+    # candidate-clustered bootstrap draws behind its held-out intervals
+    within_boot: int = Field(200, ge=0)
 
 
 def load_config(path: Path | None = None) -> TrainConfig:

@@ -16,11 +16,13 @@ from typing import Any
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
-from training.predictor import CATEGORICAL, ModelRefused, check_features, encode
+from training.predictor import CATEGORICAL, ModelRefused, check_features, encode, within_risk
+
+WITHIN_DIR = "within"  # the time-to-renege model's folder inside a saved model
 
 DEFAULT_PARAMS: dict[str, Any] = {
     "objective": "binary",
@@ -128,6 +130,7 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         folds: int = 5,
         seed: int = 7,
         isotonic_min_positives: int = 1000,
+        within_days: int = 30,
     ) -> None:
         self.params = params
         self.num_boost_round = num_boost_round
@@ -135,10 +138,24 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         self.folds = folds
         self.seed = seed
         self.isotonic_min_positives = isotonic_min_positives
+        self.within_days = within_days
 
     def fit(
-        self, X: pd.DataFrame, y: np.ndarray | pd.Series, groups: np.ndarray | None = None
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray | pd.Series,
+        groups: np.ndarray | None = None,
+        y_within: np.ndarray | pd.Series | None = None,
     ) -> DropoutClassifier:
+        """Fit on feature rows ``X``, labels ``y`` (reneged: 1) and candidate ``groups``.
+
+        With ``y_within`` (reneged within ``within_days`` days of the row's day: 1), a
+        second model of the same kind, on the same rows and folds, gives the
+        time-to-renege output (``within_``, ``predict_within_proba``).
+        """
+        self.within_: DropoutClassifier | None = None
+        if y_within is not None:
+            self.within_ = clone(self).set_params(within_days=0).fit(X, y_within, groups)
         y = np.asarray(y, dtype=float)
         groups = np.asarray(groups if groups is not None else np.arange(len(y)))
         self.features_ = list(X.columns)
@@ -186,6 +203,15 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
+    def predict_within_proba(self, X: pd.DataFrame) -> np.ndarray | None:
+        """Chance of reneging within ``within_days`` days, never above the eventual risk.
+
+        Shape ``(n_rows,)``; None for a model fitted without ``y_within``.
+        """
+        if self.within_ is None:
+            return None
+        return within_risk(self.within_.predict_proba(X)[:, 1], self.predict_proba(X)[:, 1])
+
     # --- native persistence -------------------------------------------------------
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -196,6 +222,8 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
             "params": self.get_params(),
         }
         (folder / "model.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+        if self.within_ is not None:
+            self.within_.save(folder / WITHIN_DIR)
 
     @classmethod
     def load(cls, folder: Path) -> DropoutClassifier:
@@ -209,4 +237,7 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
             raise ModelRefused("the trees' feature names differ from the model's list")
         model.calibration_ = Calibration(**meta["calibration"])
         model.classes_ = np.array([0, 1])
+        # a model saved before the time-to-renege output has none: it serves risk alone
+        within = folder / WITHIN_DIR
+        model.within_ = cls.load(within) if within.is_dir() else None
         return model

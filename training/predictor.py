@@ -12,6 +12,8 @@ risk, its rank among ties and its reasons are the same wherever they are shown.
 - ``rank_order``: highest risk first; ties (an isotonic step) by the trees' own
   score, then by candidate id.
 - ``worded``: a language-free reason with its Chinese and English words.
+- ``within_risk``: the time-to-renege output (the chance of reneging within 30
+  days), bounded by the eventual risk.
 """
 
 from __future__ import annotations
@@ -141,6 +143,15 @@ def _free_handles(handles: list[ctypes.c_void_p]) -> None:
         _LIB.LGBM_FastConfigFree(handle)
 
 
+def within_risk(soon: np.ndarray, risk: np.ndarray) -> np.ndarray:
+    """The chance of reneging within 30 days (``soon``, from the time-to-renege model),
+    held at or below the chance of reneging at all (``risk``): two separately
+    calibrated models may cross, and a recruiter must never read "30% within a
+    month, 20% ever". Shapes ``(n_rows,)``, probabilities in [0, 1].
+    """
+    return np.minimum(np.asarray(soon, dtype=float), np.asarray(risk, dtype=float))
+
+
 @dataclass(frozen=True)
 class Predictor:
     """A fitted model reduced to what scoring needs: booster, calibration, feature names.
@@ -155,6 +166,8 @@ class Predictor:
     calibration: Calibration
     fast_risk: _FastRow
     fast_contrib: _FastRow
+    # the time-to-renege model (reneges within 30 days); None for a model without one
+    within: Predictor | None = None
 
     @classmethod
     def of(cls, model: DropoutClassifier, version: str = "local") -> Predictor:
@@ -169,6 +182,10 @@ class Predictor:
         probe = booster.predict(np.zeros((1, n)), num_threads=1)
         if not np.isfinite(probe).all():
             raise ModelRefused(f"model version {version} predicts non-numbers")
+        soon = getattr(model, "within_", None)
+        within = cls.of(soon, version) if soon is not None else None
+        if within is not None and within.features != tuple(model.features_):
+            raise ModelRefused(f"model version {version}: its two parts read different features")
         return cls(
             str(version),
             booster,
@@ -176,6 +193,7 @@ class Predictor:
             model.calibration_,
             _FastRow(booster, n, _NORMAL),
             _FastRow(booster, n, _CONTRIB),
+            within,
         )
 
     def matrix(self, frame: pd.DataFrame) -> np.ndarray:
@@ -191,6 +209,16 @@ class Predictor:
     def risk(self, X: np.ndarray) -> np.ndarray:
         """Calibrated probability of reneging before the start date; shape ``(n_rows,)``."""
         return np.asarray(self.calibration(self.raw(X)), dtype=float)
+
+    def risk_30d(self, X: np.ndarray, risk: np.ndarray) -> np.ndarray | None:
+        """Chance of reneging within 30 days of the row's day (``within_risk``), given the
+        rows' ``risk``; shape ``(n_rows,)``. None when the model has no time-to-renege part.
+        """
+        if self.within is None:
+            return None
+        if len(X) == 0:
+            return np.empty(0)
+        return within_risk(self.within.risk(X), risk)
 
     def explain(
         self, X: np.ndarray, top: int = 3

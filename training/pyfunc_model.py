@@ -21,8 +21,12 @@ class KeepwarmDropoutModel(PythonModel):
         self.model = DropoutClassifier.load(Path(context.artifacts["model_dir"]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
+        """``risk`` (reneges before the start date) and ``risk_30d`` (within 30 days;
+        NaN for a model without the time-to-renege part), one row per input row."""
         risk = self.model.predict_proba(model_input)[:, 1]
-        return pd.DataFrame({"risk": risk}, index=model_input.index)
+        soon = self.model.predict_within_proba(model_input)
+        risk_30d = soon if soon is not None else float("nan")
+        return pd.DataFrame({"risk": risk, "risk_30d": risk_30d}, index=model_input.index)
 
 
 mlflow.models.set_model(KeepwarmDropoutModel())

@@ -125,7 +125,8 @@ def _signature(features: list[str]) -> ModelSignature:
     inputs = Schema(
         [ColSpec("string" if f == "role_family" else "double", f, required=False) for f in features]
     )
-    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "risk")]))
+    outputs = Schema([ColSpec("double", "risk"), ColSpec("double", "risk_30d")])
+    return ModelSignature(inputs=inputs, outputs=outputs)
 
 
 def _champion(client: MlflowClient) -> tuple[str, DropoutClassifier] | None:
@@ -190,6 +191,18 @@ def decide_promotion(
     return verdict, reason, old_auc
 
 
+def log_within(within: pd.DataFrame, folder: Path) -> None:
+    """The time-to-renege output's held-out comparison (``training.evaluate.within_comparison``)
+    as metrics ``within30.<slice>.<column>`` and the table ``within_30d.csv``."""
+    for row in within.to_dict("records"):
+        slug = str(row["slice"]).replace("=", "_").replace(">", "gt").replace("<", "le")
+        for key, value in row.items():
+            if key != "slice" and value is not None and not pd.isna(value):
+                mlflow.log_metric(f"within30.{slug}.{key}", float(value))
+    within.to_csv(folder / "within_30d.csv", index=False)
+    mlflow.log_artifact(str(folder / "within_30d.csv"))
+
+
 def log_and_register(
     result: TrainResult,
     params: dict[str, object],
@@ -230,8 +243,15 @@ def log_and_register(
                 mlflow.log_metric(f"oracle.{key}", float(value))
         result.metrics.to_csv(folder / "metrics.csv", index=False)
         mlflow.log_artifact(str(folder / "metrics.csv"))
+        if result.within is not None:
+            log_within(result.within, folder)
         mlflow.log_dict({"features": result.model.features_}, "features.json")
         evaluation = evaluation_summary(result.test, result.horizons)
+        if result.within is not None:  # the time-to-renege output, by horizon
+            evaluation["within_30d"] = [
+                {k: (None if pd.isna(v) else v) for k, v in row.items()}
+                for row in result.within.to_dict("records")
+            ]
         mlflow.log_dict(evaluation, "evaluation.json")
         for path in _plots(result, folder):
             mlflow.log_artifact(str(path), artifact_path="plots")

@@ -17,7 +17,7 @@ from store.bundle import KeepwarmError
 from store.schema import Truth
 from training.baselines import fit_logistic, logistic_proba, rules_score
 from training.config import TrainConfig
-from training.evaluate import evaluate, oracle_comparison
+from training.evaluate import evaluate, oracle_comparison, within_comparison
 from training.model import DropoutClassifier
 from training.snapshots import snapshot_spine
 
@@ -39,6 +39,8 @@ class TrainResult:
     metrics: pd.DataFrame
     oracle: dict[str, float | None]
     test: pd.DataFrame  # test snapshots with features, label and every scorer's risk
+    # "reneges within 30 days": risk_30d vs the eventual risk, by horizon (within_comparison)
+    within: pd.DataFrame | None = None
     fingerprint: dict[str, object] = field(default_factory=dict)
     horizons: list[int] = field(default_factory=lambda: [60, 120, 180])  # days-to-start slices
 
@@ -76,7 +78,9 @@ def season_spine(
     if with_truth_days:
         truth = data.truth[data.truth["candidate_id"].isin(pop["candidate_id"])]
         extra = tuple(sorted(set(truth["as_of"])))
-    spine = snapshot_spine(pop, cfg.snapshot_every_days, extra_days=extra)
+    spine = snapshot_spine(
+        pop, cfg.snapshot_every_days, extra_days=extra, within_days=cfg.within_days
+    )
     if spine.empty:
         raise KeepwarmError(f"no finished candidates with outcomes in {', '.join(seasons)}")
     return spine
@@ -86,6 +90,8 @@ def labelled(features: pd.DataFrame, spine: pd.DataFrame, data: SeasonData) -> p
     """Feature rows (in spine order) with their label and season."""
     out = features.copy()
     out["label"] = spine["label"].to_numpy()
+    if "label_30d" in spine.columns:
+        out["label_30d"] = spine["label_30d"].to_numpy()
     season = data.candidates.set_index("candidate_id")["season"]
     out["season"] = out["candidate_id"].map(season).to_numpy()
     return out
@@ -114,16 +120,20 @@ def fingerprint(frame: pd.DataFrame, seasons: list[str]) -> dict[str, object]:
 
 
 def fit_dropout(snapshots: pd.DataFrame, cfg: TrainConfig) -> DropoutClassifier:
-    """The dropout model fitted on labelled snapshots (features, label, candidate_id)."""
+    """The dropout model fitted on labelled snapshots (features, label, candidate_id);
+    with a ``label_30d`` column, its time-to-renege part too (``DropoutClassifier.fit``)."""
+    within = snapshots["label_30d"].to_numpy() if "label_30d" in snapshots.columns else None
     return DropoutClassifier(
         params=cfg.lightgbm,
         num_boost_round=cfg.num_boost_round,
         early_stopping_rounds=cfg.early_stopping_rounds,
         folds=cfg.folds,
+        within_days=cfg.within_days,
     ).fit(
         snapshots[list(FEATURE_NAMES)],
         snapshots["label"].to_numpy(),
         groups=snapshots["candidate_id"].to_numpy(),
+        y_within=within,
     )
 
 
@@ -149,10 +159,16 @@ def fit_and_evaluate(
     truth = truth[truth["candidate_id"].isin(test["candidate_id"])]
     oracle = oracle_comparison(test, truth, scores["keepwarm"], scores["rules"])
     test = test.assign(**{f"risk_{name}": p for name, p in scores.items()})
+    soon = model.predict_within_proba(test[features])
+    within = None
+    if soon is not None and "label_30d" in test.columns:
+        test = test.assign(risk_30d=soon)
+        within = within_comparison(test, cfg.horizons, boot=cfg.within_boot)
     return TrainResult(
         model=model,
         metrics=table,
         oracle=oracle,
+        within=within,
         test=test,
         fingerprint={
             "train": fingerprint(train, train_seasons),

@@ -91,6 +91,8 @@ def risk_list(
             department=_text(r.department),
             role_family=_text(r.role_family),
             risk=round(float(r.risk), 4),
+            risk_30d=None if pd.isna(r.risk_30d) else round(float(r.risk_30d), 4),
+            urgency=r.urgency,
             risk_tier=r.tier,
             reasons=[Reason.model_validate(x) for x in r.reasons],
             alerts=list(r.alerts),

@@ -41,6 +41,8 @@ def _frame(who: Viewer, request: Request) -> tuple[pd.DataFrame, dt.date]:
             t("role_family", lang): rows["role_family"],
             t("risk_col", lang): rows["risk"].round(4),
             t("tier", lang): [t(x, lang) for x in rows["tier"]],
+            t("risk_30d_col", lang): rows["risk_30d"].round(4),
+            t("urgency", lang): [t(u, lang) if isinstance(u, str) else "" for u in rows["urgency"]],
             t("change", lang): rows["change"].round(4),
             t("days_to_start", lang): rows["days_to_start"],
             t("alert", lang): ["; ".join(t(a, lang) for a in al) for al in rows["alerts"]],

@@ -20,7 +20,16 @@ from store.db import upsert
 from store.schema import Score
 from training.predictor import Predictor, rank_order
 
-COLUMNS = ["candidate_id", "as_of", "risk", "rank", "hr_owner", "reasons", "reasons_detail"]
+COLUMNS = [
+    "candidate_id",
+    "as_of",
+    "risk",
+    "risk_30d",
+    "rank",
+    "hr_owner",
+    "reasons",
+    "reasons_detail",
+]
 
 
 def rank_scores(
@@ -31,8 +40,9 @@ def rank_scores(
 ) -> pd.DataFrame:
     """Risk, rank and reasons for feature rows of one day, highest risk first.
 
-    Columns ``COLUMNS``: ``reasons`` the codes joined by ``;``, ``reasons_detail`` the
-    language-free reasons (code, value, contribution) as stored.
+    Columns ``COLUMNS``: ``risk_30d`` the chance of reneging within 30 days (NaN for a
+    model without a time-to-renege part), ``reasons`` the codes joined by ``;``,
+    ``reasons_detail`` the language-free reasons (code, value, contribution) as stored.
     """
     if features.empty:
         return pd.DataFrame(columns=COLUMNS)
@@ -40,6 +50,7 @@ def rank_scores(
     # the trees' score as the service computes it (``DayScores``): ties break alike
     raw = model.raw(X)
     risk = np.asarray(model.calibration(raw), dtype=float)
+    soon = model.risk_30d(X, risk)
     _, _, detail = model.explain(X, top=top)
     owners = candidates.set_index("candidate_id")["hr_owner"]
     ids = features["candidate_id"].to_numpy()
@@ -48,6 +59,7 @@ def rank_scores(
             "candidate_id": ids,
             "as_of": features["as_of"].to_numpy(),
             "risk": risk.round(4),
+            "risk_30d": np.full(len(risk), np.nan) if soon is None else soon.round(4),
             "hr_owner": features["candidate_id"].map(owners).to_numpy(),
             "reasons": [";".join(r["code"] for r in rs) for rs in detail],
             "reasons_detail": detail,

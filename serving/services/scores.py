@@ -14,7 +14,7 @@ from outreach.daily import candidate_owners
 from serving.auth import Principal
 from serving.schemas import ScoreItem
 from serving.scorer import DayScores
-from serving.services.risk import day_scores
+from serving.services.risk import day_scores, urgency_of
 
 if TYPE_CHECKING:
     from serving.state import AppState
@@ -80,10 +80,13 @@ def score_dicts(state: AppState, scores: DayScores, rows: list[int]) -> list[dic
         return []
     risk, reasons = scores.scored(rows)
     version = scores.model.version
+    soon = scores.risk_30d
     return [
         {
             "candidate_id": scores.ids[i],
             "risk": round(r, 4),
+            "risk_30d": None if soon is None else round(float(soon[i]), 4),
+            "urgency": None if soon is None else urgency_of(float(soon[i])),
             "risk_tier": state.tier(r),
             "rank_percentile": pct,
             "reasons": rs,
