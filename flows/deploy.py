@@ -33,11 +33,12 @@ from training.train import closed_seasons  # noqa: E402
 
 @flow(name="retrain-on-closed-seasons")
 def retrain_closed_seasons() -> str:
-    """Train on every closed season but the newest, test on the newest."""
+    """Train on every closed season but the newest, test on the newest, gate against the
+    champion there; a promoted challenger is refitted on every closed season."""
     seasons = closed_seasons(open_store(get_settings()))
     if len(seasons) < 2:
         raise KeepwarmError("retraining needs two closed seasons")
-    _, registered = train_flow(seasons[:-1], seasons[-1], "auto")
+    _, registered = train_flow(seasons[:-1], seasons[-1], "auto", refit_winner=True)
     return f"{registered.version} -> {registered.alias}: {registered.reason}"
 
 
