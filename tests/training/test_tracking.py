@@ -15,12 +15,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from sqlalchemy import Engine
 
+from config import Settings
 from features.catalogue import FEATURE_NAMES
 from store.db import make_engine, migrate
 from store.ingest import ingest_bundle
 from training.config import load_config
 from training.model import DropoutClassifier
-from training.tracking import Champion, decide_promotion
+from training.tracking import Champion, current_champion, decide_promotion, log_and_register
 from training.train import (
     TrainResult,
     fit_and_evaluate,
@@ -168,3 +169,28 @@ def test_the_modes(
     decision = decide_promotion(challenger, promote, champion)  # type: ignore[arg-type]
     assert decision.promoted is promoted
     assert words in decision.reason
+
+
+def test_a_promoted_challenger_is_refitted_on_every_closed_season(
+    challenger: TrainResult, settings: Settings
+) -> None:
+    import mlflow
+
+    done = log_and_register(
+        challenger, {"trained_by": "a test"}, settings, "auto", {}, refit_winner=True
+    )
+    assert done.alias == "champion"
+    assert done.reason.endswith("refitted on 2023-autumn, 2024-autumn")
+    lineage = mlflow.artifacts.load_dict(f"runs:/{done.run_id}/lineage.json")
+    assert lineage["fitted_on"] == ["2023-autumn", "2024-autumn"]
+    assert lineage["train_seasons"] == ["2023-autumn"] and lineage["test_season"] == "2024-autumn"
+    assert lineage["calibrator"] and lineage["chosen_rounds"] > 0
+    assert len(lineage["code.git_commit"]) == 40
+    data = mlflow.artifacts.load_dict(f"runs:/{done.run_id}/data_fingerprint.json")
+    both = data["fitted"]
+    assert both["candidates"] == data["train"]["candidates"] + data["test"]["candidates"]
+    served = current_champion(settings)
+    assert served is not None and served.fitted_on == ["2023-autumn", "2024-autumn"]
+    # the next challenger tested on 2024-autumn meets this champion's recipe, not itself
+    again = decide_promotion(challenger, "auto", served)
+    assert "was fitted on 2024-autumn, the test season" in again.reason
