@@ -140,6 +140,10 @@ def _run_train(
     result, registered = train_flow(train_seasons, test_season, promote, refit_winner)
     _print_metrics(result)
     typer.echo(f"model version {registered.version} -> {registered.alias}: {registered.reason}")
+    if registered.decision is not None and registered.decision.standing is not None:
+        from training.gate import standing_note
+
+        typer.echo(standing_note(registered.decision, "the logistic regression"))
     head = result.headline()
     rounded = {k: None if v is None else round(v, 4) for k, v in head.items()}
     keys = ("auc", "auc_rules", "auc_logistic", "auc_oracle", "share_of_oracle", "ece")

@@ -259,18 +259,9 @@ def gate_decision(
             )
     standing = None
     if p_standing is not None:
-        standing = paired_comparison(
-            test, p_new, p_standing, {"all": masks["all"]}, rules.resamples, rules.level, rules.seed
-        )
+        standing, more = standing_comparison(test, p_new, p_standing, rules)
+        figures.update(more)
         s = standing.row("all", "auc")
-        figures.update(
-            {
-                "standing_auc": float(s["champion"]),
-                "standing_auc_diff": float(s["diff"]),
-                "standing_auc_diff_lo": float(s["lo"]),
-                "standing_auc_diff_hi": float(s["hi"]),
-            }
-        )
         if s["hi"] < 0:
             problems.append(f"{standing_name} beats it: AUC {_fmt(s)}")
     head = f"AUC {auc['challenger']:.4f} vs {champion_name} {auc['champion']:.4f}, gain {_fmt(auc)}"
@@ -279,6 +270,23 @@ def gate_decision(
             False, f"{head}; kept the champion: " + "; ".join(problems), cmp, standing, figures
         )
     return GateDecision(True, f"{head}; promoted", cmp, standing, figures)
+
+
+def standing_comparison(
+    test: pd.DataFrame, p_new: np.ndarray, p_standing: np.ndarray, rules: GateRules
+) -> tuple[Comparison, dict[str, float]]:
+    """The challenger against the simple standing model on the same snapshots (pooled)."""
+    every = {"all": np.ones(len(test), dtype=bool)}
+    cmp = paired_comparison(
+        test, p_new, p_standing, every, rules.resamples, rules.level, rules.seed
+    )
+    s = cmp.row("all", "auc")
+    return cmp, {
+        "standing_auc": float(s["champion"]),
+        "standing_auc_diff": float(s["diff"]),
+        "standing_auc_diff_lo": float(s["lo"]),
+        "standing_auc_diff_hi": float(s["hi"]),
+    }
 
 
 def standing_note(decision: GateDecision, standing_name: str) -> str:

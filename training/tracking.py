@@ -37,7 +37,7 @@ from config import Settings
 from store.bundle import KeepwarmError
 from training.config import GateRules
 from training.fairness import audit_scores, flagged
-from training.gate import GateDecision, gate_decision, standing_note
+from training.gate import GateDecision, gate_decision, standing_comparison, standing_note
 from training.model import DropoutClassifier
 from training.modelcard import build_card, card_markdown
 from training.report import evaluation_summary
@@ -246,13 +246,20 @@ def decide_promotion(
     compared, or, without training snapshots, nothing is promoted. See ``training.gate``.
     """
     rules = rules or (result.config.gate if result.config is not None else GateRules())
-    if promote == "force":
-        return GateDecision(True, "forced with --promote=force")
-    if champion is None:
-        if promote == "never":
-            return GateDecision(False, "no champion yet, but --promote=never")
-        return GateDecision(True, "first model: no champion to beat")
     test = result.test
+    if promote == "force" or champion is None:
+        if promote == "force":
+            decision = GateDecision(True, "forced with --promote=force")
+        elif promote == "never":
+            decision = GateDecision(False, "no champion yet, but --promote=never")
+        else:
+            decision = GateDecision(True, "first model: no champion to beat")
+        if {"risk_keepwarm", "risk_logistic"} <= set(test.columns):
+            # the standing simple model is measured beside every run, gate or not
+            decision.standing, decision.figures = standing_comparison(
+                test, test["risk_keepwarm"].to_numpy(), test["risk_logistic"].to_numpy(), rules
+            )
+        return decision
     test_seasons = _seasons(result, "test")
     seen = (
         sorted(set(champion.fitted_on) & set(test_seasons))

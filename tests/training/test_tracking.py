@@ -169,6 +169,8 @@ def test_the_modes(
     decision = decide_promotion(challenger, promote, champion)  # type: ignore[arg-type]
     assert decision.promoted is promoted
     assert words in decision.reason
+    # the standing logistic challenger is measured beside LightGBM whatever the mode
+    assert decision.standing is not None and "standing_auc_diff_lo" in decision.figures
 
 
 def test_a_promoted_challenger_is_refitted_on_every_closed_season(
