@@ -208,8 +208,8 @@ def compare(
     new, old = done.challenger.version, done.champion.version
     cmp = done.comparison
     typer.echo(
-        f"challenger v{new} vs champion v{old} on {done.season} (fitted on "
-        f"{', '.join(done.challenger.fitted_on or [])} and "
+        f"challenger v{new} vs champion v{old} on {done.season} (v{new} fitted on "
+        f"{', '.join(done.challenger.fitted_on or [])}; v{old} on "
         f"{', '.join(done.champion.fitted_on or [])}); differences are challenger minus "
         f"champion, [{cmp.level:.0%} interval over {cmp.resamples} resamples of candidates]"
     )

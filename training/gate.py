@@ -97,8 +97,10 @@ def segments(test: pd.DataFrame, horizons: list[int]) -> dict[str, np.ndarray]:
     masks: dict[str, np.ndarray] = {"all": np.ones(len(test), dtype=bool)}
     if "days_to_start" in test:
         horizon = horizon_label(test["days_to_start"], horizons).to_numpy()
-        for h in sorted(set(horizon)):
-            masks[f"horizon={h}"] = horizon == h
+        nearest_first = horizon_label(pd.Series([-1e9, *horizons, 1e9]), horizons).unique()
+        for h in nearest_first:
+            if (horizon == h).any():
+                masks[f"horizon={h}"] = horizon == h
     if "competing_offer_signals" in test:
         signal = test["competing_offer_signals"].fillna(0).to_numpy() > 0
         masks["competing_offer=yes"] = signal
