@@ -139,13 +139,19 @@ def _prepare_flows() -> None:
     ensure_prefect_api()
 
 
-def _run_train(train_seasons: list[str], test_season: str, promote: Promote) -> dict[str, object]:
+def _run_train(
+    train_seasons: list[str], test_season: str, promote: Promote, refit_winner: bool = False
+) -> dict[str, object]:
     _prepare_flows()
     from flows.pipeline import train_flow
 
-    result, registered = train_flow(train_seasons, test_season, promote)
+    result, registered = train_flow(train_seasons, test_season, promote, refit_winner)
     _print_metrics(result)
     typer.echo(f"model version {registered.version} -> {registered.alias}: {registered.reason}")
+    if registered.decision is not None and registered.decision.standing is not None:
+        from training.gate import standing_note
+
+        typer.echo(standing_note(registered.decision, "the logistic regression"))
     head = result.headline()
     rounded = {k: None if v is None else round(v, 4) for k, v in head.items()}
     keys = ("auc", "auc_rules", "auc_logistic", "auc_oracle", "share_of_oracle", "ece")
@@ -163,15 +169,82 @@ def train(
     ] = "2023-autumn",
     test_season: Annotated[str, typer.Option(help="The later season to test on.")] = "2024-autumn",
     promote: Annotated[
-        str, typer.Option(help="auto: champion only if it beats the current one; force; never.")
+        str,
+        typer.Option(
+            help="auto: champion only if it beats the current one on a held-out season "
+            "(paired interval); force; never."
+        ),
     ] = "auto",
+    refit_winner: Annotated[
+        bool,
+        typer.Option(help="Refit a promoted model on the training and test seasons together."),
+    ] = False,
 ) -> None:
     """Train on past seasons, test on a later one, register in MLflow, gate promotion."""
     if promote not in ("auto", "force", "never"):
         raise KeepwarmError("--promote must be auto, force or never")
     seasons = [s.strip() for s in train_seasons.split(",") if s.strip()]
-    summary = _run_train(seasons, test_season.strip(), cast(Promote, promote))
+    summary = _run_train(seasons, test_season.strip(), cast(Promote, promote), refit_winner)
     typer.echo(json.dumps(summary))
+
+
+def _ci(row: pd.Series, digits: int = 4) -> str:
+    return f"{row['diff']:+.{digits}f} [{row['lo']:+.{digits}f}, {row['hi']:+.{digits}f}]"
+
+
+@app.command()
+def compare(
+    challenger: Annotated[str, typer.Option(help="The registered version to compare.")],
+    champion: Annotated[
+        str | None, typer.Option(help="The version to compare with (default: the champion).")
+    ] = None,
+    season: Annotated[
+        str | None,
+        typer.Option(help="A closed season neither was fitted on (default: the latest)."),
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option(min=20, help="Resamples of candidates for the intervals.")
+    ] = None,
+) -> None:
+    """Two registered versions on the same held-out snapshots: by horizon, segment and day,
+    with paired 95% intervals (resampling candidates); logged to MLflow."""
+    from training.compare import compare_versions
+    from training.config import load_config
+
+    cfg = load_config()
+    done = compare_versions(get_settings(), cfg, challenger.strip(), champion, season, bootstrap)
+    new, old = done.challenger.version, done.champion.version
+    cmp = done.comparison
+    typer.echo(
+        f"challenger v{new} vs champion v{old} on {done.season} (v{new} fitted on "
+        f"{', '.join(done.challenger.fitted_on or [])}; v{old} on "
+        f"{', '.join(done.champion.fitted_on or [])}); differences are challenger minus "
+        f"champion, [{cmp.level:.0%} interval over {cmp.resamples} resamples of candidates]"
+    )
+    typer.echo(
+        f"{'slice':<24} {'n':>7} {'cand.':>6} {'AUC v' + new:>9} {'AUC v' + old:>9} "
+        f"{'AUC diff':>27} {'log loss diff':>27} {'ECE diff':>27}"
+    )
+    for name in cmp.table["slice"].unique():
+        auc, loss, ece = (cmp.row(name, m) for m in ("auc", "log_loss", "ece"))
+        typer.echo(
+            f"{name:<24} {auc['n']:>7} {auc['candidates']:>6} {auc['challenger']:>9.4f} "
+            f"{auc['champion']:>9.4f} {_ci(auc):>27} {_ci(loss):>27} {_ci(ece):>27}"
+        )
+    typer.echo(
+        f"\nby day: AUC of each and the share of v{old}'s top "
+        f"{cfg.hr_capacity_share:.0%} list that v{new}'s list also holds"
+    )
+    typer.echo(
+        f"{'day':<11} {'n':>6} {'reneges':>8} {'AUC v' + new:>9} {'AUC v' + old:>9} {'overlap':>8}"
+    )
+    for d in done.daily.itertuples(index=False):
+        typer.echo(
+            f"{d.day:<11} {d.n:>6} {d.positives:>8} {d.auc_challenger:>9.4f} "
+            f"{d.auc_champion:>9.4f} {d.top_overlap:>8.1%}"
+        )
+    typer.echo(f"logged as MLflow run {done.run_id}")
+    typer.echo(json.dumps(done.summary()))
 
 
 def _parse_day(value: str | None) -> dt.date:

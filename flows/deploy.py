@@ -38,7 +38,8 @@ from training.train import closed_seasons  # noqa: E402
 
 @flow(name="retrain-on-closed-seasons")
 def retrain_closed_seasons() -> str:
-    """Train on every closed season but the newest, test on the newest."""
+    """Train on every closed season but the newest, test on the newest, gate against the
+    champion there; a promoted challenger is refitted on every closed season."""
     engine = open_store(get_settings())
     try:
         seasons = closed_seasons(engine)
@@ -46,7 +47,7 @@ def retrain_closed_seasons() -> str:
         engine.dispose()
     if len(seasons) < 2:
         raise KeepwarmError("retraining needs two closed seasons")
-    _, registered = train_flow(seasons[:-1], seasons[-1], "auto")
+    _, registered = train_flow(seasons[:-1], seasons[-1], "auto", refit_winner=True)
     return f"{registered.version} -> {registered.alias}: {registered.reason}"
 
 

@@ -107,18 +107,12 @@ def register_task(
     test_season: str,
     promote: Promote,
     fairness: dict[str, Any] | None = None,
+    refit_winner: bool = False,
 ) -> Registered:
-    cfg = load_config()
-    params = {
-        "train_seasons": ",".join(train_seasons),
-        "test_season": test_season,
-        **cfg.lightgbm,
-        "num_boost_round": cfg.num_boost_round,
-        "folds": cfg.folds,
-        "early_stopping_rounds": cfg.early_stopping_rounds,
-        "snapshot_every_days": cfg.snapshot_every_days,
-    }
-    return log_and_register(result, params, get_settings(), promote, fairness)
+    # the seasons, settings, chosen rounds, calibrator and code version come from the
+    # result itself (training.tracking.lineage), as for a run started anywhere else
+    params = {"trained_by": "flow:train"}
+    return log_and_register(result, params, get_settings(), promote, fairness, refit_winner)
 
 
 def _finished(flow: Any, flow_run: Any, state: Any) -> None:
@@ -146,15 +140,26 @@ def _run_engine() -> Iterator[Engine]:
 @flow(name="train", log_prints=False, **_HOOKS)
 @withhold_messages
 def train_flow(
-    train_seasons: list[str], test_season: str, promote: Promote = "auto"
+    train_seasons: list[str],
+    test_season: str,
+    promote: Promote = "auto",
+    refit_winner: bool = False,
 ) -> tuple[TrainResult, Registered]:
-    """Snapshots -> features -> fit -> evaluate -> bias audit -> log -> register/promote."""
+    """Snapshots -> features -> fit -> evaluate -> bias audit -> gate -> log -> register.
+
+    With ``refit_winner``, a challenger the gate promotes is refitted on the training and
+    test seasons together before it is registered (training.tracking.log_and_register).
+    """
     with _run_engine() as engine:
-        return _train(engine, train_seasons, test_season, promote)
+        return _train(engine, train_seasons, test_season, promote, refit_winner)
 
 
 def _train(
-    engine: Engine, train_seasons: list[str], test_season: str, promote: Promote
+    engine: Engine,
+    train_seasons: list[str],
+    test_season: str,
+    promote: Promote,
+    refit_winner: bool,
 ) -> tuple[TrainResult, Registered]:
     cfg = load_config()
     data = load_data_task(engine)
@@ -172,7 +177,7 @@ def _train(
     )
     result = fit_task(train, test, data, train_seasons, test_season)
     fairness = fairness_task(engine, result)
-    registered = register_task(result, train_seasons, test_season, promote, fairness)
+    registered = register_task(result, train_seasons, test_season, promote, fairness, refit_winner)
     return result, registered
 
 

@@ -18,14 +18,14 @@
 # finished season (never seen in training, split by season), compare it with the
 # champion on the same snapshots, check its calibration, read the reasons it gives
 # for a few candidates, and replay a simulated season under the outreach policies.
-# Nothing is registered here: `keepwarm train` does that.
+# The run is logged to MLflow by the one training-run path (lineage, metrics, bias
+# audit, the gate's view) but not registered: `keepwarm train` does that.
 
 # %%
 import os
 
 import matplotlib.pyplot as plt
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from config import get_settings
 from features.catalogue import FEATURE_NAMES
@@ -34,7 +34,7 @@ from store.db import open_store
 from training.config import load_config
 from training.predictor import Predictor, worded
 from training.report import calibration_table
-from training.tracking import load_champion
+from training.tracking import log_and_register
 from training.train import closed_seasons, load_season_data, train_model
 
 settings = get_settings()
@@ -51,16 +51,21 @@ result.metrics.query("slice == 'all'")[["scorer", "n", "auc", "pr_auc", "ece", "
 
 # %% [markdown]
 # ## Against the champion
-# The champion scores the same held-out snapshots. A challenger is promoted only
-# if it does better there (`keepwarm train --promote auto`).
+# The promotion gate's view, as `keepwarm train --promote auto` would decide: both
+# score the same held-out snapshots (or, when the champion was fitted on this season,
+# its recipe refitted on the challenger's seasons); intervals are paired and resample
+# candidates. The run is logged, not registered.
 
 # %%
-champion, version = load_champion(settings)
+run = log_and_register(
+    result, {"trained_by": "notebooks/model_report"}, settings, "never", register=False
+)
+print(f"MLflow run {run.run_id}: {run.reason}")
 test = result.test
 y = test["label"].to_numpy()
-auc_new = roc_auc_score(y, test["risk_keepwarm"])
-auc_champion = roc_auc_score(y, champion.predict_proba(test)[:, 1])
-print(f"challenger AUC {auc_new:.4f} vs champion v{version} {auc_champion:.4f} on {TEST}")
+if run.decision is not None and run.decision.comparison is not None:
+    table = run.decision.comparison.table
+    print(table[["slice", "metric", "challenger", "champion", "diff", "lo", "hi"]].round(4))
 
 # %% [markdown]
 # ## Calibration

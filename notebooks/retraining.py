@@ -76,13 +76,23 @@ result.metrics.query("slice == 'all' or slice.str.startswith('horizon')", engine
 
 # %% [markdown]
 # ## 4. Register, and let the gate decide
-# The run (parameters, data fingerprint, metrics, plots, evaluation) goes to MLflow;
-# the new version becomes champion only if it beats the current one on the same
-# test season.
+# The run goes to MLflow by the same path as the scheduled flow's: seasons, settings,
+# chosen rounds, calibrator, code version, data fingerprint, metrics, plots, bias
+# audit. The new version becomes champion only if, on a season neither model was
+# fitted on, the 95% interval of its AUC gain (paired, resampling candidates) clears
+# zero and no horizon's log loss or ECE is surely worse; a champion fitted on the
+# test season is compared through its recipe refitted on the same training seasons.
+# A promoted model is then refitted on every closed season, as the flow does.
 
 # %%
-registered = log_and_register(result, {"trained_by": "notebooks/retraining"}, settings, "auto")
+registered = log_and_register(
+    result, {"trained_by": "notebooks/retraining"}, settings, "auto", refit_winner=True
+)
 print(f"v{registered.version} -> {registered.alias}: {registered.reason}")
+decision = registered.decision
+if decision is not None and decision.comparison is not None:
+    shown = decision.comparison.table.query("metric == 'auc' or slice == 'all'")
+    print(shown[["slice", "metric", "challenger", "champion", "diff", "lo", "hi"]].round(4))
 
 # %%
 import pandas as pd  # noqa: E402

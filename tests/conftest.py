@@ -48,6 +48,7 @@ LONG_FILES = (
     "tests/serving/test_faults.py",  # 113
     "tests/outreach/test_replay.py",  # 96
     "tests/test_flows.py",  # 82
+    "tests/training/test_tracking.py",  # ~60: five models fitted to probe the gate
     "tests/test_cli.py",  # 57
     "tests/serving/test_console.py",  # 51
     "tests/serving/test_api.py",  # 36

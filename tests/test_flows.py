@@ -58,6 +58,14 @@ def test_train_flow_registers_the_model_with_its_evidence(
     assert run.data.metrics["keepwarm.all.auc"] == pytest.approx(head["auc"])
     assert run.data.tags["promotion.decision"] == "champion"
     assert run.data.params["folds"] == str(load_config().folds)  # the configuration it used
+    # lineage: seasons, what fitting chose, and the code it ran
+    assert run.data.params["train_seasons"] == "2023-autumn"
+    assert run.data.params["fitted_on"] == "2023-autumn"
+    assert int(run.data.params["chosen_rounds"]) == result.model.rounds_
+    assert run.data.params["calibrator"] == result.model.calibration_.kind
+    assert run.data.params["trained_by"] == "flow:train"
+    assert run.data.tags["code.package_version"]
+    assert len(run.data.tags.get("code.git_commit", "")) == 40
     artifacts = {a.path for a in client.list_artifacts(first.run_id)}
     assert {
         "plots",
@@ -68,6 +76,8 @@ def test_train_flow_registers_the_model_with_its_evidence(
         "fairness.json",
         "model_card.json",
         "model_card.md",
+        "lineage.json",
+        "promotion.json",
     } <= artifacts
     # the bias audit runs with every training: logged, and any breach named in the decision
     assert "fairness.gender.min_impact_ratio" in run.data.metrics
@@ -87,9 +97,13 @@ def test_train_flow_registers_the_model_with_its_evidence(
 
     # the gate's decision reaches the registry: a model no better than the champion is
     # registered as the challenger, and the champion keeps serving
-    same = log_and_register(result, {"train_seasons": "2023-autumn"}, settings, "auto")
+    same = log_and_register(result, {"trained_by": "a test"}, settings, "auto")
     assert (same.version, same.alias) == ("2", "challenger")
-    assert "does not beat" in same.reason
+    assert "does not clear zero" in same.reason
+    gate = mlflow.artifacts.load_dict(f"runs:/{same.run_id}/promotion.json")
+    assert {r["slice"] for r in gate["comparison"]} >= {"all", "horizon=<=60d"}
+    assert "LightGBM vs the logistic regression" in gate["standing_challenger"]
+    assert client.get_run(same.run_id).data.metrics["promotion.auc_diff"] == 0
     aliases = client.get_registered_model(MODEL_NAME).aliases
     assert {a: str(v) for a, v in aliases.items()} == {
         "champion": first.version,

@@ -23,6 +23,20 @@ class RuleThresholds(BaseModel):
     approval_pending_days: int = 2
 
 
+class GateRules(BaseModel):
+    """What a challenger must show on a held-out season to become champion (training.gate).
+
+    Intervals are paired and resample candidates; ``level`` is their coverage.
+    """
+
+    min_auc_gain: float = Field(default=0.0, ge=0)  # the AUC gain's lower bound must exceed this
+    max_log_loss_regression: float = Field(default=0.0, ge=0)  # refused if surely worse by more
+    max_ece_regression: float = Field(default=0.0, ge=0)
+    resamples: int = Field(default=300, ge=20)
+    level: float = Field(default=0.95, gt=0.5, lt=1)
+    seed: int = 7
+
+
 class TrainConfig(BaseModel):
     snapshot_every_days: int = Field(7, ge=1)
     hr_capacity_share: float = Field(0.05, gt=0, le=1)
@@ -38,6 +52,7 @@ class TrainConfig(BaseModel):
     within_days: int = Field(30, ge=1)
     # candidate-clustered bootstrap draws behind its held-out intervals
     within_boot: int = Field(200, ge=0)
+    gate: GateRules = Field(default_factory=GateRules)
 
 
 def load_config(path: Path | None = None) -> TrainConfig:

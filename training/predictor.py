@@ -30,7 +30,7 @@ import pandas as pd
 from lightgbm.basic import _LIB, _c_str, _safe_call
 
 from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES, reason_text
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 
 if TYPE_CHECKING:
     from training.model import Calibration, DropoutClassifier

@@ -8,9 +8,12 @@ the model by alias (``models:/keepwarm-dropout@champion``), never by a path.
 from __future__ import annotations
 
 import logging
+import shutil
+import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,16 +29,19 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.types import ColSpec, Schema
+from sklearn.base import clone
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from config import Settings
 from store.bundle import KeepwarmError
-from training.fairness import flagged
+from training.config import GateRules
+from training.fairness import audit_scores, flagged
+from training.gate import GateDecision, gate_decision, standing_comparison, standing_note
 from training.model import DropoutClassifier
 from training.modelcard import build_card, card_markdown
 from training.report import evaluation_summary
-from training.train import TrainResult
+from training.train import TrainResult, fingerprint
 
 MODEL_NAME = "keepwarm-dropout"
 EXPERIMENT = "keepwarm-dropout"
@@ -47,10 +53,14 @@ _NOT_FOUND = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PA
 
 @dataclass
 class Registered:
+    """A logged training run: its registered version and alias ("" and "unregistered" for
+    a run logged without registering), the gate's reason, and the decision with figures."""
+
     run_id: str
     version: str
     alias: str
     reason: str
+    decision: GateDecision | None = None
 
 
 def configure(settings: Settings) -> MlflowClient:
@@ -129,12 +139,37 @@ def _signature(features: list[str]) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def _champion(client: MlflowClient) -> tuple[str, DropoutClassifier] | None:
+@dataclass
+class Champion:
+    """The serving model, and the seasons its trees and calibration were fitted on.
+
+    ``fitted_on`` is None when its run did not record them: the gate then treats every
+    season as possibly seen.
+    """
+
+    version: str
+    model: DropoutClassifier
+    fitted_on: list[str] | None
+
+
+def _fitted_on(run_id: str | None) -> list[str] | None:
+    """The seasons a run's model was fitted on (lineage.json, else its data fingerprint)."""
+    if not run_id:
+        return None
+    lineage = _run_dict(run_id, "lineage.json")
+    if lineage.get("fitted_on"):
+        return [str(s) for s in lineage["fitted_on"]]
+    train = _run_dict(run_id, "data_fingerprint.json").get("train") or {}
+    seasons = train.get("seasons")
+    return [str(s) for s in seasons] if seasons else None
+
+
+def _champion(client: MlflowClient) -> Champion | None:
     try:
         mv = client.get_model_version_by_alias(MODEL_NAME, "champion")
     except MlflowException:
         return None
-    return mv.version, load_model_version(mv.version)
+    return Champion(str(mv.version), load_model_version(mv.version), _fitted_on(mv.run_id))
 
 
 def load_model_version(model_version: str) -> DropoutClassifier:
@@ -143,6 +178,23 @@ def load_model_version(model_version: str) -> DropoutClassifier:
             artifact_uri=f"models:/{MODEL_NAME}/{model_version}", dst_path=tmp
         )
         return DropoutClassifier.load(Path(local) / "artifacts" / "model_dir")
+
+
+def load_version(settings: Settings, model_version: str) -> Champion:
+    """A registered version, with the seasons it was fitted on; KeepwarmError if none."""
+    client = configure(settings)
+    try:
+        mv = client.get_model_version(MODEL_NAME, model_version)
+    except MlflowException as exc:
+        if exc.error_code not in _NOT_FOUND:
+            raise
+        raise KeepwarmError(f"no model version {model_version} of {MODEL_NAME}") from exc
+    return Champion(str(mv.version), load_model_version(str(mv.version)), _fitted_on(mv.run_id))
+
+
+def current_champion(settings: Settings) -> Champion | None:
+    """The version behind the ``champion`` alias with its fitted-on seasons, or None."""
+    return _champion(configure(settings))
 
 
 def load_champion(settings: Settings) -> tuple[DropoutClassifier, str]:
@@ -159,36 +211,202 @@ def load_champion(settings: Settings) -> tuple[DropoutClassifier, str]:
     return load_model_version(mv.version), str(mv.version)
 
 
+def _seasons(result: TrainResult, key: str) -> list[str]:
+    part = result.fingerprint.get(key)
+    if isinstance(part, dict) and part.get("seasons"):
+        return [str(s) for s in part["seasons"]]
+    frame = result.test if key == "test" else result.train
+    if frame is None or "season" not in frame:
+        return []
+    return sorted(str(s) for s in frame["season"].unique())
+
+
+def refit_recipe(model: DropoutClassifier, train: pd.DataFrame) -> DropoutClassifier:
+    """``model``'s recipe (its parameters and the features of it the data still has)
+    fitted afresh on ``train`` (labelled snapshots with ``candidate_id``)."""
+    features = [f for f in model.features_ if f in train.columns]
+    if not features:
+        raise KeepwarmError("none of the champion's features exist in this data")
+    recipe = clone(model)
+    return recipe.fit(
+        train[features], train["label"].to_numpy(), groups=train["candidate_id"].to_numpy()
+    )
+
+
 def decide_promotion(
-    result: TrainResult, promote: Promote, champion: tuple[str, DropoutClassifier] | None
-) -> tuple[bool, str, float | None]:
-    """The promotion gate: whether the new model becomes champion, why, and the AUC the
-    champion (``(version, model)``, or None) reaches on the new model's test season."""
-    new_auc = float(result.metrics.query("scorer == 'keepwarm' and slice == 'all'")["auc"].iloc[0])
-    if promote == "force":
-        return True, "forced with --promote=force", None
-    if champion is None:
-        if promote == "never":
-            return False, "no champion yet, but --promote=never", None
-        return True, "first model: no champion to beat", None
-    old_version, old_model = champion
+    result: TrainResult,
+    promote: Promote,
+    champion: Champion | None,
+    rules: GateRules | None = None,
+) -> GateDecision:
+    """The promotion gate: whether the new model becomes champion, and why, with figures.
+
+    The champion is scored on the challenger's test season only if it was not fitted on
+    it and has every feature it needs; otherwise its recipe (parameters, and the features
+    that still exist) is refitted on the challenger's training snapshots and that refit is
+    compared, or, without training snapshots, nothing is promoted. See ``training.gate``.
+    """
+    rules = rules or (result.config.gate if result.config is not None else GateRules())
     test = result.test
-    missing = [f for f in old_model.features_ if f not in test.columns]
-    if missing:
-        old_auc = None
-        verdict = new_auc is not None
-        reason = f"champion v{old_version} needs features this data lacks; replaced"
+    if promote == "force" or champion is None:
+        if promote == "force":
+            decision = GateDecision(True, "forced with --promote=force")
+        elif promote == "never":
+            decision = GateDecision(False, "no champion yet, but --promote=never")
+        else:
+            decision = GateDecision(True, "first model: no champion to beat")
+        if {"risk_keepwarm", "risk_logistic"} <= set(test.columns):
+            # the standing simple model is measured beside every run, gate or not
+            decision.standing, decision.figures = standing_comparison(
+                test, test["risk_keepwarm"].to_numpy(), test["risk_logistic"].to_numpy(), rules
+            )
+        return decision
+    test_seasons = _seasons(result, "test")
+    seen = (
+        sorted(set(champion.fitted_on) & set(test_seasons))
+        if champion.fitted_on is not None
+        else None
+    )
+    missing = [f for f in champion.model.features_ if f not in test.columns]
+    name = f"champion v{champion.version}"
+    if seen == [] and not missing:
+        p_old = champion.model.predict_proba(test[champion.model.features_])[:, 1]
     else:
-        old_auc = float(roc_auc_score(test["label"], old_model.predict_proba(test)[:, 1]))
-        verdict = new_auc > old_auc
-        word = "beats" if verdict else "does not beat"
-        reason = (
-            f"AUC {new_auc:.4f} {word} champion v{old_version} at {old_auc:.4f} "
-            "on the same test season"
+        why = (
+            f"needs features this data lacks ({', '.join(missing[:5])})"
+            if missing
+            else "has no record of its training seasons"
+            if seen is None
+            else f"was fitted on {', '.join(seen)}, the test season"
         )
+        if result.train is None:
+            return GateDecision(
+                False,
+                f"{name} {why}: no honest comparison and no training snapshots to refit its "
+                "recipe on; kept the champion",
+            )
+        refit = refit_recipe(champion.model, result.train)
+        p_old = refit.predict_proba(test[refit.features_])[:, 1]
+        trained = ", ".join(_seasons(result, "train")) or "the challenger's seasons"
+        name = f"{name} ({why}; its recipe refitted on {trained})"
+    decision = gate_decision(
+        test,
+        test["risk_keepwarm"].to_numpy(),
+        p_old,
+        result.horizons,
+        rules,
+        name,
+        test["risk_logistic"].to_numpy() if "risk_logistic" in test else None,
+    )
     if promote == "never":
-        return False, reason + " (--promote=never)", old_auc
-    return verdict, reason, old_auc
+        decision.promoted = False
+        decision.reason += " (--promote=never)"
+    return decision
+
+
+def code_version() -> dict[str, str]:
+    """The code a run was trained with: package version, and the git commit if a checkout."""
+    out = {"code.package_version": _package_version()}
+    root = Path(__file__).resolve().parents[1]
+    if (root / ".git").exists():
+        try:
+            commit = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return out
+        out["code.git_commit"] = commit
+        out["code.git_dirty"] = "true" if dirty else "false"
+    return out
+
+
+def _package_version() -> str:
+    try:
+        return version("keepwarm")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def lineage(result: TrainResult, fitted_on: list[str]) -> dict[str, Any]:
+    """Everything needed to say how a model was made: seasons, settings, what fitting chose."""
+    model = result.model
+    cfg = result.config
+    return {
+        "train_seasons": _seasons(result, "train"),
+        "test_season": ",".join(_seasons(result, "test")),
+        "fitted_on": fitted_on,
+        "settings": cfg.model_dump(mode="json") if cfg is not None else None,
+        "chosen_rounds": int(getattr(model, "rounds_", 0)),
+        "calibrator": getattr(getattr(model, "calibration_", None), "kind", None),
+        "features": len(model.features_),
+        "model_params": {k: v for k, v in model.get_params().items() if k != "params"},
+        **code_version(),
+    }
+
+
+def _flat_params(lin: dict[str, Any]) -> dict[str, str]:
+    """The lineage as MLflow parameters (flat keys, values as text, at most 6000 chars)."""
+    out = {
+        "train_seasons": ",".join(lin["train_seasons"]),
+        "test_season": lin["test_season"],
+        "fitted_on": ",".join(lin["fitted_on"]),
+        "chosen_rounds": str(lin["chosen_rounds"]),
+        "calibrator": str(lin["calibrator"]),
+        "features": str(lin["features"]),
+    }
+    for k, v in lin["model_params"].items():
+        out[f"model.{k}"] = str(v)
+    settings = lin.get("settings") or {}
+    for k, v in settings.items():
+        if isinstance(v, dict):
+            for kk, vv in v.items():
+                out[f"{k}.{kk}"] = str(vv)[:6000]
+        else:
+            out[k] = str(v)[:6000]
+    return out
+
+
+PYFUNC_MODULES = (
+    "training/__init__.py",
+    "training/model.py",
+    "training/predictor.py",
+    "features/__init__.py",
+    "features/catalogue.py",
+    "store/__init__.py",
+    "store/errors.py",
+)
+
+
+def _code_bundle(folder: Path) -> list[str]:
+    """The keepwarm modules the pyfunc imports, copied as packages (MLflow ``code_paths``)."""
+    root = Path(__file__).resolve().parents[1]
+    for rel in PYFUNC_MODULES:
+        dest = folder / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(root / rel, dest)
+    return sorted({str(folder / rel.split("/")[0]) for rel in PYFUNC_MODULES})
+
+
+PYFUNC_REQUIREMENTS = ("lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "mlflow")
+
+
+def _refit_on_all(result: TrainResult) -> tuple[DropoutClassifier, pd.DataFrame]:
+    """The challenger's recipe fitted again on its training and test snapshots together."""
+    assert result.train is not None
+    cols = [*result.model.features_, "label", "candidate_id", "as_of", "season"]
+    both = pd.concat([result.train[cols], result.test[cols]], ignore_index=True)
+    return refit_recipe(result.model, both), both
 
 
 def log_within(within: pd.DataFrame, folder: Path) -> None:
@@ -205,21 +423,58 @@ def log_within(within: pd.DataFrame, folder: Path) -> None:
 
 def log_and_register(
     result: TrainResult,
-    params: dict[str, object],
+    params: Mapping[str, object] | None,
     settings: Settings,
     promote: Promote = "auto",
     fairness: dict[str, Any] | None = None,
+    refit_winner: bool = False,
+    register: bool = True,
 ) -> Registered:
-    """One MLflow run: params, data fingerprint, metrics, plots, model; then the alias."""
+    """The one logging path of a training run: lineage, data fingerprint, held-out metrics,
+    plots, bias audit, the gate's decision and figures; then the model, registered, and
+    its alias.
+
+    ``params`` adds to the lineage (who started the run, say). Without ``fairness`` the bias
+    audit of the test season is computed here. With ``refit_winner``, a promoted challenger
+    is refitted on its training and test seasons (every closed season, when the caller
+    trained on all but the newest) and that refit is what is registered; its held-out
+    figures are the recipe's, measured before the refit. With ``register=False`` the run
+    (the gate's view included) is logged and the model stays unregistered.
+    """
     client = configure(settings)
+    # a forced promotion needs no champion: it is not downloaded
+    champion = None if promote == "force" else _champion(client)
+    decision = decide_promotion(result, promote, champion)
+    reason = decision.reason
+    note = standing_note(decision, "the logistic regression")
+    model, fitted_on = result.model, _seasons(result, "train")
+    fingerprints = dict(result.fingerprint)
+    if decision.promoted and refit_winner and result.train is not None:
+        model, both = _refit_on_all(result)
+        fitted_on = sorted(set(fitted_on) | set(_seasons(result, "test")))
+        fingerprints["fitted"] = fingerprint(both, fitted_on)
+        reason += f"; refitted on {', '.join(fitted_on)}"
+    if fairness is None:
+        from store.db import open_store
+
+        share = result.config.hr_capacity_share if result.config is not None else 0.05
+        test = result.test.rename(columns={"risk_keepwarm": "risk"})
+        fairness = audit_scores(open_store(settings), test, share)
+    lin = lineage(result, fitted_on)
+    logged: dict[str, object] = {
+        **_flat_params(lin),
+        **{k: str(v) for k, v in (params or {}).items()},
+    }
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run() as run:
         folder = Path(tmp)
-        mlflow.log_params({k: str(v) for k, v in params.items()})
-        mlflow.log_dict(result.fingerprint, "data_fingerprint.json")
+        mlflow.log_params(logged)
+        mlflow.log_dict(lin, "lineage.json")
+        mlflow.set_tags({k: v for k, v in lin.items() if k.startswith("code.")})
+        mlflow.log_dict(fingerprints, "data_fingerprint.json")
         mlflow.set_tags(
             {
                 f"data.{k}.sha256": str(v["sha256"])  # type: ignore[index]
-                for k, v in result.fingerprint.items()
+                for k, v in fingerprints.items()
             }
         )
         for row in result.metrics.itertuples(index=False):
@@ -245,7 +500,7 @@ def log_and_register(
         mlflow.log_artifact(str(folder / "metrics.csv"))
         if result.within is not None:
             log_within(result.within, folder)
-        mlflow.log_dict({"features": result.model.features_}, "features.json")
+        mlflow.log_dict({"features": model.features_}, "features.json")
         evaluation = evaluation_summary(result.test, result.horizons)
         if result.within is not None:  # the time-to-renege output, by horizon
             evaluation["within_30d"] = [
@@ -256,62 +511,71 @@ def log_and_register(
         for path in _plots(result, folder):
             mlflow.log_artifact(str(path), artifact_path="plots")
 
+        # the bias audit of the test season: logged, and any four-fifths breach is
+        # written into the promotion decision for a person to weigh
+        mlflow.log_dict(fairness, "fairness.json")
+        for by, part in fairness.items():
+            if part.get("min_impact_ratio") is not None:
+                mlflow.log_metric(f"fairness.{by}.min_impact_ratio", part["min_impact_ratio"])
+        breaches = flagged(fairness)
+        mlflow.set_tag("fairness.flagged", "; ".join(breaches) or "none")
+        if breaches:
+            reason += "; fairness flagged: " + "; ".join(breaches)
+
         model_dir = folder / "model_dir"
-        result.model.save(model_dir)
-        example = result.test[result.model.features_].head(5).copy()
-        example["role_family"] = example["role_family"].astype(object)
-        signature = _signature(result.model.features_)
+        model.save(model_dir)
+        example = result.test[model.features_].head(5).copy()
+        if "role_family" in example:
+            example["role_family"] = example["role_family"].astype(object)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=str(PYFUNC_CODE),
             artifacts={"model_dir": str(model_dir)},
-            signature=signature,
+            code_paths=_code_bundle(folder / "code"),
+            signature=_signature(model.features_),
             input_example=example,
-            pip_requirements=[
-                f"{p}=={version(p)}"
-                for p in ("lightgbm", "pandas", "numpy", "scikit-learn", "mlflow")
-            ],
-            registered_model_name=MODEL_NAME,
+            pip_requirements=[f"{p}=={version(p)}" for p in PYFUNC_REQUIREMENTS],
+            registered_model_name=MODEL_NAME if register else None,
         )
-        model_version = str(info.registered_model_version)
-        # a forced promotion needs no champion: it is not downloaded
-        champion = None if promote == "force" else _champion(client)
-        promoted, reason, champion_auc = decide_promotion(result, promote, champion)
-        if fairness is not None:
-            # the bias audit of the test season: logged, and any four-fifths breach is
-            # written into the promotion decision for a person to weigh
-            mlflow.log_dict(fairness, "fairness.json")
-            for by, part in fairness.items():
-                if part.get("min_impact_ratio") is not None:
-                    mlflow.log_metric(f"fairness.{by}.min_impact_ratio", part["min_impact_ratio"])
-            breaches = flagged(fairness)
-            mlflow.set_tag("fairness.flagged", "; ".join(breaches) or "none")
-            if breaches:
-                reason += "; fairness flagged: " + "; ".join(breaches)
+        model_version = str(info.registered_model_version) if register else ""
         card = build_card(
-            result.model.features_,
-            params,
-            result.fingerprint,
-            evaluation,
-            fairness,
-            flagged(fairness) if fairness is not None else [],
-            settings,
+            model.features_, logged, fingerprints, evaluation, fairness, breaches, settings
         )
         mlflow.log_dict(card, "model_card.json")
         mlflow.log_text(card_markdown(card, model_version), "model_card.md")
-        alias = "champion" if promoted else "challenger"
-        client.set_registered_model_alias(MODEL_NAME, alias, model_version)
-        client.set_model_version_tag(MODEL_NAME, model_version, "promotion", reason)
+        alias = "champion" if decision.promoted else "challenger"
+        if register:
+            client.set_registered_model_alias(MODEL_NAME, alias, model_version)
+            client.set_model_version_tag(MODEL_NAME, model_version, "promotion", reason)
+        else:
+            alias, reason = "unregistered", f"not registered; the gate's view: {reason}"
         mlflow.set_tags(
-            {"promotion.decision": alias, "promotion.reason": reason, "promotion.mode": promote}
+            {
+                "promotion.decision": alias,
+                "promotion.reason": reason[:5000],
+                "promotion.mode": promote,
+                "promotion.standing_challenger": note or "none",
+            }
         )
-        if champion_auc is not None:
-            mlflow.log_metric("promotion.champion_auc", champion_auc)
-        mlflow.log_dict(
-            {"alias": alias, "reason": reason, "version": model_version}, "promotion.json"
-        )
+        for key, value in decision.figures.items():
+            mlflow.log_metric(f"promotion.{key}", value)
+        if "auc_champion" in decision.figures:
+            mlflow.log_metric("promotion.champion_auc", decision.figures["auc_champion"])
+        gate: dict[str, Any] = {
+            "alias": alias,
+            "reason": reason,
+            "version": model_version,
+            "standing_challenger": note,
+        }
+        if decision.comparison is not None:
+            gate["comparison"] = decision.comparison.records()
+            gate["level"] = decision.comparison.level
+            gate["resamples"] = decision.comparison.resamples
+        if decision.standing is not None:
+            gate["standing"] = decision.standing.records()
+        mlflow.log_dict(gate, "promotion.json")
         log.info("model version %s -> %s: %s", model_version, alias, reason)
-        return Registered(run.info.run_id, model_version, alias, reason)
+        return Registered(run.info.run_id, model_version, alias, reason, decision)
 
 
 def _run_dict(run_id: str, name: str) -> dict[str, Any]:

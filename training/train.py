@@ -43,6 +43,10 @@ class TrainResult:
     within: pd.DataFrame | None = None
     fingerprint: dict[str, object] = field(default_factory=dict)
     horizons: list[int] = field(default_factory=lambda: [60, 120, 180])  # days-to-start slices
+    # the training snapshots (features, label, candidate_id, season) and the configuration
+    # they were fitted with: the gate refits a recipe on them, lineage logs the settings
+    train: pd.DataFrame | None = None
+    config: TrainConfig | None = None
 
     def headline(self) -> dict[str, float | None]:
         pooled = self.metrics[self.metrics["slice"] == "all"].set_index("scorer")
@@ -175,6 +179,8 @@ def fit_and_evaluate(
             "test": fingerprint(test, [test_season]),
         },
         horizons=list(cfg.horizons),
+        train=train,
+        config=cfg,
     )
 
 

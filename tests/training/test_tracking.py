@@ -1,73 +1,198 @@
-"""The promotion gate, as a plain function: which model serves after a retraining, and why."""
+"""The promotion gate on real models of the small seasons: which model serves, and why.
+
+One challenger (LightGBM, the tests' configuration, fitted on 2023-autumn and tested on
+2024-autumn) meets champions built to probe the gate: the same recipe with another seed,
+a crippled one, one fitted on the test season, one needing a feature the data lacks.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Iterator
+from pathlib import Path
+
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
+from sqlalchemy import Engine
 
-from training.tracking import Promote, decide_promotion
-from training.train import TrainResult
-
-NEW_AUC = 0.75
-# One test season: its labels, and columns a champion may score it by.
-SEASON = pd.DataFrame(
-    {
-        "label": [0, 0, 1, 1],
-        "better": [0.1, 0.2, 0.8, 0.9],  # AUC 1.0
-        "equal": [0.1, 0.3, 0.2, 0.4],  # AUC 0.75, the new model's
-        "worse": [0.9, 0.8, 0.2, 0.1],  # AUC 0.0
-    }
+from config import Settings
+from features.catalogue import FEATURE_NAMES
+from store.db import make_engine, migrate
+from store.ingest import ingest_bundle
+from training.config import load_config
+from training.model import DropoutClassifier
+from training.tracking import Champion, current_champion, decide_promotion, log_and_register
+from training.train import (
+    TrainResult,
+    fit_and_evaluate,
+    load_season_data,
+    season_snapshots,
 )
 
 
-class Champion:
-    """The serving model, scoring the test season by one of its columns."""
+@pytest.fixture(scope="module")
+def season_engine(
+    small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('gate') / 'store.db'}")
+    migrate(engine)
+    for folder in small_seasons.values():
+        ingest_bundle(engine, folder)
+    yield engine
+    engine.dispose()
 
-    def __init__(self, column: str) -> None:
-        self.column = column
-        self.features_ = [column]
 
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        risk = frame[self.column].to_numpy(dtype=float)
-        return np.column_stack([1 - risk, risk])
+@pytest.fixture(scope="module")
+def snapshots(season_engine: Engine) -> dict[str, pd.DataFrame]:
+    data = load_season_data(season_engine)
+    cfg = load_config()
+    return {s: season_snapshots(data, [s], cfg) for s in ("2023-autumn", "2024-autumn")}
 
 
-def _result() -> TrainResult:
-    metrics = pd.DataFrame(
-        [
-            {"scorer": "keepwarm", "slice": "all", "auc": NEW_AUC},
-            {"scorer": "rules", "slice": "all", "auc": 0.6},
-        ]
+@pytest.fixture(scope="module")
+def challenger(snapshots: dict[str, pd.DataFrame], season_engine: Engine) -> TrainResult:
+    data = load_season_data(season_engine)
+    train, test = snapshots["2023-autumn"], snapshots["2024-autumn"]
+    return fit_and_evaluate(train, test, data.truth, ["2023-autumn"], "2024-autumn", load_config())
+
+
+def _fit(train: pd.DataFrame, features: list[str], seed: int = 7) -> DropoutClassifier:
+    cfg = load_config()
+    model = DropoutClassifier(
+        params=cfg.lightgbm,
+        num_boost_round=cfg.num_boost_round,
+        early_stopping_rounds=cfg.early_stopping_rounds,
+        folds=cfg.folds,
+        seed=seed,
     )
-    return TrainResult(model=None, metrics=metrics, oracle={}, test=SEASON)  # type: ignore[arg-type]
+    return model.fit(train[features], train["label"].to_numpy(), train["candidate_id"].to_numpy())
+
+
+def test_two_seeds_of_the_same_recipe_are_within_noise(
+    challenger: TrainResult, snapshots: dict[str, pd.DataFrame]
+) -> None:
+    other_seed = _fit(snapshots["2023-autumn"], list(FEATURE_NAMES), seed=8)
+    champion = Champion("1", other_seed, ["2023-autumn"])
+    decision = decide_promotion(challenger, "auto", champion)
+    assert not decision.promoted
+    assert "does not clear zero (within noise)" in decision.reason
+    assert decision.comparison is not None
+    # compared as served: the champion itself on the season it never saw
+    served = other_seed.predict_proba(challenger.test[other_seed.features_])[:, 1]
+    auc = roc_auc_score(challenger.test["label"], served)
+    assert decision.figures["auc_champion"] == pytest.approx(auc)
+
+
+def test_a_real_gain_over_a_crippled_champion_is_promoted(
+    challenger: TrainResult, snapshots: dict[str, pd.DataFrame]
+) -> None:
+    crippled = _fit(snapshots["2023-autumn"], ["school_tier", "degree_level", "far_from_home"])
+    decision = decide_promotion(challenger, "auto", Champion("1", crippled, ["2023-autumn"]))
+    assert decision.promoted, decision.reason
+    assert decision.figures["auc_diff_lo"] > 0
+    # the standing simple challenger is measured beside it, every time
+    assert "standing_auc_diff" in decision.figures
+
+
+def test_an_in_sample_champion_is_compared_through_its_recipe_refitted(
+    challenger: TrainResult, snapshots: dict[str, pd.DataFrame]
+) -> None:
+    # The champion was fitted on the test season: scored there it looks better than it is.
+    seen = _fit(snapshots["2024-autumn"], list(FEATURE_NAMES))
+    test = challenger.test
+    in_sample = roc_auc_score(test["label"], seen.predict_proba(test[seen.features_])[:, 1])
+    decision = decide_promotion(challenger, "auto", Champion("4", seen, ["2024-autumn"]))
+    assert "was fitted on 2024-autumn, the test season" in decision.reason
+    assert "its recipe refitted on 2023-autumn" in decision.reason
+    assert decision.figures["auc_champion"] < in_sample
+    # the refit is the challenger's recipe on the same seasons: nothing to choose between
+    assert not decision.promoted and "within noise" in decision.reason
+
+
+def test_without_training_snapshots_an_in_sample_comparison_is_refused(
+    challenger: TrainResult, snapshots: dict[str, pd.DataFrame]
+) -> None:
+    seen = _fit(snapshots["2024-autumn"], list(FEATURE_NAMES))
+    bare = TrainResult(
+        challenger.model,
+        challenger.metrics,
+        challenger.oracle,
+        challenger.test,
+        challenger.fingerprint,
+        challenger.horizons,
+        train=None,
+        config=challenger.config,
+    )
+    for fitted_on in (["2023-autumn", "2024-autumn"], None):
+        decision = decide_promotion(bare, "auto", Champion("4", seen, fitted_on))
+        assert not decision.promoted
+        assert "no honest comparison" in decision.reason
+        assert decision.comparison is None
+
+
+def test_a_champion_missing_features_is_compared_not_replaced(
+    challenger: TrainResult, snapshots: dict[str, pd.DataFrame]
+) -> None:
+    # a champion from a code version whose feature has since been renamed
+    train = snapshots["2023-autumn"].rename(columns={"days_since_reply": "days_since_last_reply"})
+    features = [f if f != "days_since_reply" else "days_since_last_reply" for f in FEATURE_NAMES]
+    old = _fit(train, features)
+    decision = decide_promotion(challenger, "auto", Champion("2", old, ["2023-autumn"]))
+    assert "needs features this data lacks (days_since_last_reply)" in decision.reason
+    assert decision.comparison is not None  # compared through its recipe, not replaced
+    assert "replaced" not in decision.reason
 
 
 @pytest.mark.parametrize(
-    ("promote", "column", "promoted", "words", "champion_auc"),
+    ("promote", "has_champion", "promoted", "words"),
     [
-        ("auto", None, True, "first model: no champion to beat", None),
-        ("never", None, False, "no champion yet, but --promote=never", None),
-        ("auto", "worse", True, "AUC 0.7500 beats champion v3 at 0.0000", 0.0),
-        ("auto", "better", False, "AUC 0.7500 does not beat champion v3 at 1.0000", 1.0),
-        ("auto", "equal", False, "does not beat champion v3 at 0.7500", 0.75),  # a tie keeps it
-        (
-            "never",
-            "worse",
-            False,
-            "beats champion v3 at 0.0000 on the same test season (--promote=never)",
-            0.0,
-        ),
-        ("force", "better", True, "forced with --promote=force", None),
-        ("force", None, True, "forced with --promote=force", None),
-        ("auto", "gender", True, "champion v3 needs features this data lacks; replaced", None),
+        ("auto", False, True, "first model: no champion to beat"),
+        ("never", False, False, "no champion yet, but --promote=never"),
+        ("force", True, True, "forced with --promote=force"),
+        ("never", True, False, "(--promote=never)"),
     ],
 )
-def test_the_gate_promotes_only_a_model_that_beats_the_champion(
-    promote: Promote, column: str | None, promoted: bool, words: str, champion_auc: float | None
+def test_the_modes(
+    challenger: TrainResult,
+    snapshots: dict[str, pd.DataFrame],
+    promote: str,
+    has_champion: bool,
+    promoted: bool,
+    words: str,
 ) -> None:
-    champion = None if column is None else ("3", Champion(column))
-    decided, reason, auc = decide_promotion(_result(), promote, champion)  # type: ignore[arg-type]
-    assert decided is promoted
-    assert words in reason
-    assert auc == (None if champion_auc is None else pytest.approx(champion_auc))
+    crippled = DropoutClassifier(num_boost_round=1, folds=2).fit(
+        snapshots["2023-autumn"][["school_tier"]],
+        snapshots["2023-autumn"]["label"].to_numpy(),
+        snapshots["2023-autumn"]["candidate_id"].to_numpy(),
+    )
+    champion = Champion("3", crippled, ["2023-autumn"]) if has_champion else None
+    decision = decide_promotion(challenger, promote, champion)  # type: ignore[arg-type]
+    assert decision.promoted is promoted
+    assert words in decision.reason
+    # the standing logistic challenger is measured beside LightGBM whatever the mode
+    assert decision.standing is not None and "standing_auc_diff_lo" in decision.figures
+
+
+def test_a_promoted_challenger_is_refitted_on_every_closed_season(
+    challenger: TrainResult, settings: Settings
+) -> None:
+    import mlflow
+
+    done = log_and_register(
+        challenger, {"trained_by": "a test"}, settings, "auto", {}, refit_winner=True
+    )
+    assert done.alias == "champion"
+    assert done.reason.endswith("refitted on 2023-autumn, 2024-autumn")
+    lineage = mlflow.artifacts.load_dict(f"runs:/{done.run_id}/lineage.json")
+    assert lineage["fitted_on"] == ["2023-autumn", "2024-autumn"]
+    assert lineage["train_seasons"] == ["2023-autumn"] and lineage["test_season"] == "2024-autumn"
+    assert lineage["calibrator"] and lineage["chosen_rounds"] > 0
+    assert len(lineage["code.git_commit"]) == 40
+    data = mlflow.artifacts.load_dict(f"runs:/{done.run_id}/data_fingerprint.json")
+    both = data["fitted"]
+    assert both["candidates"] == data["train"]["candidates"] + data["test"]["candidates"]
+    served = current_champion(settings)
+    assert served is not None and served.fitted_on == ["2023-autumn", "2024-autumn"]
+    # the next challenger tested on 2024-autumn meets this champion's recipe, not itself
+    again = decide_promotion(challenger, "auto", served)
+    assert "was fitted on 2024-autumn, the test season" in again.reason
