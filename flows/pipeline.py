@@ -25,6 +25,7 @@ from store import audit, erasure
 from store.db import open_store
 from training.config import load_config
 from training.fairness import audit_scores
+from training.monitor import check_calibration, in_force, store_check
 from training.predictor import Predictor
 from training.tracking import Promote, Registered, load_champion, log_and_register
 from training.train import (
@@ -104,12 +105,12 @@ def train_flow(
     train_spine = season_spine(data, train_seasons, cfg)
     test_spine = season_spine(data, [test_season], cfg, with_truth_days=True)
     train = labelled(
-        build_features_task(data.events, data.candidates, train_spine, data.content),
+        build_features_task(data.events, data.feature_profiles(), train_spine, data.content),
         train_spine,
         data,
     )
     test = labelled(
-        build_features_task(data.events, data.candidates, test_spine, data.content),
+        build_features_task(data.events, data.feature_profiles(), test_spine, data.content),
         test_spine,
         data,
     )
@@ -125,11 +126,29 @@ def day_inputs_task(as_of: dt.date) -> DayInputs:
     return load_day(open_store(get_settings()), as_of)
 
 
+@task(name="calibration-check", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@withhold_messages
+def calibration_task(as_of: dt.date) -> str:
+    """Grade the champion on the reneges of recent weeks; refit its intercept when it is off.
+
+    The check and the shift it leaves in force are stored (with the model version, the
+    day and the flow as provenance) before the day is scored, so the scores use it.
+    Returns the check in one line, for the run's output.
+    """
+    engine = open_store(get_settings())
+    model, version = load_champion(get_settings())
+    result = check_calibration(engine, Predictor.of(model, version), as_of)
+    store_check(engine, result, version, "flow:daily-scoring")
+    return result.line()
+
+
 @task(name="score-and-rank", cache_policy=NO_CACHE)
 @withhold_messages
 def score_task(features: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     model, version = load_champion(get_settings())
-    return rank_scores(Predictor.of(model, version), features, candidates), version
+    # the intercept shift in force for this version (training.monitor), if any
+    predictor = in_force(open_store(get_settings()), Predictor.of(model, version))
+    return rank_scores(predictor, features, candidates), version
 
 
 @task(name="store-scores", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
@@ -198,10 +217,12 @@ def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
 @flow(name="daily-scoring", log_prints=False)
 @withhold_messages
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
-    """Active population as of a day -> features -> scores and reasons -> history -> alerts."""
+    """Active population as of a day -> features -> calibration check (and intercept refit)
+    -> scores and reasons -> history -> alerts -> plans -> digests."""
     day = as_of or dt.date.today()
     inputs = day_inputs_task(day)
     features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
+    calibration_task(day)
     scores, version = score_task(features, inputs.candidates)
     store_task(scores, version)
     audit.record(
