@@ -18,11 +18,16 @@ model expected in them:
   excludes 1 flags the model as off.
 
 When flagged, the intercept is refitted on the same windows: the logit shift ``d``
-with ``sum(share * expit(logit(risk) + d)) = O`` (the maximum-likelihood shift under
-the Poisson approximation), and stored with the check (``store.schema.
-CalibrationCheck``); scoring applies the shift in force for the model version
-(``in_force``). A check that passes sets it back to 0. The check always grades the
-model's own risks, never shifted ones, so a shift never feeds on itself.
+with ``sum(share * expit(logit(risk) + d)) = O`` is the maximum-likelihood shift under
+the Poisson approximation, and O's interval gives its interval. The shift applied is
+the end of that interval nearest 0: early reneges over-state a season's shift (when
+a season turns, the undecided leave first), and in the simulator the best fit put
+the risks of those still active far above the rate at which they went on to renege,
+while the interval's end put them inside it (README, "In-season calibration"). It is
+stored with the check (``store.schema.CalibrationCheck``); scoring applies the shift
+in force for the model version (``in_force``). A check that passes sets it back to
+0. The check always grades the model's own risks, never shifted ones, so a shift
+never feeds on itself.
 """
 
 from __future__ import annotations
