@@ -285,10 +285,20 @@ def score(
         ids = scores["candidate_id"].astype(str).tolist()
         audit.record(engine, audit.Actor.cli(), "export", "keepwarm score --out", ids)
     typer.echo(f"scored {len(scores)} active candidates as of {day} with model v{version}")
+    _print_calibration(engine, version)
     shown = scores["candidate_id"].astype(str).head(top).tolist()
     if shown:  # the printed top of the list is a read of those candidates
         audit.record(engine, audit.Actor.cli(), "read", "keepwarm score", shown)
     _print_top(scores, top)
+
+
+def _print_calibration(engine: Engine, version: str) -> None:
+    """The daily run's calibration check of this version, and the shift it left in force."""
+    from training.monitor import check_line, checks
+
+    latest = checks(engine, version, limit=1)
+    if latest:
+        typer.echo(check_line(latest[0]))
 
 
 def _print_top(frame: pd.DataFrame, top: int) -> None:
@@ -331,6 +341,7 @@ def demo(
     typer.echo(json.dumps(summary))
     _run_score(day - dt.timedelta(days=7))  # last week's run: the console shows the change
     scores, version = _run_score(day)
+    _print_calibration(engine, version)
     typer.echo(
         f"\n{day} 风险名单 (risk list), model v{version}, {len(scores)} active candidates; top 10:"
     )

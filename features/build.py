@@ -261,6 +261,39 @@ def _profile(candidates: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _profile_at(candidates: pd.DataFrame, point: pd.DataFrame) -> pd.DataFrame:
+    """Profile features aligned to ``point``'s rows.
+
+    ``candidates`` is one row per candidate, or profile versions with ``known_from``
+    (``features.source.load_profile_versions``): each row then reads the newest version
+    known by the end of its ``as_of``, or the first one for a day before any was known.
+    """
+    if "known_from" not in candidates.columns:
+        return _profile(candidates).reindex(point["candidate_id"])
+    left = pd.DataFrame(
+        {
+            "candidate_id": point["candidate_id"].astype(str).to_numpy(),
+            "_at": pd.to_datetime(point["as_of"]).to_numpy().astype("datetime64[ns]"),
+            "_row": np.arange(len(point)),
+        }
+    ).sort_values("_at", kind="stable")
+    right = candidates.assign(
+        candidate_id=candidates["candidate_id"].astype(str),
+        _at=pd.to_datetime(candidates["known_from"]).to_numpy().astype("datetime64[ns]"),
+    ).sort_values("_at", kind="stable")
+    # versions in their order of writing: on one day, the later write wins
+    picked = pd.merge_asof(
+        left, right.drop(columns="known_from"), on="_at", by="candidate_id", direction="backward"
+    )
+    first = right.drop_duplicates("candidate_id").set_index("candidate_id")
+    early = picked["_at"].lt(picked["candidate_id"].map(first["_at"])).to_numpy()
+    for col in CANDIDATE_COLUMNS[1:]:
+        if early.any():
+            picked.loc[early, col] = picked.loc[early, "candidate_id"].map(first[col])
+    picked = picked.sort_values("_row")
+    return _profile(picked[CANDIDATE_COLUMNS])
+
+
 def _covers(events: pd.DataFrame, content: pd.DataFrame | None, topic: str) -> np.ndarray:
     """HR messages about ``topic``: by the event's own topic or the content it carried."""
     about = events["topic"].eq(topic).fillna(False).to_numpy(dtype=bool, copy=True)
@@ -287,6 +320,8 @@ def build_features(
     ``events`` needs the columns in ``EVENT_COLUMNS`` (``local_day`` a date) and
     may carry ``content_id``; ``content`` is the content library, which tells
     what a message was about. Only events with ``local_day <= as_of`` count.
+    ``candidates`` is one profile per candidate, or every version of it with
+    ``known_from`` (then each row reads the version known by the end of its ``as_of``).
     """
     if spine.empty:
         empty = pd.DataFrame({n: pd.Series(dtype=float) for n in FEATURE_NAMES})
@@ -312,7 +347,7 @@ def build_features(
         point = con.execute(_point_sql() + " ORDER BY s._row").df()
     finally:
         con.close()
-    profile = _profile(candidates).reindex(point["candidate_id"])
+    profile = _profile_at(candidates, point)
     start = profile.pop("start_date").to_numpy()
     out = point.reset_index(drop=True)
     for col in profile.columns:

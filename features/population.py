@@ -49,7 +49,8 @@ class DayInputs:
     """What the store knew at the end of ``as_of``, and who was active then.
 
     ``spine`` is ``(candidate_id, as_of)``, one row per active candidate: the feature
-    builder's entity frame. ``events`` hold only what happened up to the end of the day.
+    builder's entity frame. ``events`` hold only what happened up to the end of the day,
+    ``candidates`` the profiles as known then (``store.profiles``).
     """
 
     as_of: dt.date
@@ -66,7 +67,9 @@ def load_day(engine: Engine, as_of: dt.date, candidate_ids: list[str] | None = N
     known = outcomes[outcomes["outcome_date"] <= as_of]
     ids = active_on(scored_population(events, known), as_of)["candidate_id"].astype(str).tolist()
     spine = pd.DataFrame({"candidate_id": ids, "as_of": [as_of] * len(ids)})
-    candidates = load_candidates(engine, candidate_ids=ids if candidate_ids is not None else None)
+    candidates = load_candidates(
+        engine, candidate_ids=ids if candidate_ids is not None else None, as_of=as_of
+    )
     return DayInputs(as_of, events, candidates, load_content(engine), spine)
 
 

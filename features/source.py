@@ -9,6 +9,7 @@ from sqlalchemy import Engine, select
 
 from features.build import CANDIDATE_COLUMNS, EVENT_COLUMNS
 from store.contract import EARLIEST, LATEST
+from store.profiles import as_of_profiles, history
 from store.schema import Candidate, Content, Event, Outcome
 
 # Rows outside the contract's plausible range can only be there from before the entries
@@ -37,8 +38,17 @@ def load_events(
 
 
 def load_candidates(
-    engine: Engine, seasons: list[str] | None = None, candidate_ids: list[str] | None = None
+    engine: Engine,
+    seasons: list[str] | None = None,
+    candidate_ids: list[str] | None = None,
+    as_of: dt.date | None = None,
 ) -> pd.DataFrame:
+    """One row per candidate: profile fields, season, owner, department.
+
+    With ``as_of``, the fields features read are those known at the end of that day
+    (``store.profiles``): a start date or city changed later does not show. Owner and
+    department are always the current ones (they decide who may see the candidate).
+    """
     columns = [*CANDIDATE_COLUMNS, "season", "hr_owner", "department"]
     query = select(*(getattr(Candidate, c) for c in columns))
     if seasons:
@@ -46,7 +56,19 @@ def load_candidates(
     if candidate_ids is not None:
         query = query.where(Candidate.candidate_id.in_(candidate_ids))
     with engine.connect() as conn:
-        return pd.read_sql(query, conn)
+        frame = pd.read_sql(query, conn)
+        return frame if as_of is None else as_of_profiles(conn, frame, as_of)
+
+
+def load_profile_versions(engine: Engine, candidate_ids: list[str] | None = None) -> pd.DataFrame:
+    """Every known version of the profile fields features read, with ``known_from``.
+
+    ``features.build.build_features`` takes this in place of ``load_candidates`` when a
+    spine spans many days (training, a candidate's weekly history): each row then gets
+    the version known at the end of its own ``as_of``.
+    """
+    with engine.connect() as conn:
+        return history(conn, candidate_ids)
 
 
 def load_outcomes(engine: Engine, candidate_ids: list[str] | None = None) -> pd.DataFrame:

@@ -36,6 +36,7 @@ from store import audit, erasure
 from store.db import open_store
 from training.config import load_config
 from training.fairness import audit_scores
+from training.monitor import check_calibration, in_force, store_check
 from training.predictor import Predictor
 from training.tracking import Promote, Registered, load_champion, log_and_register
 from training.train import (
@@ -166,12 +167,12 @@ def _train(
     train_spine = season_spine(data, train_seasons, cfg)
     test_spine = season_spine(data, [test_season], cfg, with_truth_days=True)
     train = labelled(
-        build_features_task(data.events, data.candidates, train_spine, data.content),
+        build_features_task(data.events, data.feature_profiles(), train_spine, data.content),
         train_spine,
         data,
     )
     test = labelled(
-        build_features_task(data.events, data.candidates, test_spine, data.content),
+        build_features_task(data.events, data.feature_profiles(), test_spine, data.content),
         test_spine,
         data,
     )
@@ -187,11 +188,30 @@ def day_inputs_task(engine: Engine, as_of: dt.date) -> DayInputs:
     return load_day(engine, as_of)
 
 
+@task(name="calibration-check", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
+@withhold_messages
+def calibration_task(engine: Engine, as_of: dt.date) -> str:
+    """Grade the champion on the reneges of recent weeks; refit its intercept when it is off.
+
+    The check and the shift it leaves in force are stored (with the model version, the
+    day and the flow as provenance) before the day is scored, so the scores use it.
+    Returns the check in one line, for the run's output.
+    """
+    model, version = load_champion(get_settings())
+    result = check_calibration(engine, Predictor.of(model, version), as_of)
+    store_check(engine, result, version, "flow:daily-scoring")
+    return result.line()
+
+
 @task(name="score-and-rank", timeout_seconds=MODEL_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
-def score_task(features: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def score_task(
+    engine: Engine, features: pd.DataFrame, candidates: pd.DataFrame
+) -> tuple[pd.DataFrame, str]:
     model, version = load_champion(get_settings())
-    return rank_scores(Predictor.of(model, version), features, candidates), version
+    # the intercept shift in force for this version (training.monitor), if any
+    predictor = in_force(engine, Predictor.of(model, version))
+    return rank_scores(predictor, features, candidates), version
 
 
 @task(name="store-scores", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
@@ -283,7 +303,8 @@ def _retain(engine: Engine, settings: Any, day: dt.date) -> dict[str, Any]:
 @flow(name="daily-scoring", log_prints=False, **_HOOKS)
 @withhold_messages
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
-    """Active population as of a day -> features -> scores and reasons -> history -> alerts.
+    """Active population as of a day -> features -> calibration check (and intercept refit)
+    -> scores and reasons -> history -> alerts -> plans -> digests.
 
     ``as_of`` defaults to today in ``KEEPWARM_TIMEZONE``. One daily run at a time: a
     second one waits for the first (``DAILY_LOCK_WAIT_SECONDS``), then fails with
@@ -297,7 +318,8 @@ def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]
 def _score_day(engine: Engine, day: dt.date) -> tuple[pd.DataFrame, str]:
     inputs = day_inputs_task(engine, day)
     features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
-    scores, version = score_task(features, inputs.candidates)
+    calibration_task(engine, day)
+    scores, version = score_task(engine, features, inputs.candidates)
     store_task(engine, scores, version)
     audit.record(
         engine,

@@ -49,6 +49,7 @@ from store import audit
 from store.bundle import KeepwarmError
 from store.contract import EARLIEST, ID_MAX, ID_RULE, LATEST, is_id, normalise_code
 from store.ingest import check_items, load_bundle
+from store.profiles import record_versions
 from store.schema import AtsLink, Candidate, IngestBatch, WebhookDelivery
 
 SOURCE = "greenhouse"
@@ -315,6 +316,7 @@ def _apply(
             .where(Candidate.candidate_id == candidate_id)
             .values(start_date=dt.date.fromisoformat(parsed.start_date))
         )
+        record_versions(conn, [candidate_id])
     written = 0
     if not parsed.facts:
         conn.execute(

@@ -194,6 +194,34 @@ TEXT: dict[str, tuple[str, str]] = {
         "PSI < 0.1 稳定；0.1–0.25 有变化；> 0.25 明显偏移，应考虑重新训练。",
         "PSI under 0.1: stable; 0.1 to 0.25: moving; over 0.25: shifted, consider retraining.",
     ),
+    "in_season": ("赛季中校准 (提前毁约)", "In-season calibration (early reneges)"),
+    "in_season_note": (
+        "每天的运行把最近几个窗口里实际发生的毁约数与模型预期的数目比较 (预期 = 风险 × "
+        "往季在该距入职天数下于窗口内毁约的比例)。比值的 95% 区间不含 1 即为失准，并据同样的"
+        "窗口重估截距 (logit 平移)，评分时使用；通过检查则平移归零。",
+        "Each daily run counts the reneges that happened in recent windows against the "
+        "number the model expected (risk x the share of past seasons' reneges that came "
+        "within the window at that many days to start). A ratio whose 95% interval excludes "
+        "1 flags the model as off; the intercept is then refitted on the same windows (a "
+        "logit shift) and applied when scoring; a check that passes sets it back to 0.",
+    ),
+    "check_day": ("检查日", "Checked on"),
+    "windows_col": ("窗口", "Windows"),
+    "observed_n": ("实际毁约", "Observed reneges"),
+    "expected_n": ("预期毁约", "Expected reneges"),
+    "oe_ratio": ("实际/预期 (95% 区间)", "Observed / expected (95% interval)"),
+    "verdict": ("结论", "Verdict"),
+    "verdict_ok": ("校准正常", "calibrated"),
+    "verdict_low": ("风险偏低", "risks too low"),
+    "verdict_high": ("风险偏高", "risks too high"),
+    "verdict_too_few": ("数据不足", "too few to judge"),
+    "shift_in_force": ("截距平移 (logit)", "Intercept shift (logit)"),
+    "expected_shifted": ("平移后预期", "Expected after the shift"),
+    "window_start": ("窗口起始", "Window from"),
+    "no_checks": (
+        "当前模型还没有赛季中检查 (每日运行 keepwarm score 时进行)。",
+        "No in-season check of this model yet (the daily run, keepwarm score, makes one).",
+    ),
     "score_bin": ("风险区间", "Risk band"),
     "training_share": (
         "留出赛季 (同样距入职天数) 占比",

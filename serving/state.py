@@ -28,6 +28,7 @@ from serving.scorer import Scorer
 from serving.services.scope import DataRange
 from store import audit
 from training.config import load_config
+from training.monitor import in_force, shift_in_force
 from training.predictor import Predictor
 
 log = logging.getLogger("keepwarm.serving")
@@ -125,6 +126,7 @@ class AppState:
         from training.tracking import MODEL_NAME, configure, load_model_version
 
         with self._reload_lock:
+            self._refresh_shift()
             current = self.model.version if self.model else None
             if not _answers(self.settings.tracking_uri):
                 # MLflow's client would retry for minutes: ask the socket first
@@ -147,7 +149,7 @@ class AppState:
             if version == current or version in self.refused:
                 return current, False
             try:
-                loaded = Predictor.of(load_model_version(version), version)
+                loaded = in_force(self.engine, Predictor.of(load_model_version(version), version))
             except Exception as exc:
                 # a registry or store that failed mid-download is retried at the next
                 # poll; a version whose content is wrong is not asked for again
@@ -164,6 +166,20 @@ class AppState:
             self.metrics.model_loaded(version)
             log.warning("serving model version %s (was %s)", version, current)
             return version, True
+
+    def _refresh_shift(self) -> None:
+        """Apply a new in-season intercept shift of the serving version (``training.monitor``).
+
+        The daily run's calibration check stores it; every process picks it up at its
+        next poll, as it does a new champion.
+        """
+        model = self.model
+        if model is None:
+            return
+        shift, check_id = shift_in_force(self.engine, model.version)
+        if check_id != model.shift_check:
+            self.scorer.set_model(model.with_shift(shift, check_id))
+            log.warning("model version %s: intercept shift %+.3f in force", model.version, shift)
 
     def card(self, version: str) -> dict[str, Any]:
         """The version's model card (from MLflow, once per version)."""

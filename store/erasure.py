@@ -28,6 +28,7 @@ from store.schema import (
     IngestBatch,
     Outcome,
     OutreachAction,
+    ProfileVersion,
     Score,
     TierOverride,
     Tombstone,
@@ -39,6 +40,7 @@ _SALT = b"keepwarm-tombstone-v1:"
 # Every table that names a candidate, and what it holds about them.
 OWNED: dict[str, Any] = {
     "candidates": Candidate,
+    "profile_history": ProfileVersion,
     "events": Event,
     "outcomes": Outcome,
     "scores": Score,

@@ -29,6 +29,7 @@ from store.bundle import (
 from store.contract import normalise_code
 from store.db import chunks, upsert
 from store.erasure import signals_without_consent, tombstoned
+from store.profiles import record_versions
 from store.schema import Candidate, Content, Event, IngestBatch, Outcome, Truth
 
 if TYPE_CHECKING:
@@ -262,6 +263,8 @@ def load_bundle(conn: Connection, bundle: Bundle, touched: list[str] | None = No
         ["candidate_id"],
         {"batch_id": batch_id, "updated_at": now},
     )
+    # the profile as it was known before this write stays readable (point-in-time)
+    record_versions(conn, bundle.candidates["candidate_id"].astype(str).tolist(), batch_id)
     events_new = _insert_events(conn, _event_frame(bundle.events, batch_id))
     optional: tuple[tuple[type, pd.DataFrame | None, list[str], dict[str, Any]], ...] = (
         (Outcome, bundle.outcomes, ["candidate_id"], {"batch_id": batch_id}),

@@ -314,3 +314,63 @@ class TierOverride(Base):
     actor: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
     cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ProfileVersion(Base):
+    """A candidate's model-relevant profile as known from ``known_from`` on (point-in-time).
+
+    ``candidates`` holds the latest values, overwritten in place; this table keeps every
+    version of the fields features read, so a score or a training row "as of day D" uses
+    the profile as known at the end of D (``features.source.load_candidates``). A
+    candidate's first version holds from ``store.contract.EARLIEST``; a later change from
+    the day it was written (in ``KEEPWARM_TIMEZONE``). No names, school, birthday or gender.
+    """
+
+    __tablename__ = "profile_history"
+
+    version_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[str] = mapped_column(String(64))
+    known_from: Mapped[dt.date] = mapped_column(Date)
+    school_tier: Mapped[int | None] = mapped_column(SmallInteger)
+    major: Mapped[str | None] = mapped_column(String(200))
+    degree: Mapped[str | None] = mapped_column(String(16))
+    role_family: Mapped[str | None] = mapped_column(String(64))
+    work_city: Mapped[str | None] = mapped_column(String(100))
+    home_city: Mapped[str | None] = mapped_column(String(100))
+    start_date: Mapped[dt.date | None] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    batch_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_profile_history_candidate", "candidate_id", "known_from"),)
+
+
+class CalibrationCheck(Base):
+    """One in-season calibration check of a model version, and the intercept it leaves in force.
+
+    Observed reneges in recent windows against the number the model expected
+    (``training.monitor``); ``shift`` is the logit shift applied at scoring time from
+    this check on (0 when the check passed): refitted from the same windows when the
+    observed/expected ratio's 95% interval excludes 1.
+    """
+
+    __tablename__ = "calibration_checks"
+
+    check_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_version: Mapped[str] = mapped_column(String(32))
+    as_of: Mapped[dt.date] = mapped_column(Date)  # outcomes known by the end of this day
+    window_days: Mapped[int] = mapped_column(Integer)
+    windows: Mapped[int] = mapped_column(Integer)  # how many windows were graded
+    cohort: Mapped[int] = mapped_column(Integer)  # candidate-windows graded
+    observed: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[float] = mapped_column(Float)
+    ratio_low: Mapped[float | None] = mapped_column(Float)
+    ratio_high: Mapped[float | None] = mapped_column(Float)
+    flagged: Mapped[bool] = mapped_column(Boolean)
+    shift: Mapped[float] = mapped_column(Float)  # logit shift in force from this check on
+    expected_shifted: Mapped[float] = mapped_column(Float)  # the windows under that shift
+    reference: Mapped[str | None] = mapped_column(String(200))  # seasons the timing came from
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)  # per window
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+    actor: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (Index("ix_calibration_checks_model", "model_version", "as_of"),)

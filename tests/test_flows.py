@@ -27,6 +27,7 @@ from store.schema import Alert, Candidate, OutreachAction, Score
 from tests.conftest import run_cli
 from tests.outreach.test_digest import bot  # noqa: F401 (a fixture: a local chat-bot receiver)
 from training.config import load_config
+from training.monitor import checks
 from training.predictor import Predictor
 from training.tracking import MODEL_NAME, configure, load_champion, log_and_register
 
@@ -140,6 +141,10 @@ def test_daily_scoring_flow_stores_the_score_history(harness: None, engine: Engi
     assert len(tasks) > 0 and tasks.groupby("hr_owner").size().max() <= 15
     assert set(tasks["candidate_id"]) <= set(scores["candidate_id"])
     assert plan["action"].str.startswith("cadence:").any()
+    # the calibration check ran first and was kept, with the flow as its author
+    (check,) = checks(engine, version)
+    assert check["as_of"] == DAY and check["actor"] == "flow:daily-scoring"
+    assert 1 <= check["windows"] <= 3 and check["expected"] > 0  # no one active in early Sept
     daily_scoring_flow(DAY)  # a rerun replaces, never duplicates
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Score)).scalar_one() == stored
@@ -210,6 +215,8 @@ def test_cli_trains_and_scores_without_a_server_and_without_noise(
     assert score.returncode == 0, score.stderr[-2000:]
     frame = pd.read_csv(out)
     assert list(frame.columns) == ["candidate_id", "as_of", "risk", "rank", "hr_owner", "reasons"]
+    # the run's output says how the model's risks compared with the reneges of recent weeks
+    assert f" x 28 days before {DAY}" in score.stdout and "reneges observed" in score.stdout
     for done in (train, score):
         noise = done.stderr
         assert "Traceback" not in noise

@@ -27,6 +27,8 @@ EXPECTED = {
     "outreach_actions",
     "scores",
     "sim_truth",
+    "profile_history",
+    "calibration_checks",
 }
 
 

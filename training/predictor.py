@@ -21,7 +21,7 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import lightgbm as lgb
@@ -163,11 +163,25 @@ class Predictor:
     version: str
     booster: lgb.Booster
     features: tuple[str, ...]
-    calibration: Calibration
+    calibration: Calibration | Shifted
     fast_risk: _FastRow
     fast_contrib: _FastRow
     # the time-to-renege model (reneges within 30 days); None for a model without one
     within: Predictor | None = None
+    shift: float = 0.0  # the in-season intercept shift in force (logit; training.monitor)
+    shift_check: int | None = None  # the calibration check that set it
+
+    def with_shift(self, shift: float, check_id: int | None = None) -> Predictor:
+        """This model with ``shift`` added to its calibrated log-odds (0: its own risks)."""
+        base = self.own_calibration
+        calibration: Calibration | Shifted = Shifted(base, shift) if shift else base
+        return replace(self, calibration=calibration, shift=shift, shift_check=check_id)
+
+    @property
+    def own_calibration(self) -> Calibration:
+        """The calibration the model was trained with, without any in-season shift."""
+        cal = self.calibration
+        return cal.base if isinstance(cal, Shifted) else cal
 
     @classmethod
     def of(cls, model: DropoutClassifier, version: str = "local") -> Predictor:
@@ -264,6 +278,23 @@ class Predictor:
                 row.append({"code": name, "value": value, "contribution": round(c, 4)})
             out.append(row)
         return out
+
+
+@dataclass(frozen=True)
+class Shifted:
+    """A calibration followed by a shift of its log-odds: an in-season intercept refit.
+
+    ``training.monitor`` fits ``shift`` when the reneges that arrived early say the
+    risks are off for a whole season; the result stays inside [0.5%, 99.5%].
+    """
+
+    base: Calibration
+    shift: float
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        q = np.clip(np.asarray(self.base(p), dtype=float), 1e-6, 1 - 1e-6)
+        z = np.log(q / (1 - q)) + self.shift
+        return np.clip(1 / (1 + np.exp(-z)), 0.005, 0.995)
 
 
 def worded(reason: dict[str, Any]) -> dict[str, Any]:

@@ -12,7 +12,13 @@ from sqlalchemy import Engine, select
 from features.build import build_features
 from features.catalogue import FEATURE_NAMES
 from features.population import scored_population
-from features.source import load_candidates, load_content, load_events, load_outcomes
+from features.source import (
+    load_candidates,
+    load_content,
+    load_events,
+    load_outcomes,
+    load_profile_versions,
+)
 from store.bundle import KeepwarmError
 from store.schema import Truth
 from training.baselines import fit_logistic, logistic_proba, rules_score
@@ -31,6 +37,12 @@ class SeasonData:
     population: pd.DataFrame  # with season
     truth: pd.DataFrame
     content: pd.DataFrame
+    # every version of the profiles, with known_from: what features read (point-in-time)
+    profiles: pd.DataFrame | None = None
+
+    def feature_profiles(self) -> pd.DataFrame:
+        """The profiles to build features from: versions when read from a store."""
+        return self.profiles if self.profiles is not None else self.candidates
 
 
 @dataclass
@@ -70,7 +82,9 @@ def load_season_data(engine: Engine) -> SeasonData:
     with engine.connect() as conn:
         truth = pd.read_sql(select(Truth.candidate_id, Truth.as_of, Truth.p_true), conn)
     truth["as_of"] = pd.to_datetime(truth["as_of"]).dt.date
-    return SeasonData(events, candidates, population, truth, load_content(engine))
+    return SeasonData(
+        events, candidates, population, truth, load_content(engine), load_profile_versions(engine)
+    )
 
 
 def season_spine(
@@ -105,7 +119,8 @@ def season_snapshots(
     data: SeasonData, seasons: list[str], cfg: TrainConfig, with_truth_days: bool = False
 ) -> pd.DataFrame:
     spine = season_spine(data, seasons, cfg, with_truth_days)
-    return labelled(build_features(data.events, data.candidates, spine, data.content), spine, data)
+    features = build_features(data.events, data.feature_profiles(), spine, data.content)
+    return labelled(features, spine, data)
 
 
 def fingerprint(frame: pd.DataFrame, seasons: list[str]) -> dict[str, object]:

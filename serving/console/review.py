@@ -13,10 +13,10 @@ from serving import charts
 from serving.console.pages import console_day
 from serving.console.render import render
 from serving.deps import Signed, Viewer
-from serving.i18n import t
+from serving.i18n import Lang, t
 from serving.services.errors import NoModel
 from serving.services.risk import day_scores
-from training import report
+from training import monitor, report
 from training.tracking import version_details
 
 router = APIRouter(include_in_schema=False)
@@ -39,6 +39,7 @@ def season_review(
     alerts = review.alert_response(frames)
     holdout = review.holdout_effect(frames)
     quality, drift, psi, fairness = _model_quality(who)
+    checks = monitor.checks(state.engine, state.model.version) if state.model else []
     ctx: dict[str, Any] = {
         "season": season,
         "seasons": seasons,
@@ -51,6 +52,7 @@ def season_review(
         "drift": drift,
         "psi": psi,
         "fairness": fairness,
+        "checks": checks,
         "charts": {
             "funnel": charts.bars(
                 funnel["month"],
@@ -104,6 +106,7 @@ def season_review(
             )
             if quality
             else None,
+            "in_season": _in_season_chart(checks, lang),
             "drift": charts.bars(
                 [d["band"] for d in drift],
                 {
@@ -123,6 +126,22 @@ def season_review(
         ).to_dict("records")
     who.audit("read", "/review", frames.candidates["candidate_id"].astype(str).tolist())
     return render(request, "review.html", who, **ctx)
+
+
+def _in_season_chart(checks: list[dict[str, Any]], lang: Lang) -> str | None:
+    """The latest check's windows: reneges observed against expected (and after the shift)."""
+    if not checks or not checks[0]["per_window"]:
+        return None
+    windows = checks[0]["per_window"]
+    return charts.bars(
+        [w["start"] for w in windows],
+        {
+            t("observed_n", lang): [w["observed"] for w in windows],
+            t("expected_n", lang): [w["expected"] for w in windows],
+        },
+        t("in_season", lang),
+        x_title=t("window_start", lang),
+    )
 
 
 def _model_quality(

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from features.build import build_features
 from features.population import active_days
-from features.source import PLAUSIBLE, load_candidates, load_content, load_events
+from features.source import PLAUSIBLE, load_content, load_events, load_profile_versions
 from outreach.alerts import open_questions
 from outreach.plan import TOPIC_WORDS
 from outreach.review import message_responses
@@ -125,7 +125,7 @@ def risk_history(state: AppState, candidate_id: str, day: dt.date) -> pd.DataFra
     spine = pd.DataFrame({"candidate_id": ids * len(days), "as_of": days})
     frame = build_features(
         load_events(state.engine, until=day, candidate_ids=ids),
-        load_candidates(state.engine, candidate_ids=ids),
+        load_profile_versions(state.engine, candidate_ids=ids),
         spine,
         load_content(state.engine),
     )

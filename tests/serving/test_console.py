@@ -7,6 +7,7 @@ what a browser cannot show: cookies' flags, refused forms, exports' contents.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 from collections.abc import Iterator
@@ -317,3 +318,23 @@ def test_explanation_override_and_audit_pages(console: TestClient, engine: Engin
     assert exported.status_code == 200
     console.app.state.service.reads.flush()  # type: ignore[attr-defined]  # reads go in batches
     assert audit.entries(engine, actor="ada", action="export")["target"].tolist() == ["/risk.csv"]
+
+
+def test_review_shows_the_in_season_calibration_check(console: TestClient, engine: Engine) -> None:
+    """The daily run's check on early reneges, its verdict and the intercept shift in force."""
+    from training.monitor import CheckResult, store_check
+
+    result = CheckResult(
+        as_of=dt.date(2024, 12, 2), window_days=28, windows=3, cohort=612, observed=41,
+        expected=21.9, ratio=41 / 21.9, ratio_low=1.34, ratio_high=2.54, flagged=True,
+        shift=0.37, shift_low=0.37, shift_high=1.02, shift_best=0.71, expected_shifted=30.1,
+        expected_shown=21.9, shift_shown=0.0, reference=["2023-autumn"], verdict="low",
+        per_window=[{"start": "2024-09-09", "candidates": 200, "observed": 12, "expected": 6.5}],
+    )  # fmt: skip
+    store_check(engine, result, "1", "flow:daily-scoring")
+    sign_in(console, "lena")
+    page = console.get("/review?season=2024-autumn")
+    assert page.status_code == 200
+    panel = page.text[page.text.index('id="in-season"') :]
+    assert "chart-in-season" in panel and "table-in-season" in panel
+    assert "风险偏低" in panel and "+0.37" in panel and "1.87 [1.34, 2.54]" in panel
