@@ -191,6 +191,7 @@ def plan_day(
 ) -> int:
     """Make and store the day's plans from the day's scores, features and alerts."""
     from features.source import load_content
+    from outreach.shadow import shadow_plan, store_shadow
 
     cfg = cfg or PlanConfig()
     active = scores["candidate_id"].tolist()
@@ -200,4 +201,7 @@ def plan_day(
     open_alerts = alerts[alerts["resolved_at"].isna()] if len(alerts) else alerts
     plan = make_plan(day, scores, features, open_alerts, events, content, cfg)
     auto = cadence(day, birthdays(engine, active), features, content)
+    # the holdout's shadow plan: the control group of each action (outreach.effects)
+    shadow = shadow_plan(day, scores, features, open_alerts, events, content, cfg)
+    store_shadow(engine, day, shadow)
     return store_plan(engine, day, plan, auto)
