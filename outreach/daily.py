@@ -191,9 +191,13 @@ def plan_day(
 ) -> int:
     """Make and store the day's plans from the day's scores, features and alerts."""
     from features.source import load_content
+    from outreach.effects import load_effects, plan_effects
     from outreach.shadow import shadow_plan, store_shadow
 
     cfg = cfg or PlanConfig()
+    learned = load_effects(engine, day)
+    if len(learned):  # learned effects where the data supports them, the defaults elsewhere
+        cfg = cfg.model_copy(update={"effects": plan_effects(learned, cfg.effects)})
     active = scores["candidate_id"].tolist()
     since = day - dt.timedelta(days=max(30, cfg.repeat_window_days))
     events = alert_events(engine, day, active, since=since)

@@ -32,7 +32,7 @@ DEFAULTS = PlanConfig().effects
 @pytest.fixture(scope="module")
 def season_units() -> tuple[dict[str, pd.DataFrame], Units]:
     frames = season_frames(simulate_season(SEASON, N, SEED, truth=False))
-    cfg = EffectsConfig(bootstrap=200, segments=())
+    cfg = EffectsConfig(bootstrap=200, segments=(), max_controls_per_treated=5)
     return frames, build_units(
         frames["events"], frames["candidates"], frames["outcomes"], frames["content"], cfg
     )
@@ -42,12 +42,12 @@ def test_learned_effects_cover_the_simulators_true_effects(
     season_units: tuple[dict[str, pd.DataFrame], Units],
 ) -> None:
     _, units = season_units
-    cfg = EffectsConfig(bootstrap=200, segments=(), max_width=10.0)
+    cfg = EffectsConfig(bootstrap=200, segments=(), max_width=10.0, max_controls_per_treated=5)
     learned = effects_from_units(units, DEFAULTS, cfg).set_index("action")
     u = units.frame
     rng = np.random.default_rng(1)
     days = np.sort(u["day"].unique())
-    picked = u[u["day"].isin(set(rng.choice(days, 8, replace=False)))]
+    picked = u[u["day"].isin(set(rng.choice(days, 6, replace=False)))]
     truth = true_effects(SEASON, N, SEED, picked[["candidate_id", "day", "action"]], rollouts=12)
     truth["weight"] = picked["weight"].to_numpy()
     truth = truth.dropna()
@@ -181,3 +181,74 @@ def test_effects_are_stored_once_per_day_with_the_holdouts_contrast(
     holdout = stored[stored["segment"] == "holdout"].set_index("action")
     assert holdout.loc["call", "candidates"] > 100
     assert load_effects(store, dt.date(2025, 1, 1)).empty  # nothing learned by then
+
+
+def test_the_daily_plan_records_what_it_would_have_given_the_holdout(engine: Engine) -> None:
+    from sqlalchemy import select
+
+    from outreach.plan import in_holdout
+    from store.schema import OutreachAction, ShadowAction
+    from tests.conftest import run_daily
+
+    day = dt.date(2024, 12, 2)
+
+    def read() -> tuple[pd.DataFrame, pd.DataFrame]:
+        with engine.connect() as conn:
+            shadow = pd.read_sql(select(ShadowAction).where(ShadowAction.plan_date == day), conn)
+            planned = pd.read_sql(
+                select(OutreachAction).where(
+                    OutreachAction.plan_date == day, OutreachAction.status == "planned"
+                ),
+                conn,
+            )
+        return shadow, planned
+
+    run_daily(engine, day)
+    shadow, planned = read()
+    cfg = PlanConfig()
+    assert len(shadow) > 0
+    assert all(in_holdout(c, cfg) for c in shadow["candidate_id"])
+    assert not any(in_holdout(c, cfg) for c in planned["candidate_id"])  # never sent to them
+    assert set(shadow["action"]) <= {"call", "answer_question", "escalate_approval", "send_content"}
+    run_daily(engine, day)  # the day again: its shadow plan is replaced, not doubled
+    again, _ = read()
+    assert len(again) == len(shadow)
+    # learned effects reach the plan: content's benefit scales with its learned effect
+    from sqlalchemy import insert
+
+    from store.schema import ActionEffect
+
+    before = planned[planned["action"] == "send_content"].set_index("candidate_id")
+    assert len(before) > 0
+    row = {"segment": "all", "units": 1, "candidates": 1, "treated_candidates": 1}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ActionEffect),
+            [
+                {
+                    **row,
+                    "learned_on": day,
+                    "action": "send_content",
+                    "effect": 0.4,
+                    "assumed": False,
+                    "source": "learned (AIPW)",
+                    "treated_units": 1,
+                },
+                {
+                    **row,
+                    "learned_on": day,
+                    "action": "call",
+                    "effect": 0.9,
+                    "assumed": True,
+                    "source": "assumed default",
+                    "treated_units": 1,
+                },
+            ],
+        )
+    run_daily(engine, day)
+    _, after = read()
+    after = after[after["action"] == "send_content"].set_index("candidate_id")
+    both = before.index.intersection(after.index)
+    assert len(both) > 0
+    ratio = after.loc[both, "expected_benefit"] / before.loc[both, "expected_benefit"]
+    assert ratio.to_numpy() == pytest.approx(4.0, rel=1e-2)  # 0.4 learned / 0.10 assumed
