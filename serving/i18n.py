@@ -175,6 +175,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "effect_source": ("来源", "Source"),
     "learned": ("从数据学得", "learned"),
     "assumed": ("预设值", "assumed default"),
+    "too_few": ("人数太少，无法衡量", "too few candidates to measure"),
     "stage:offer": ("offer 未答复", "offer out"),
     "stage:accepted": ("已接受 offer", "offer accepted"),
     "learned_on": ("学习日期", "Learned on"),

@@ -331,7 +331,8 @@ class ActionEffect(Base):
     learned_on: Mapped[dt.date] = mapped_column(Date, index=True)
     action: Mapped[str] = mapped_column(String(32))
     segment: Mapped[str] = mapped_column(String(64))
-    effect: Mapped[float] = mapped_column(Float)
+    # None only on a holdout row with too few candidates to measure
+    effect: Mapped[float | None] = mapped_column(Float)
     effect_low: Mapped[float | None] = mapped_column(Float)
     effect_high: Mapped[float | None] = mapped_column(Float)
     abs_effect: Mapped[float | None] = mapped_column(Float)

@@ -21,7 +21,7 @@ def upgrade() -> None:
         sa.Column("learned_on", sa.Date(), nullable=False),
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("segment", sa.String(length=64), nullable=False),
-        sa.Column("effect", sa.Float(), nullable=False),
+        sa.Column("effect", sa.Float(), nullable=True),
         sa.Column("effect_low", sa.Float(), nullable=True),
         sa.Column("effect_high", sa.Float(), nullable=True),
         sa.Column("abs_effect", sa.Float(), nullable=True),
