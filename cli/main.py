@@ -683,6 +683,30 @@ def withdraw_consent(
 
 
 @app.command()
+def effects(
+    as_of: Annotated[
+        str | None, typer.Option(help="Learn from what was known by this day (default today).")
+    ] = None,
+) -> None:
+    """Learn each action's effect on renege from the store's logs and store it with intervals."""
+    from outreach.effects import learn_effects
+    from outreach.plan import PlanConfig
+    from store.db import open_store
+
+    day = _parse_day(as_of)
+    frame = learn_effects(open_store(get_settings()), day, PlanConfig().effects)
+    typer.echo(f"action effects learned as of {day} (relative cut in renege risk, 95% interval)")
+    for r in frame.itertuples(index=False):
+        interval = (
+            f"[{r.effect_low:+.2f}, {r.effect_high:+.2f}]" if r.effect_low == r.effect_low else "-"
+        )
+        typer.echo(
+            f"  {r.action:<18} {r.segment:<16} {r.effect:+.2f} {interval:<16} "
+            f"{r.treated_candidates}/{r.candidates} candidates  {r.source}"
+        )
+
+
+@app.command()
 def retention(
     today: Annotated[
         str | None, typer.Option(help="Apply the periods as of this day (default today).")

@@ -191,8 +191,13 @@ def plan_day(
 ) -> int:
     """Make and store the day's plans from the day's scores, features and alerts."""
     from features.source import load_content
+    from outreach.effects import load_effects, plan_effects
+    from outreach.shadow import shadow_plan, store_shadow
 
     cfg = cfg or PlanConfig()
+    learned = load_effects(engine, day)
+    if len(learned):  # learned effects where the data supports them, the defaults elsewhere
+        cfg = cfg.model_copy(update={"effects": plan_effects(learned, cfg.effects)})
     active = scores["candidate_id"].tolist()
     since = day - dt.timedelta(days=max(30, cfg.repeat_window_days))
     events = alert_events(engine, day, active, since=since)
@@ -200,4 +205,7 @@ def plan_day(
     open_alerts = alerts[alerts["resolved_at"].isna()] if len(alerts) else alerts
     plan = make_plan(day, scores, features, open_alerts, events, content, cfg)
     auto = cadence(day, birthdays(engine, active), features, content)
+    # the holdout's shadow plan: the control group of each action (outreach.effects)
+    shadow = shadow_plan(day, scores, features, open_alerts, events, content, cfg)
+    store_shadow(engine, day, shadow)
     return store_plan(engine, day, plan, auto)

@@ -151,6 +151,34 @@ TEXT: dict[str, tuple[str, str]] = {
         "The holdout (a random 10%) gets only the cadence; renege rate = reneged so far / "
         "everyone with an offer; effect = holdout rate minus planned rate.",
     ),
+    "action_effects": ("各项行动的效果 (从数据学得)", "Each action's effect (learned from data)"),
+    "action_effects_note": (
+        "效果 = 该行动使毁约风险降低的比例 (计划排序所用)，括号内为按候选人重抽样的 95% 区间；"
+        "绝对值 = 毁约概率降低的百分点；支持 = 接受该行动的候选人 / 全部符合条件的候选人。"
+        "数据不足或区间过宽时沿用预设值并注明。对照组一行比较计划给出该行动的候选人与"
+        "对照组中计划本会给出该行动的候选人。",
+        "Effect = the share of renege risk the action takes away (what the plan ranks by), "
+        "with a 95% interval from resampling candidates; absolute = points of renege "
+        "probability; support = candidates given the action / all candidates it fitted. "
+        "Where the data is thin or the interval too wide the assumed default is kept and "
+        "marked. The holdout row compares candidates the plan gave the action with holdout "
+        "candidates it would have given it.",
+    ),
+    "no_effects": (
+        "尚未学习行动效果 (运行 keepwarm effects)，计划使用预设值。",
+        "No effects learned yet (run keepwarm effects): the plan uses the assumed defaults.",
+    ),
+    "segment": ("人群", "Segment"),
+    "relative_cut": ("效果 (95% 区间)", "Effect (95% interval)"),
+    "absolute_cut": ("绝对值 (百分点)", "Absolute (points)"),
+    "support": ("支持 (候选人)", "Support (candidates)"),
+    "effect_source": ("来源", "Source"),
+    "learned": ("从数据学得", "learned"),
+    "assumed": ("预设值", "assumed default"),
+    "too_few": ("人数太少，无法衡量", "too few candidates to measure"),
+    "stage:offer": ("offer 未答复", "offer out"),
+    "stage:accepted": ("已接受 offer", "offer accepted"),
+    "learned_on": ("学习日期", "Learned on"),
     "group": ("组", "Group"),
     "candidates": ("人数", "Candidates"),
     "renege_rate": ("毁约率 (截至目前)", "Renege rate (so far)"),

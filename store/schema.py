@@ -374,3 +374,59 @@ class CalibrationCheck(Base):
     actor: Mapped[str | None] = mapped_column(String(128))
 
     __table_args__ = (Index("ix_calibration_checks_model", "model_version", "as_of"),)
+
+
+class ActionEffect(Base):
+    """An outreach action's effect on renege, learned from the store (``outreach.effects``).
+
+    One row per (learned_on, action, segment). ``effect`` is the relative cut in
+    renege risk the plan uses (the learned one, or the assumed default when
+    ``assumed``); ``abs_*`` the cut in renege probability; ``*_low``/``*_high`` the
+    candidate-clustered bootstrap interval; support counted in candidates.
+    """
+
+    __tablename__ = "action_effects"
+
+    effect_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    learned_on: Mapped[dt.date] = mapped_column(Date, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    segment: Mapped[str] = mapped_column(String(64))
+    # None only on a holdout row with too few candidates to measure
+    effect: Mapped[float | None] = mapped_column(Float)
+    effect_low: Mapped[float | None] = mapped_column(Float)
+    effect_high: Mapped[float | None] = mapped_column(Float)
+    abs_effect: Mapped[float | None] = mapped_column(Float)
+    abs_low: Mapped[float | None] = mapped_column(Float)
+    abs_high: Mapped[float | None] = mapped_column(Float)
+    assumed: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(120))
+    units: Mapped[int] = mapped_column(Integer)
+    candidates: Mapped[int] = mapped_column(Integer)
+    treated_candidates: Mapped[int] = mapped_column(Integer)
+    treated_units: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("learned_on", "action", "segment", name="uq_action_effects_day"),
+    )
+
+
+class ShadowAction(Base):
+    """What the plan would have given a holdout candidate on a day (never sent to anyone).
+
+    The holdout gets the cadence only; these rows make "candidates given action k
+    vs holdout candidates the plan would have given k" measurable. Kept apart from
+    ``outreach_actions`` so no recruiter's list, digest or export can show them.
+    """
+
+    __tablename__ = "shadow_actions"
+
+    shadow_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    candidate_id: Mapped[str] = mapped_column(String(64), index=True)
+    hr_owner: Mapped[str] = mapped_column(String(64))
+    plan_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    content_id: Mapped[str | None] = mapped_column(String(64))
+    risk: Mapped[float | None] = mapped_column(Float)
+    expected_benefit: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)

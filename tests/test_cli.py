@@ -301,3 +301,15 @@ def test_a_row_the_store_refuses_gives_a_reason_and_leaves_no_personal_data(
     for mark in [*marks.values(), "1901, 2, 3"]:
         assert mark not in crash, mark
         assert mark not in done.stdout + done.stderr, mark
+
+
+def test_effects_learns_and_stores_or_says_what_is_wrong(keepwarm_home: Path) -> None:
+    bad = run_cli("effects", "--as-of", "31/07/2025", home=keepwarm_home)
+    assert bad.returncode == 1 and "--as-of" in bad.stderr and "Traceback" not in bad.stderr
+    # an empty store: nothing to learn from, so every action keeps its assumed default
+    done = run_cli("effects", "--as-of", "2025-07-31", home=keepwarm_home)
+    assert done.returncode == 0, done.stderr
+    assert "action effects learned as of 2025-07-31" in done.stdout
+    lines = [line for line in done.stdout.splitlines() if line.startswith("  ")]
+    assert {line.split()[0] for line in lines} >= {"call", "answer_question", "escalate_approval"}
+    assert all("assumed default" in line for line in lines)

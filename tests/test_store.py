@@ -9,6 +9,8 @@ from store.pgserver import PostgresServer
 from store.schema import Base
 
 EXPECTED = {
+    "action_effects",
+    "shadow_actions",
     "alembic_version",
     "alerts",
     "api_keys",

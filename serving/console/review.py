@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
 from outreach import overrides, review
+from outreach.effects import load_effects
 from serving import charts
 from serving.console.pages import console_day
 from serving.console.render import render
@@ -38,6 +39,7 @@ def season_review(
     content = review.content_response(frames)
     alerts = review.alert_response(frames)
     holdout = review.holdout_effect(frames)
+    effects = load_effects(state.engine)
     quality, drift, psi, fairness = _model_quality(who)
     checks = monitor.checks(state.engine, state.model.version) if state.model else []
     ctx: dict[str, Any] = {
@@ -48,6 +50,7 @@ def season_review(
         "content": content.to_dict("records"),
         "alerts": alerts.to_dict("records"),
         "holdout": holdout.to_dict("records"),
+        "effects": effects.to_dict("records"),
         "quality": quality,
         "drift": drift,
         "psi": psi,

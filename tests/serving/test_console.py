@@ -338,3 +338,28 @@ def test_review_shows_the_in_season_calibration_check(console: TestClient, engin
     panel = page.text[page.text.index('id="in-season"') :]
     assert "chart-in-season" in panel and "table-in-season" in panel
     assert "风险偏低" in panel and "+0.37" in panel and "1.87 [1.34, 2.54]" in panel
+
+
+def test_the_review_shows_each_actions_effect_with_its_interval_in_both_languages(
+    console: TestClient, engine: Engine
+) -> None:
+    from outreach.effects import EffectsConfig, learn_effects
+    from outreach.plan import PlanConfig
+
+    sign_in(console, "hana")  # effects are the company's, no candidate in them: HR sees them
+    before = console.get("/review?season=2024-autumn").text
+    assert "尚未学习行动效果" in before and 'id="table-effects"' not in before
+    learned = learn_effects(engine, DAY, PlanConfig().effects, EffectsConfig(bootstrap=50))
+    zh = console.get("/review?season=2024-autumn").text
+    table = zh.split('id="table-effects"')[1].split("</table>")[0]
+    assert table.count("<tr>") == len(learned) + 1  # a row per action and segment
+    assert "电话沟通" in table and "催办 offer 审批" in table
+    assert "预设值" in table  # approval chasing has no data: the default, marked
+    learned_rows = learned[~learned["assumed"]]
+    if len(learned_rows):  # a learned row shows its interval
+        low = learned_rows.iloc[0]["effect_low"]
+        assert f"{100 * low:.0f}%" in table
+    console.get("/lang/en")
+    en = console.get("/review?season=2024-autumn").text
+    table_en = en.split('id="table-effects"')[1].split("</table>")[0]
+    assert "chase the offer approval" in table_en and "assumed default" in table_en
