@@ -214,7 +214,9 @@ def test_cli_trains_and_scores_without_a_server_and_without_noise(
     score = run_cli(*args, home=keepwarm_home, timeout=600)
     assert score.returncode == 0, score.stderr[-2000:]
     frame = pd.read_csv(out)
-    assert list(frame.columns) == ["candidate_id", "as_of", "risk", "rank", "hr_owner", "reasons"]
+    assert list(frame.columns) == [
+        "candidate_id", "as_of", "risk", "risk_30d", "rank", "hr_owner", "reasons"
+    ]  # fmt: skip
     # the run's output says how the model's risks compared with the reneges of recent weeks
     assert f" x 28 days before {DAY}" in score.stdout and "reneges observed" in score.stdout
     for done in (train, score):

@@ -51,14 +51,14 @@ class TrainResult:
     metrics: pd.DataFrame
     oracle: dict[str, float | None]
     test: pd.DataFrame  # test snapshots with features, label and every scorer's risk
-    # "reneges within 30 days": risk_30d vs the eventual risk, by horizon (within_comparison)
-    within: pd.DataFrame | None = None
     fingerprint: dict[str, object] = field(default_factory=dict)
     horizons: list[int] = field(default_factory=lambda: [60, 120, 180])  # days-to-start slices
     # the training snapshots (features, label, candidate_id, season) and the configuration
     # they were fitted with: the gate refits a recipe on them, lineage logs the settings
     train: pd.DataFrame | None = None
     config: TrainConfig | None = None
+    # "reneges within 30 days": risk_30d vs the eventual risk, by horizon (within_comparison)
+    within: pd.DataFrame | None = None
 
     def headline(self) -> dict[str, float | None]:
         pooled = self.metrics[self.metrics["slice"] == "all"].set_index("scorer")
