@@ -484,6 +484,9 @@ def serve(
         host=host,
         port=port,
         workers=workers,
+        # uvicorn restarts a worker that does not answer its supervisor within 5 s; a busy
+        # host starting workers that load a model takes longer (MLflow's server looped so).
+        timeout_worker_healthcheck=60,
         log_level="warning",
         access_log=False,
     )

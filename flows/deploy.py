@@ -31,12 +31,17 @@ from prefect.deployments.runner import RunnerDeployment  # noqa: E402
 from prefect.schedules import Cron  # noqa: E402
 
 from flows.pipeline import train_flow  # noqa: E402
+from flows.runs import notify_failure  # noqa: E402
 from store.bundle import KeepwarmError  # noqa: E402
 from store.db import open_store  # noqa: E402
 from training.train import closed_seasons  # noqa: E402
 
 
-@flow(name="retrain-on-closed-seasons")
+@flow(
+    name="retrain-on-closed-seasons",
+    on_failure=[notify_failure],
+    on_crashed=[notify_failure],
+)
 def retrain_closed_seasons() -> str:
     """Train on every closed season but the newest, test on the newest, gate against the
     champion there; a promoted challenger is refitted on every closed season."""

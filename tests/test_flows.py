@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -377,10 +378,17 @@ def test_a_failed_daily_run_resumes_from_its_finished_tasks_and_notifies(
         controller.stop()
     assert second.is_completed()
     assert inbox.messages  # the digests went out
-    with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
-        )
+    # task runs' states reach the server as events, recorded in the background: wait until
+    # every one has its final state (a deadline, not a timed assertion)
+    deadline = time.monotonic() + 120
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id]))
+            )
+        if all(r.state and r.state.is_final() for r in runs) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     states: dict[str, list[str]] = {}
     for run in runs:
         states.setdefault(run.name.rsplit("-", 1)[0], []).append(run.state_name or "")
