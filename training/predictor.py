@@ -238,6 +238,30 @@ class Predictor:
         return out
 
 
+SHOWN_ABOVE = 90  # per cent: above it, a whole percentage would claim precision nobody has
+SHOWN_BELOW = 1
+
+
+def shown_percent(risk: np.ndarray) -> np.ndarray:
+    """Risks as the whole percentages shown, ``SHOWN_ABOVE + 1`` for any risk above 90%.
+
+    Rounded half up (0.125 -> 13); below 1% -> 0. Shape of ``risk``, integers.
+    """
+    pct = np.floor(np.asarray(risk, dtype=float) * 100 + 0.5).astype(int)
+    pct = np.where(np.asarray(risk, dtype=float) * 100 > SHOWN_ABOVE, SHOWN_ABOVE + 1, pct)
+    return np.where(pct < SHOWN_BELOW, 0, pct)
+
+
+def shown_risk(risk: float) -> str:
+    """A calibrated risk as a recruiter reads it: "37%", "> 90%" or "< 1%"."""
+    pct = int(shown_percent(np.array([risk]))[0])
+    if pct > SHOWN_ABOVE:
+        return f"> {SHOWN_ABOVE}%"
+    if pct < SHOWN_BELOW:
+        return f"< {SHOWN_BELOW}%"
+    return f"{pct}%"
+
+
 def worded(reason: dict[str, Any]) -> dict[str, Any]:
     """A reason as people read it: code, Chinese and English words, value, contribution."""
     code, value = reason["code"], reason.get("value")

@@ -124,6 +124,7 @@ def fit_dropout(snapshots: pd.DataFrame, cfg: TrainConfig) -> DropoutClassifier:
         snapshots[list(FEATURE_NAMES)],
         snapshots["label"].to_numpy(),
         groups=snapshots["candidate_id"].to_numpy(),
+        days=snapshots["as_of"].astype(str).to_numpy(),
     )
 
 
