@@ -231,7 +231,7 @@ def log_and_register(
         result.metrics.to_csv(folder / "metrics.csv", index=False)
         mlflow.log_artifact(str(folder / "metrics.csv"))
         mlflow.log_dict({"features": result.model.features_}, "features.json")
-        evaluation = evaluation_summary(result.test, result.horizons)
+        evaluation = evaluation_summary(result.test, result.horizons, result.model.calibration_)
         mlflow.log_dict(evaluation, "evaluation.json")
         for path in _plots(result, folder):
             mlflow.log_artifact(str(path), artifact_path="plots")
