@@ -245,10 +245,13 @@ SHOWN_BELOW = 1
 def shown_percent(risk: np.ndarray) -> np.ndarray:
     """Risks as the whole percentages shown, ``SHOWN_ABOVE + 1`` for any risk above 90%.
 
-    Rounded half up (0.125 -> 13); below 1% -> 0. Shape of ``risk``, integers.
+    Rounded half up from the four decimals the API gives (0.125 -> 13, 0.61496 -> 0.615
+    -> 62), so the API's risk and its shown percentage agree; below 1% -> 0. Shape of
+    ``risk``, integers.
     """
-    pct = np.floor(np.asarray(risk, dtype=float) * 100 + 0.5).astype(int)
-    pct = np.where(np.asarray(risk, dtype=float) * 100 > SHOWN_ABOVE, SHOWN_ABOVE + 1, pct)
+    basis_points = np.rint(np.asarray(risk, dtype=float) * 10_000).astype(int)
+    pct = (basis_points + 50) // 100
+    pct = np.where(basis_points > SHOWN_ABOVE * 100, SHOWN_ABOVE + 1, pct)
     return np.where(pct < SHOWN_BELOW, 0, pct)
 
 

@@ -36,6 +36,9 @@ def _season(
         (0.995, "> 90%"),
         (0.004, "< 1%"),
         (0.0, "< 1%"),
+        (0.61496, "62%"),
+        (0.615, "62%"),
+        (0.90004, "90%"),
     ],
 )
 def test_risk_is_shown_without_false_precision(risk: float, shown: str) -> None:
