@@ -14,7 +14,7 @@ from outreach.daily import candidate_owners
 from serving.auth import Principal
 from serving.schemas import ScoreItem
 from serving.scorer import DayScores
-from serving.services.risk import day_scores
+from serving.services.risk import day_scores, risk_words
 
 if TYPE_CHECKING:
     from serving.state import AppState
@@ -80,17 +80,21 @@ def score_dicts(state: AppState, scores: DayScores, rows: list[int]) -> list[dic
         return []
     risk, reasons = scores.scored(rows)
     version = scores.model.version
+    place, total = scores.owner_places()
     return [
         {
             "candidate_id": scores.ids[i],
             "risk": round(r, 4),
+            **risk_words(r),
             "risk_tier": state.tier(r),
             "rank_percentile": pct,
+            "owner_rank": int(place[i]),
+            "owner_total": int(total[i]),
             "reasons": rs,
             "model_version": version,
         }
         for i, r, pct, rs in zip(
-            rows, risk.tolist(), scores.rank_percentiles(risk), reasons, strict=True
+            rows, risk.tolist(), scores.rank_percentiles(scores.risk[rows]), reasons, strict=True
         )
     ]
 
