@@ -302,13 +302,13 @@ def _print_calibration(engine: Engine, version: str) -> None:
 
 
 def _print_top(frame: pd.DataFrame, top: int) -> None:
-    from training.predictor import worded
+    from training.predictor import shown_risk, worded
 
     for row in frame.head(top).itertuples(index=False):
         reasons = "；".join(worded(r)["text_zh"] for r in row.reasons_detail) or "-"
         typer.echo(
             f"{row.rank:>4}  {row.candidate_id:<12} {row.hr_owner:<6} "
-            f"风险 {row.risk:6.1%}  {reasons}"
+            f"风险 {shown_risk(row.risk):>6}  {reasons}"
         )
 
 

@@ -213,9 +213,33 @@ class Reason(BaseModel):
     contribution: float = Field(description="Push on the log-odds of reneging")
 
 
-class ScoreItem(BaseModel):
+class ShownRisk(BaseModel):
+    """The risk as a recruiter reads it, beside the exact figure."""
+
+    risk_shown: str = Field(
+        description='Whole percentage, "> 90%" above 90% and "< 1%" below 1% '
+        "(no precision the calibration does not have)",
+        examples=["37%", "> 90%"],
+    )
+    risk_words_zh: str = Field(description="What the risk is the chance of, in Chinese")
+    risk_words_en: str = Field(
+        description="What the risk is the chance of, in English",
+        examples=["37% chance of reneging before the start date"],
+    )
+    owner_rank: int = Field(
+        ge=1, description="Place among the same recruiter's candidates active that day"
+    )
+    owner_total: int = Field(ge=1, description="The recruiter's candidates active that day")
+
+
+class ScoreItem(ShownRisk):
     candidate_id: str
-    risk: float = Field(ge=0, le=1, description="Calibrated probability of reneging")
+    risk: float = Field(
+        ge=0,
+        le=1,
+        description="Calibrated probability of reneging before the start date, within what "
+        "the held-out calibration supports",
+    )
     risk_30d: float | None = Field(default=None, ge=0, le=1, description=RISK_30D)
     urgency: Urgency | None = Field(default=None, description=URGENCY)
     risk_tier: Tier
@@ -239,7 +263,7 @@ class ScoreResponse(BaseModel):
     errors: list[ItemError]
 
 
-class RiskRow(BaseModel):
+class RiskRow(ShownRisk):
     rank: int
     candidate_id: str
     hr_owner: str | None

@@ -69,6 +69,7 @@ class DayScores:
     # Reasons by row, computed on first request: TreeSHAP costs far more than the risk,
     # and a row's reasons change only when the row does (which makes a new DayScores).
     memo: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    _places: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @classmethod
     def of(cls, day: DayFeatures, model: Predictor) -> DayScores:
@@ -104,6 +105,19 @@ class DayScores:
             return [100.0] * len(risk)
         at = np.searchsorted(self.sorted_risk, risk, side="right")
         return list(np.round(100.0 * at / n, 1).tolist())
+
+    def owner_places(self) -> tuple[np.ndarray, np.ndarray]:
+        """By row: the place among the same recruiter's candidates that day (1 = highest
+        risk, in ``ordered`` order) and how many candidates that recruiter has that day."""
+        if not self._places:
+            order = self.ordered()
+            owners = pd.Series(self.owners[order]).fillna("")
+            place = np.empty(len(order), dtype=int)
+            place[order] = owners.groupby(owners).cumcount().to_numpy() + 1
+            total = np.empty(len(order), dtype=int)
+            total[order] = owners.map(owners.value_counts()).to_numpy(dtype=int)
+            self._places.append((place, total))
+        return self._places[0]
 
     def ordered(self) -> np.ndarray:
         """Row numbers from highest to lowest risk (``training.predictor.rank_order``)."""

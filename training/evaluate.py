@@ -29,6 +29,34 @@ def top_of_each_day(p: np.ndarray, days: np.ndarray, share: float) -> np.ndarray
     return picked
 
 
+def top_tie_share(
+    risk: np.ndarray, days: np.ndarray, share: float = 0.05, min_rows: int = 10
+) -> float:
+    """The largest share of a day's top ``share`` rows that show one and the same risk.
+
+    ``risk`` is calibrated risk per row, ``days`` each row's day; the risk counts as
+    shown (``training.predictor.shown_percent``: whole percentages, one value above
+    90%), so rows a recruiter cannot tell apart count as tied. Days whose top share
+    holds fewer than ``min_rows`` rows are skipped (two of three is no plateau).
+    Returns 0.0 when no day has enough rows. Issue 16 asks for at most one third.
+    """
+    from training.predictor import shown_percent
+
+    risk = np.asarray(risk, dtype=float)
+    days = np.asarray(days)
+    worst = 0.0
+    for day in np.unique(days):
+        idx = np.flatnonzero(days == day)
+        k = max(1, round(len(idx) * share))
+        if k < min_rows:
+            continue
+        top = idx[np.argsort(-risk[idx], kind="stable")[:k]]
+        _, counts = np.unique(shown_percent(risk[top]), return_counts=True)
+        most = int(counts.max())
+        worst = max(worst, most / k if most > 1 else 0.0)
+    return worst
+
+
 def _top_share(y: np.ndarray, p: np.ndarray, days: np.ndarray, share: float) -> tuple[float, float]:
     """Precision and recall when HR acts on the top ``share`` of each day's list."""
     picked = top_of_each_day(p, days, share)
@@ -207,3 +235,76 @@ def within_comparison(
             row[f"{key}_low"], row[f"{key}_high"] = float(lo), float(hi)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+SEGMENTS = ("competing_offer", "far_from_home", "school_tier", "horizon")
+
+
+def segment_labels(test: pd.DataFrame, horizons: list[int]) -> dict[str, pd.Series]:
+    """Each row's group in every segment of ``SEGMENTS`` (as known on the row's day).
+
+    ``competing_offer``: the candidate told HR of another offer ("mentioned"), else a
+    consented public signal of one ("signal"), else "no", so far; ``far_from_home``: home
+    city differs from the work city ("yes"/"no"/"unknown"); ``school_tier``: "1".."3" or
+    "unknown"; ``horizon``: days to the start date in the bands of ``horizon_label``.
+    """
+    mentioned = test["competing_offer_mentions"].fillna(0).to_numpy() > 0
+    signalled = test["competing_offer_signals"].fillna(0).to_numpy() > 0
+    competing = np.where(mentioned, "mentioned", np.where(signalled, "signal", "no"))
+    far = test["far_from_home"].map({1.0: "yes", 0.0: "no"}).fillna("unknown")
+    tier = test["school_tier"].map(lambda v: "unknown" if pd.isna(v) else f"{v:.0f}")
+    return {
+        "competing_offer": pd.Series(competing, index=test.index),
+        "far_from_home": far.astype(str),
+        "school_tier": tier.astype(str),
+        "horizon": horizon_label(test["days_to_start"], horizons),
+    }
+
+
+def segment_calibration(
+    test: pd.DataFrame, p: np.ndarray, horizons: list[int], off_by: float = 0.02
+) -> list[dict[str, object]]:
+    """Calibration per segment group on held-out rows: mean risk vs observed renege rate.
+
+    ``test`` holds ``label``, ``candidate_id``, ``days_to_start`` and the segment
+    features; ``p`` the risk per row. One dict per (segment, group): rows, candidates,
+    ``predicted`` (mean risk), ``observed`` (renege rate), ``gap`` = observed - predicted
+    with a 95% interval clustered by candidate (a candidate's snapshots are not
+    independent), ``ece`` within the group, and ``off``: the interval excludes zero and
+    the gap is at least ``off_by`` (2 points) either way.
+    """
+    p = np.asarray(p, dtype=float)
+    y = test["label"].to_numpy(dtype=float)
+    groups = test["candidate_id"].to_numpy()
+    out: list[dict[str, object]] = []
+    for segment, labels in segment_labels(test, horizons).items():
+        values = labels.to_numpy()
+        for group in sorted(set(values)):
+            mask = values == group
+            diff = y[mask] - p[mask]
+            gap = float(diff.mean())
+            half = 1.96 * clustered_se(diff, groups[mask])
+            out.append(
+                {
+                    "segment": segment,
+                    "group": str(group),
+                    "rows": int(mask.sum()),
+                    "candidates": len(set(groups[mask])),
+                    "predicted": float(p[mask].mean()),
+                    "observed": float(y[mask].mean()),
+                    "gap": gap,
+                    "gap_low": gap - half,
+                    "gap_high": gap + half,
+                    "ece": expected_calibration_error(y[mask], p[mask]),
+                    "off": bool(abs(gap) >= off_by and (gap - half > 0 or gap + half < 0)),
+                }
+            )
+    return out
+
+
+def clustered_se(values: np.ndarray, groups: np.ndarray) -> float:
+    """Standard error of ``values.mean()`` with rows clustered by ``groups``."""
+    n = len(values)
+    sums = pd.Series(values - values.mean()).groupby(groups).sum().to_numpy()
+    m = len(sums)
+    return float(np.sqrt(m / (m - 1) * np.sum(sums**2)) / n) if m > 1 else 0.0

@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
+from training.evaluate import clustered_se, top_tie_share
 from training.predictor import CATEGORICAL, ModelRefused, check_features, encode, within_risk
 
 WITHIN_DIR = "within"  # the time-to-renege model's folder inside a saved model
@@ -70,9 +71,12 @@ def _group_folds(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
 class Calibration:
     """A map from raw tree probability to calibrated risk, stored as plain numbers.
 
-    Isotonic (``x``/``y`` steps) when the calibration set is large enough to
-    support it; otherwise Platt scaling (``a * logit(p) + b``), which needs far
-    fewer cases and does not produce long flat plateaus of tied risks.
+    ``kind`` is one of ``CALIBRATORS``: ``identity``; ``platt``
+    (``sigmoid(a * logit(p) + b)``); ``beta`` (``sigmoid(a * ln p - c * ln(1 - p) + b)``,
+    Kull, Silva Filho and Flach 2017); ``isotonic`` (``x``/``y`` steps). Every risk is
+    kept inside ``[floor, cap]``: the bounds the held-out calibration supports (see
+    ``choose_calibration``), never certainty. ``support`` records why this kind and these
+    bounds were chosen (candidates counted, held-out log loss and ties of each kind tried).
     """
 
     kind: str = "identity"
@@ -80,33 +84,185 @@ class Calibration:
     y: list[float] = field(default_factory=list)
     a: float = 1.0
     b: float = 0.0
+    c: float = 0.0
+    floor: float = 0.005
+    cap: float = 0.995
+    support: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
+        return np.clip(self.unbounded(p), self.floor, self.cap)
+
+    def unbounded(self, p: np.ndarray) -> np.ndarray:
+        """The map before ``floor`` and ``cap``; shape of ``p``."""
+        p = np.asarray(p, dtype=float)
         if self.kind == "isotonic":
             return np.interp(p, self.x, self.y)
         if self.kind == "platt":
-            z = self.a * _logit(p) + self.b
-            return np.clip(1 / (1 + np.exp(-z)), 0.005, 0.995)
+            return _sigmoid(self.a * _logit(p) + self.b)
+        if self.kind == "beta":
+            q = np.clip(p, 1e-6, 1 - 1e-6)
+            return _sigmoid(self.a * np.log(q) - self.c * np.log1p(-q) + self.b)
         return p
 
     @classmethod
-    def fit(cls, raw: np.ndarray, y: np.ndarray, min_positives: int) -> Calibration:
-        if y.sum() >= min_positives and (len(y) - y.sum()) >= min_positives:
-            # Certainty is never warranted: the map stays inside [0.5%, 99.5%].
-            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.005, y_max=0.995)
-            iso.fit(raw, y)
+    def fit(cls, kind: str, raw: np.ndarray, y: np.ndarray) -> Calibration:
+        """``kind`` fitted on raw probabilities ``raw`` and 0/1 outcomes ``y`` (unbounded)."""
+        if kind == "isotonic":
+            iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
             return cls(
                 "isotonic",
                 [float(v) for v in iso.X_thresholds_],
                 [float(v) for v in iso.y_thresholds_],
             )
-        platt = LogisticRegression(C=1e6).fit(_logit(raw).reshape(-1, 1), y)
-        return cls("platt", a=float(platt.coef_[0, 0]), b=float(platt.intercept_[0]))
+        if kind == "platt":
+            lr = LogisticRegression(C=1e6, solver="newton-cholesky").fit(
+                _logit(raw).reshape(-1, 1), y
+            )
+            return cls("platt", a=float(lr.coef_[0, 0]), b=float(lr.intercept_[0]))
+        if kind == "beta":
+            q = np.clip(raw, 1e-6, 1 - 1e-6)
+            lr = LogisticRegression(C=1e6, solver="newton-cholesky").fit(
+                np.column_stack([np.log(q), -np.log1p(-q)]), y
+            )
+            a, c = (float(v) for v in lr.coef_[0])
+            if a < 0 or c < 0:  # the map must rise with the trees' score: fall back to Platt
+                return cls.fit("platt", raw, y)
+            return cls("beta", a=a, b=float(lr.intercept_[0]), c=c)
+        if kind == "identity":
+            return cls("identity")
+        raise ValueError(f"unknown calibrator {kind!r}; known: {', '.join(CALIBRATORS)}")
+
+
+CALIBRATORS = ("identity", "platt", "beta", "isotonic")  # simplest first: the last tie-break
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return np.asarray(1.0 / (1.0 + np.exp(-z)))
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
+
+
+def _wilson(rate: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``rate`` observed on ``n`` cases."""
+    if n <= 0:
+        return 0.0, 1.0
+    centre = (rate + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
+def supported_bounds(
+    q: np.ndarray, y: np.ndarray, groups: np.ndarray, min_candidates: int
+) -> tuple[float, float]:
+    """The lowest and highest risk that held-out outcomes support, as ``(floor, cap)``.
+
+    ``q`` are held-out calibrated risks. The ``min_candidates`` distinct candidates
+    scored highest (all their rows at or above the cut) give an observed renege rate;
+    the cap is the upper end of its 95% Wilson interval, counting candidates, not
+    their correlated snapshot rows, as the cases. The floor is the lower end of the
+    same interval for the lowest-scored candidates. Kept within [0.5%, 99.5%].
+    """
+
+    def edge(order: np.ndarray, upper: bool) -> float:
+        seen = pd.unique(groups[order])
+        if len(seen) < min_candidates:
+            return 0.995 if upper else 0.005
+        last = seen[min_candidates - 1]
+        cut = int(np.flatnonzero(groups[order] == last)[0]) + 1
+        rows = order[:cut]
+        low, high = _wilson(float(y[rows].mean()), min_candidates)
+        return high if upper else low
+
+    order = np.argsort(-q, kind="stable")
+    cap = min(0.995, edge(order, upper=True))
+    floor = max(0.005, edge(order[::-1], upper=False))
+    return floor, max(cap, floor)
+
+
+def choose_calibration(
+    raw: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    days: np.ndarray | None = None,
+    *,
+    folds: int = 5,
+    seed: int = 7,
+    isotonic_min_candidates: int = 1000,
+    cap_candidates: int = 50,
+    top_share: float = 0.05,
+) -> Calibration:
+    """The calibrator with the best held-out log loss; ties in what is shown break ties.
+
+    ``raw`` are out-of-fold tree probabilities (trees that never saw the candidate), ``y``
+    0/1 outcomes, ``groups`` candidate ids, ``days`` each row's snapshot day. Each kind of
+    ``CALIBRATORS`` is cross-fitted by candidate (``folds``) on ``raw``: its held-out log
+    loss, and the largest share of a day's top ``top_share`` rows showing one value
+    (``training.evaluate.top_tie_share``). Isotonic is tried only with
+    ``isotonic_min_candidates`` candidates on each side (reneged, not): counted in
+    candidates, since a candidate's weekly snapshots are not independent cases
+    (Niculescu-Mizil and Caruana 2005 found isotonic overfits below ~1,000 cases).
+    Kinds within one candidate-clustered standard error of the best log loss (the
+    one-standard-error rule; at least 0.0005) count as equal; of those, the fewest
+    ties, then the simplest. The chosen kind is refitted on every row and bounded by
+    ``supported_bounds`` of its held-out risks.
+    """
+    y = np.asarray(y, dtype=float)
+    groups = np.asarray(groups)
+    days = np.zeros(len(y)) if days is None else np.asarray(days)
+    by_candidate = pd.DataFrame({"g": groups, "y": y}).groupby("g")["y"]
+    reneged, stayed = int((by_candidate.max() > 0).sum()), int((by_candidate.min() < 1).sum())
+    kinds = [
+        k for k in CALIBRATORS if k != "isotonic" or min(reneged, stayed) >= isotonic_min_candidates
+    ]
+    if min(reneged, stayed) == 0:
+        kinds = ["identity"]
+    fold = _group_folds(groups, folds, seed)
+    held: dict[str, np.ndarray] = {}
+    for kind in kinds:
+        q = np.zeros(len(y))
+        for k in range(folds):
+            out = fold == k
+            if out.any():
+                fitted = (
+                    Calibration.fit(kind, raw[~out], y[~out])
+                    if kind != "identity"
+                    else Calibration()
+                )
+                q[out] = fitted.unbounded(raw[out])
+        held[kind] = np.clip(q, 1e-6, 1 - 1e-6)
+    loss = {k: -(y * np.log(q) + (1 - y) * np.log(1 - q)) for k, q in held.items()}
+    mean = {k: float(v.mean()) for k, v in loss.items()}
+    best = min(kinds, key=lambda k: mean[k])
+    figures: dict[str, dict[str, float]] = {}
+    for kind in kinds:
+        se = clustered_se(loss[kind] - loss[best], groups)
+        floor, cap = supported_bounds(held[kind], y, groups, cap_candidates)
+        shown = np.clip(held[kind], floor, cap)
+        figures[kind] = {
+            "log_loss": mean[kind],
+            "gap_se": se,
+            "top_tie_share": top_tie_share(shown, days, top_share),
+            "floor": floor,
+            "cap": cap,
+        }
+    equal = [k for k in kinds if mean[k] - mean[best] <= max(figures[k]["gap_se"], 0.0005)]
+    chosen = min(equal, key=lambda k: (round(figures[k]["top_tie_share"], 3), kinds.index(k)))
+    calibration = (
+        Calibration.fit(chosen, raw, y) if chosen != "identity" else Calibration("identity")
+    )
+    calibration.floor = figures[chosen]["floor"]
+    calibration.cap = figures[chosen]["cap"]
+    calibration.support = {
+        "candidates_reneged": reneged,
+        "candidates_stayed": stayed,
+        "isotonic_min_candidates": isotonic_min_candidates,
+        "cap_candidates": cap_candidates,
+        "held_out": figures,
+    }
+    return calibration
 
 
 class DropoutClassifier(ClassifierMixin, BaseEstimator):
@@ -129,7 +285,8 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         early_stopping_rounds: int = 40,
         folds: int = 5,
         seed: int = 7,
-        isotonic_min_positives: int = 1000,
+        isotonic_min_candidates: int = 1000,
+        cap_candidates: int = 50,
         within_days: int = 30,
     ) -> None:
         self.params = params
@@ -137,7 +294,8 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         self.early_stopping_rounds = early_stopping_rounds
         self.folds = folds
         self.seed = seed
-        self.isotonic_min_positives = isotonic_min_positives
+        self.isotonic_min_candidates = isotonic_min_candidates
+        self.cap_candidates = cap_candidates
         self.within_days = within_days
 
     def fit(
@@ -146,16 +304,19 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         y: np.ndarray | pd.Series,
         groups: np.ndarray | None = None,
         y_within: np.ndarray | pd.Series | None = None,
+        days: np.ndarray | None = None,
     ) -> DropoutClassifier:
-        """Fit on feature rows ``X``, labels ``y`` (reneged: 1) and candidate ``groups``.
+        """Fit on rows ``X`` (``n_rows`` x features), 0/1 ``y``, candidate ``groups``.
 
-        With ``y_within`` (reneged within ``within_days`` days of the row's day: 1), a
+        ``days`` (each row's snapshot day) lets the calibrator choice count ties within
+        a day's list, as recruiters see it; without it, all rows are one list. With
+        ``y_within`` (reneged within ``within_days`` days of the row's day: 1), a
         second model of the same kind, on the same rows and folds, gives the
         time-to-renege output (``within_``, ``predict_within_proba``).
         """
         self.within_: DropoutClassifier | None = None
         if y_within is not None:
-            self.within_ = clone(self).set_params(within_days=0).fit(X, y_within, groups)
+            self.within_ = clone(self).set_params(within_days=0).fit(X, y_within, groups, days=days)
         y = np.asarray(y, dtype=float)
         groups = np.asarray(groups if groups is not None else np.arange(len(y)))
         self.features_ = list(X.columns)
@@ -185,7 +346,18 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
             self._dataset(matrix, y, categorical),
             num_boost_round=self.rounds_,
         )
-        self.calibration_ = Calibration.fit(out_of_fold, y, self.isotonic_min_positives)
+        # kept for diagnostics (benchmarks/bench_risk.py): what the calibration was fitted on
+        self.out_of_fold_, self.train_y_ = out_of_fold, y
+        self.calibration_ = choose_calibration(
+            out_of_fold,
+            y,
+            groups,
+            days,
+            folds=self.folds,
+            seed=self.seed,
+            isotonic_min_candidates=self.isotonic_min_candidates,
+            cap_candidates=self.cap_candidates,
+        )
         self.classes_ = np.array([0, 1])
         return self
 

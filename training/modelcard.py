@@ -89,7 +89,16 @@ def build_card(
                 f"Calibration on {part['season']} is off by {part['ece']:.1%} on average "
                 "(ECE): read risks as ranks more than exact chances."
             )
+    segments = evaluation.get("segments") or []
+    for seg in segments:
+        if seg.get("off"):
+            limits.append(
+                f"On the held-out season, risk for {seg['segment']} = {seg['group']} is off "
+                f"by {seg['gap']:+.1%} (observed minus predicted, 95% "
+                f"{seg['gap_low']:+.1%} to {seg['gap_high']:+.1%})."
+            )
     limits += [f"Bias audit flag: {f}." for f in flagged]
+    calibrator = evaluation.get("calibrator") or {}
     return {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "intended_use": INTENDED["use"],
@@ -116,6 +125,13 @@ def build_card(
             {k: part.get(k) for k in ("season", "kind", "n", "auc", "ece", "calibration")}
             for part in seasons
         ],
+        "calibration": {
+            "calibrator": calibrator.get("kind"),
+            "shown_between": [calibrator.get("floor"), calibrator.get("cap")],
+            "held_out_choice": (calibrator.get("support") or {}).get("held_out"),
+            "top_tie_share": evaluation.get("top_tie_share"),
+            "by_segment": segments,
+        },
         "fairness": {
             by: {
                 "min_impact_ratio": part.get("min_impact_ratio"),
@@ -178,6 +194,7 @@ def card_markdown(card: dict[str, Any], version: str) -> str:
     ]
     for m in card["metrics_by_season"]:
         lines.append(f"| {m['season']} | {_num(m.get('auc'))} | {_num(m.get('ece'))} |")
+    lines += _calibration_lines(card.get("calibration") or {})
     lines += ["", "## Fairness (four-fifths rule on priority outreach)", ""]
     for by, part in card["fairness"].items():
         lines.append(f"- {by}: lowest impact ratio {_num(part['min_impact_ratio'])}")
@@ -185,6 +202,38 @@ def card_markdown(card: dict[str, Any], version: str) -> str:
     lines += ["", "## Known limits"] + [f"- {x}" for x in card["known_limits"]]
     lines += ["", "## Human oversight", card["human_oversight"], ""]
     return "\n".join(lines)
+
+
+def _calibration_lines(cal: dict[str, Any]) -> list[str]:
+    """The card's calibration section: the calibrator, the range shown, each segment."""
+    if not cal.get("calibrator") and not cal.get("by_segment"):
+        return []
+    lines = ["", "## Calibration", ""]
+    if cal.get("calibrator"):
+        low, high = cal["shown_between"]
+        lines.append(
+            f"Calibrator: {cal['calibrator']}, chosen on held-out log loss with ties as the "
+            f"tie-breaker; risks are shown between {low:.1%} and {high:.1%}, what the "
+            "held-out outcomes support."
+        )
+    if cal.get("top_tie_share") is not None:
+        lines.append(
+            f"Largest share of a held-out day's top 5% showing one value: "
+            f"{cal['top_tie_share']:.0%}."
+        )
+    if cal.get("by_segment"):
+        lines += [
+            "",
+            "| segment | group | rows | candidates | predicted | observed | gap (95%) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for s in cal["by_segment"]:
+            lines.append(
+                f"| {s['segment']} | {s['group']} | {s['rows']} | {s['candidates']} | "
+                f"{s['predicted']:.3f} | {s['observed']:.3f} | {s['gap']:+.3f} "
+                f"({s['gap_low']:+.3f}, {s['gap_high']:+.3f}){' off' if s['off'] else ''} |"
+            )
+    return lines
 
 
 def _num(value: Any) -> str:

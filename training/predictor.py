@@ -285,7 +285,8 @@ class Shifted:
     """A calibration followed by a shift of its log-odds: an in-season intercept refit.
 
     ``training.monitor`` fits ``shift`` when the reneges that arrived early say the
-    risks are off for a whole season; the result stays inside [0.5%, 99.5%].
+    risks are off for a whole season; the result stays inside the range the model's
+    held-out calibration supports (``Calibration.floor`` to ``Calibration.cap``).
     """
 
     base: Calibration
@@ -294,7 +295,34 @@ class Shifted:
     def __call__(self, p: np.ndarray) -> np.ndarray:
         q = np.clip(np.asarray(self.base(p), dtype=float), 1e-6, 1 - 1e-6)
         z = np.log(q / (1 - q)) + self.shift
-        return np.clip(1 / (1 + np.exp(-z)), 0.005, 0.995)
+        return np.clip(1 / (1 + np.exp(-z)), self.base.floor, self.base.cap)
+
+
+SHOWN_ABOVE = 90  # per cent: above it, a whole percentage would claim precision nobody has
+SHOWN_BELOW = 1
+
+
+def shown_percent(risk: np.ndarray) -> np.ndarray:
+    """Risks as the whole percentages shown, ``SHOWN_ABOVE + 1`` for any risk above 90%.
+
+    Rounded half up from the four decimals the API gives (0.125 -> 13, 0.61496 -> 0.615
+    -> 62), so the API's risk and its shown percentage agree; below 1% -> 0. Shape of
+    ``risk``, integers.
+    """
+    basis_points = np.rint(np.asarray(risk, dtype=float) * 10_000).astype(int)
+    pct = (basis_points + 50) // 100
+    pct = np.where(basis_points > SHOWN_ABOVE * 100, SHOWN_ABOVE + 1, pct)
+    return np.where(pct < SHOWN_BELOW, 0, pct)
+
+
+def shown_risk(risk: float) -> str:
+    """A calibrated risk as a recruiter reads it: "37%", "> 90%" or "< 1%"."""
+    pct = int(shown_percent(np.array([risk]))[0])
+    if pct > SHOWN_ABOVE:
+        return f"> {SHOWN_ABOVE}%"
+    if pct < SHOWN_BELOW:
+        return f"< {SHOWN_BELOW}%"
+    return f"{pct}%"
 
 
 def worded(reason: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,15 @@ from sklearn.metrics import roc_auc_score
 from sqlalchemy import Engine, select
 
 from store.schema import Candidate, Outcome, Score
-from training.evaluate import expected_calibration_error, horizon_label
+from training.evaluate import (
+    expected_calibration_error,
+    horizon_label,
+    segment_calibration,
+    top_tie_share,
+)
+
+if TYPE_CHECKING:
+    from training.model import Calibration
 
 SCORE_EDGES = np.linspace(0.0, 1.0, 21)
 
@@ -55,12 +63,19 @@ def score_counts(p: np.ndarray) -> list[int]:
     return [int(c) for c in counts]
 
 
-def evaluation_summary(test: pd.DataFrame, horizons: list[int]) -> dict[str, Any]:
+def evaluation_summary(
+    test: pd.DataFrame, horizons: list[int], calibration: Calibration | None = None
+) -> dict[str, Any]:
     """Per held-out season: quality; and the score distribution per horizon (days to start).
 
     ``test`` holds the test snapshots with ``label``, ``season``, ``days_to_start`` and
     ``risk_keepwarm``. Risk rises as the start date nears, so drift is judged against
     snapshots at the same horizons, not the season's whole mix (``drift``).
+    With the segment features (``training.evaluate.SEGMENTS``) and ``candidate_id``,
+    ``segments`` is the calibration per segment (``segment_calibration``); with the
+    model's ``calibration``, ``calibrator`` says which was chosen, why, and the range
+    of risks shown. ``top_tie_share`` is the largest share of a held-out day's top 5%
+    showing one value (issue 16: at most a third).
     """
     seasons = []
     for season, part in test.groupby("season", sort=True):
@@ -69,7 +84,21 @@ def evaluation_summary(test: pd.DataFrame, horizons: list[int]) -> dict[str, Any
         seasons.append({"season": str(season), "kind": "held out", **_quality(y, p)})
     risk = test["risk_keepwarm"].to_numpy(dtype=float)
     horizon = horizon_label(test["days_to_start"], horizons).to_numpy()
+    out: dict[str, Any] = {}
+    needed = {"candidate_id", "competing_offer_signals", "far_from_home", "school_tier"}
+    if needed <= set(test.columns):
+        out["segments"] = segment_calibration(test, risk, horizons)
+    if "as_of" in test.columns:
+        out["top_tie_share"] = top_tie_share(risk, test["as_of"].astype(str).to_numpy())
+    if calibration is not None:
+        out["calibrator"] = {
+            "kind": calibration.kind,
+            "floor": calibration.floor,
+            "cap": calibration.cap,
+            "support": calibration.support,
+        }
     return {
+        **out,
         "seasons": seasons,
         "score_edges": SCORE_EDGES.tolist(),
         "score_counts": score_counts(risk),

@@ -501,7 +501,7 @@ def log_and_register(
         if result.within is not None:
             log_within(result.within, folder)
         mlflow.log_dict({"features": model.features_}, "features.json")
-        evaluation = evaluation_summary(result.test, result.horizons)
+        evaluation = evaluation_summary(result.test, result.horizons, result.model.calibration_)
         if result.within is not None:  # the time-to-renege output, by horizon
             evaluation["within_30d"] = [
                 {k: (None if pd.isna(v) else v) for k, v in row.items()}

@@ -153,6 +153,7 @@ def fit_dropout(snapshots: pd.DataFrame, cfg: TrainConfig) -> DropoutClassifier:
         snapshots["label"].to_numpy(),
         groups=snapshots["candidate_id"].to_numpy(),
         y_within=within,
+        days=snapshots["as_of"].astype(str).to_numpy(),
     )
 
 

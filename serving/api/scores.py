@@ -23,7 +23,7 @@ from serving.schemas import (
     ScoreResponse,
     Tier,
 )
-from serving.services.risk import RiskFilters, risk_table, with_reasons
+from serving.services.risk import RiskFilters, risk_table, risk_words, with_reasons
 from serving.services.scope import check_day
 from serving.services.scores import score_cached, score_candidates
 from serving.state import AppState
@@ -93,6 +93,9 @@ def risk_list(
             risk=round(float(r.risk), 4),
             risk_30d=None if pd.isna(r.risk_30d) else round(float(r.risk_30d), 4),
             urgency=r.urgency,
+            **risk_words(float(r.risk)),
+            owner_rank=int(r.owner_rank),
+            owner_total=int(r.owner_total),
             risk_tier=r.tier,
             reasons=[Reason.model_validate(x) for x in r.reasons],
             alerts=list(r.alerts),

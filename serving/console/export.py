@@ -40,6 +40,10 @@ def _frame(who: Viewer, request: Request) -> tuple[pd.DataFrame, dt.date]:
             t("department", lang): rows["department"],
             t("role_family", lang): rows["role_family"],
             t("risk_col", lang): rows["risk"].round(4),
+            t("risk_meaning", lang): rows["risk_shown"],
+            t("owner_rank_col", lang): [
+                f"{a} / {b}" for a, b in zip(rows["owner_rank"], rows["owner_total"], strict=True)
+            ],
             t("tier", lang): [t(x, lang) for x in rows["tier"]],
             t("risk_30d_col", lang): rows["risk_30d"].round(4),
             t("urgency", lang): [t(u, lang) if isinstance(u, str) else "" for u in rows["urgency"]],

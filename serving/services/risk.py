@@ -16,10 +16,12 @@ from sqlalchemy import select
 
 from outreach import overrides
 from serving.auth import Principal
+from serving.i18n import t
 from serving.scorer import FLAGS, DayScores
 from serving.services.errors import NoModel
 from serving.services.scope import owner_scope
 from store.schema import OutreachAction, Score
+from training.predictor import shown_risk
 
 if TYPE_CHECKING:
     from serving.state import AppState
@@ -36,6 +38,17 @@ def day_scores(state: AppState, day: dt.date, ids: list[str] | None = None) -> D
     if state.model is None:
         raise NoModel("no champion model yet: run `keepwarm train`")
     return state.scorer.day(day, ids)
+
+
+def risk_words(risk: float) -> dict[str, str]:
+    """A risk as recruiters read it: ``risk_shown`` ("37%", "> 90%"; never false
+    precision) and the sentence saying what it is the chance of, in Chinese and English."""
+    shown = shown_risk(risk)
+    return {
+        "risk_shown": shown,
+        "risk_words_zh": t("risk_sentence", "zh", p=shown),
+        "risk_words_en": t("risk_sentence", "en", p=shown),
+    }
 
 
 @dataclass(frozen=True)
@@ -59,7 +72,9 @@ def risk_table(
     """Everyone active on ``day`` that the caller may see, filtered and sorted; no reasons yet.
 
     Columns: row (in the day's scores), rank (the place in the whole day's list,
-    whatever the filters), candidate_id, hr_owner, department, role_family, risk,
+    whatever the filters), owner_rank and owner_total (the place among the same
+    recruiter's candidates that day, and how many they have), candidate_id, hr_owner,
+    department, role_family, risk, risk_shown (``training.predictor.shown_risk``),
     risk_30d (the chance of reneging within 30 days; NaN without a time-to-renege
     model), urgency (``urgency_of``), days_to_start, start_date, tier, alerts,
     override; with ``extras`` also change (since the daily run 7-10 days before) and
@@ -70,10 +85,13 @@ def risk_table(
     scores = day_scores(state, day)
     order = scores.ordered()
     meta = scores.day.meta.iloc[order]
+    place, total = scores.owner_places()
     frame = pd.DataFrame(
         {
             "row": order,
             "rank": np.arange(1, len(order) + 1),
+            "owner_rank": place[order],
+            "owner_total": total[order],
             "candidate_id": scores.ids[order],
             "hr_owner": meta["hr_owner"].to_numpy(),
             "department": meta["department"].to_numpy(),
@@ -88,6 +106,7 @@ def risk_table(
     )
     frame["tier"] = [state.tier(r) for r in frame["risk"]]
     frame["urgency"] = [urgency_of(r) for r in frame["risk_30d"]]
+    frame["risk_shown"] = [shown_risk(r) for r in frame["risk"]]
     flags = meta[list(FLAGS)].to_numpy(dtype=bool)
     frame["alerts"] = [[f for f, on in zip(FLAGS, row, strict=True) if on] for row in flags]
     keep = np.array([principal.sees_owner(o) for o in frame["hr_owner"]], dtype=bool)

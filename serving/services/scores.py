@@ -14,7 +14,7 @@ from outreach.daily import candidate_owners
 from serving.auth import Principal
 from serving.schemas import ScoreItem
 from serving.scorer import DayScores
-from serving.services.risk import day_scores, urgency_of
+from serving.services.risk import day_scores, risk_words, urgency_of
 
 if TYPE_CHECKING:
     from serving.state import AppState
@@ -81,19 +81,23 @@ def score_dicts(state: AppState, scores: DayScores, rows: list[int]) -> list[dic
     risk, reasons = scores.scored(rows)
     version = scores.model.version
     soon = scores.risk_30d
+    place, total = scores.owner_places()
     return [
         {
             "candidate_id": scores.ids[i],
             "risk": round(r, 4),
             "risk_30d": None if soon is None else round(float(soon[i]), 4),
             "urgency": None if soon is None else urgency_of(float(soon[i])),
+            **risk_words(r),
             "risk_tier": state.tier(r),
             "rank_percentile": pct,
+            "owner_rank": int(place[i]),
+            "owner_total": int(total[i]),
             "reasons": rs,
             "model_version": version,
         }
         for i, r, pct, rs in zip(
-            rows, risk.tolist(), scores.rank_percentiles(risk), reasons, strict=True
+            rows, risk.tolist(), scores.rank_percentiles(scores.risk[rows]), reasons, strict=True
         )
     ]
 

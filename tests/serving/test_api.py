@@ -21,7 +21,7 @@ from serving.services.daily import rank_scores, score_day, store_scores
 from store.schema import Event, IngestBatch
 from tests.conftest import run_daily
 from tests.serving.conftest import DAY, Keys, auth
-from training.predictor import Predictor
+from training.predictor import Predictor, shown_risk
 from training.tracking import load_champion
 
 
@@ -314,8 +314,11 @@ def test_served_scores_equal_the_daily_scoring_flow(
     for cid in ids[:50]:
         codes = [reason["code"] for reason in served[cid]["reasons"]]
         assert ";".join(codes) == daily.at[cid, "reasons"]
-    top = max(served.values(), key=lambda x: x["risk"])
+    top = max(served.values(), key=lambda x: (x["risk"], x["rank_percentile"]))
     assert top["rank_percentile"] == 100.0
+    assert top["owner_rank"] == 1 and top["owner_total"] >= 1
+    assert top["risk_shown"] == shown_risk(top["risk"]) and "%" in top["risk_shown"]
+    assert top["risk_words_en"].endswith("chance of reneging before the start date")
     first = top["reasons"][0]
     assert first["text_zh"] and first["text_en"] and first["contribution"] > 0
     tiers = {x["risk_tier"] for x in served.values()}
@@ -330,8 +333,7 @@ def test_ties_in_risk_are_ordered_by_the_trees_score_alike_in_list_and_daily_run
     feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
     daily = rank_scores(Predictor.of(model), feats, inputs.candidates)
     raw = pd.Series(model.raw_proba(feats[model.features_]), index=feats["candidate_id"])
-    # isotonic calibration gives many candidates the same risk: the raw score orders them
-    assert daily["risk"].duplicated().any()
+    # where risks tie (an isotonic step, the floor or the cap), the raw score orders them
     ordered_raw = raw.loc[daily["candidate_id"]].to_numpy()
     for _, group in daily.groupby("risk"):
         within = raw.loc[group["candidate_id"]].to_numpy()
@@ -354,6 +356,16 @@ def test_risk_list_pages_filters_and_alerts(client: TestClient, keys: Keys) -> N
     assert [r["rank"] for r in full["rows"]] == list(range(1, len(risks) + 1))
     assert any(r["alerts"] for r in full["rows"])
     assert all(r["days_to_start"] is not None for r in full["rows"])
+    # the risk as a recruiter reads it, and the place among their own candidates
+    owners = pd.Series([r["hr_owner"] for r in full["rows"]])
+    assert [r["owner_rank"] for r in full["rows"]] == (
+        owners.groupby(owners).cumcount() + 1
+    ).tolist()
+    assert [r["owner_total"] for r in full["rows"]] == owners.map(owners.value_counts()).tolist()
+    for r in full["rows"]:
+        assert r["risk_shown"] == shown_risk(r["risk"])
+        assert r["risk_words_en"] == f"{r['risk_shown']} chance of reneging before the start date"
+        assert r["risk_words_zh"] == f"入职前毁约的可能性 {r['risk_shown']}"
 
     paged, cursor = [], None
     while True:

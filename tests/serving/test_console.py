@@ -204,6 +204,11 @@ def test_risk_list_filters_and_sorts(console: TestClient) -> None:
     risks = [float(x) for x in re.findall(r'data-risk="([^"]+)"', high)]
     assert risks == sorted(risks, reverse=True)
     assert all(r >= get_settings().tier_high for r in risks)
+    # the risk as a recruiter reads it: what it is the chance of, a whole percentage, a place
+    assert "入职前毁约的可能性" in high
+    cells = re.findall(r'<td class="risk" title="[^"]*">([^<]+?) <', high)
+    assert cells and all(re.fullmatch(r"(> 90|< 1|\d{1,2})%", c.strip()) for c in cells)
+    assert re.search(r"class=\"owner-rank\">(\S+ 的|你的) \d+ 人中第 \d+<", high)
     ascending = console.get("/risk?sort=risk&dir=asc").text
     up = [float(x) for x in re.findall(r'data-risk="([^"]+)"', ascending)]
     assert up == sorted(up) and up[0] < risks[-1]

@@ -131,16 +131,20 @@ def test_monotone_directions_name_real_features() -> None:
     assert set(MONOTONE) <= set(FEATURE_NAMES)
 
 
-def test_calibration_is_isotonic_with_enough_cases(fitted) -> None:  # type: ignore[no-untyped-def]
-    model, X, y, _ = fitted  # fitted on 30,000 rows, thousands of them positive
-    assert model.calibration_.kind == "isotonic"
+def test_the_calibrator_is_chosen_on_held_out_log_loss(fitted) -> None:  # type: ignore[no-untyped-def]
+    model, X, y, _ = fitted
+    held = model.calibration_.support["held_out"]
+    best = min(f["log_loss"] for f in held.values())
+    chosen = held[model.calibration_.kind]
+    assert chosen["log_loss"] - best <= max(chosen["gap_se"], 0.0005)
     assert expected_calibration_error(y, model.predict_proba(X)[:, 1]) < 0.03
 
 
-def test_calibration_is_platt_with_few_cases() -> None:
-    X, y, _, groups = _synthetic(1500, 4)
+def test_isotonic_is_tried_only_with_enough_candidates_not_rows() -> None:
+    X, y, _, groups = _synthetic(1500, 4)  # 300 "candidates", five snapshots each
     model = DropoutClassifier(params={"min_data_in_leaf": 50, **THREADS}, num_boost_round=200)
     model.fit(X, y, groups)
-    assert model.calibration_.kind == "platt"
+    support = model.calibration_.support
+    assert support["candidates_reneged"] <= 300 and "isotonic" not in support["held_out"]
     X_test, y_test, _, _ = _synthetic(20_000, 5)
     assert expected_calibration_error(y_test, model.predict_proba(X_test)[:, 1]) < 0.03

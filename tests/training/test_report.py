@@ -6,6 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from config import Settings
+from training.evaluate import SEGMENTS, segment_calibration
+from training.modelcard import build_card, card_markdown
 from training.report import calibration_table, drift, evaluation_summary, population_stability
 
 
@@ -55,3 +58,49 @@ def test_drift_compares_with_the_held_out_season_at_the_same_horizons() -> None:
 def test_drift_without_scores_is_empty() -> None:
     bands, psi = drift({}, np.array([]), np.array([]))
     assert bands.empty and np.isnan(psi)
+
+
+def _segment_rows(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray]:
+    """Held-out-like rows where candidates who mentioned another offer are under-rated."""
+    rng = np.random.default_rng(seed)
+    cid = np.repeat(np.arange(n // 4), 4)
+    mentioned = (cid % 5 == 0).astype(float)
+    truth = np.where(mentioned > 0, 0.30, 0.10)
+    test = pd.DataFrame(
+        {
+            "candidate_id": cid,
+            "label": (rng.random(len(cid)) < truth).astype(int),
+            "days_to_start": rng.integers(10, 250, len(cid)),
+            "competing_offer_mentions": mentioned,
+            "competing_offer_signals": 0.0,
+            "far_from_home": rng.integers(0, 2, len(cid)).astype(float),
+            "school_tier": rng.integers(1, 4, len(cid)).astype(float),
+            "as_of": "2024-10-01",
+            "season": "2024-autumn",
+        }
+    )
+    model_risk = np.full(len(cid), 0.14)  # the model says 14% for everyone
+    return test, model_risk
+
+
+def test_segment_calibration_finds_the_under_rated_competing_offers() -> None:
+    test, risk = _segment_rows(8000, 1)
+    rows = {(r["segment"], r["group"]): r for r in segment_calibration(test, risk, [60, 120, 180])}
+    mentioned = rows[("competing_offer", "mentioned")]
+    assert mentioned["off"] and mentioned["gap_low"] > 0.1
+    assert rows[("competing_offer", "no")]["gap"] < 0
+    assert {s for s, _ in rows} == set(SEGMENTS)
+    assert all(r["candidates"] <= r["rows"] for r in rows.values())
+
+
+def test_per_segment_calibration_is_in_the_evaluation_and_the_model_card(
+    settings: Settings,
+) -> None:
+    test, risk = _segment_rows(4000, 2)
+    evaluation = evaluation_summary(test.assign(risk_keepwarm=risk), [60, 120, 180])
+    assert any(s["segment"] == "competing_offer" for s in evaluation["segments"])
+    card = build_card(["days_since_reply"], {}, {}, evaluation, None, [], settings)
+    assert card["calibration"]["by_segment"] == evaluation["segments"]
+    assert any("competing_offer = mentioned is off" in x for x in card["known_limits"])
+    text = card_markdown(card, "7")
+    assert "## Calibration" in text and "| competing_offer | mentioned |" in text

@@ -1,0 +1,69 @@
+"""Reasons as a recruiter reads them: no template holes, and English that agrees with its counts."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pytest
+
+from features.catalogue import CATALOGUE, FEATURE_NAMES, NONE_YET, reason_text
+
+LANGS = ("zh", "en")
+
+
+def test_every_feature_has_words_for_none_yet() -> None:
+    assert set(NONE_YET) == set(FEATURE_NAMES)
+
+
+@pytest.mark.parametrize("lang", LANGS)
+@pytest.mark.parametrize("missing", [None, math.nan])
+def test_a_missing_value_reads_as_none_yet_not_as_a_template(lang: str, missing: object) -> None:
+    for feature in CATALOGUE:
+        text = reason_text(feature.name, missing, lang)  # type: ignore[arg-type]
+        assert "{" not in text and "?" not in text and not re.search(r"\bnan\b", text.lower()), (
+            feature.name
+        )
+        assert text == NONE_YET[feature.name][0 if lang == "zh" else 1]
+
+
+def test_the_demo_reply_hours_hole_is_gone() -> None:
+    assert reason_text("reply_hours_total", None, "zh") == "还没有回复过消息"
+    assert reason_text("reply_hours_total", 30.0, "zh") == "平均 30 小时才回复"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "english"),
+    [
+        ("replies_total", 1.0, "replied only 1 time (so far)"),
+        ("replies_total", 2.0, "replied only 2 times (so far)"),
+        ("replies_total", 0.0, "no reply so far"),
+        ("clicks_7d", 0.0, "no link clicked in the last 7 days"),
+        ("clicks_7d", 1.0, "clicked only 1 link (last 7 days)"),
+        ("days_since_reply", 1.0, "no reply for 1 day"),
+        ("days_since_reply", 3.0, "no reply for 3 days"),
+        ("approval_steps_done", 1.0, "1 approval step done"),
+        ("session_questions_unfollowed", 1.0, "1 info-session topic never followed up"),
+        ("asked_tech_stack", 1.0, "cares about tech stack: asked 1 time"),
+        ("competing_offer_signals", 1.0, "1 sign of a competing offer"),
+        ("materials_submitted", 0.0, "onboarding materials not submitted yet"),
+        ("materials_submitted", 1.0, "onboarding materials submitted"),
+        ("far_from_home", 0.0, "would work in their home city"),
+        ("role_family", "tech", "role family: tech"),
+    ],
+)
+def test_english_counts_agree_with_their_number(name: str, value: object, english: str) -> None:
+    assert reason_text(name, value, "en") == english  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_every_reason_reads_without_markup_at_any_count(lang: str) -> None:
+    for feature in CATALOGUE:
+        for value in (0.0, 1.0, 2.0, 17.0, 0.4):
+            shown = "tech" if feature.categorical else value
+            text = reason_text(feature.name, shown, lang)
+            assert not any(m in text for m in ("{", "}", "num(", "plural")), (feature.name, text)
+            if lang == "en" and value == 1.0:
+                assert not any(
+                    f" 1 {noun}s" in text for noun in ("day", "time", "message", "link", "hour")
+                ), text
