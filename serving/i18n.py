@@ -71,6 +71,39 @@ TEXT: dict[str, tuple[str, str]] = {
     "as_of": ("数据日期", "As of"),
     "plan": ("今日计划", "Today's plan"),
     "no_plan": ("今天没有计划任务", "Nothing planned for today"),
+    "order_rule": (
+        "排序：先做紧急事项（未答复的问题、卡住的审批、其他 offer、申请延期，"
+        "最多占每日名额的一半），其余按价值排序：价值 = 流失风险 × 该行动预计降低的比例。",
+        "Order: urgent work first (an open question, a stuck approval, another offer, "
+        "a request for more time; at most half of the day's capacity), then everything "
+        "else by value: value = renege risk × the share of it the action is expected to remove.",
+    ),
+    "urgent_tag": ("紧急", "urgent"),
+    "team": ("团队概览", "Team"),
+    "tasks": ("任务", "Tasks"),
+    "to_do": ("待办", "To do"),
+    "overdue": ("逾期", "Overdue"),
+    "high_risk": ("高风险人数", "High risk"),
+    "question_unanswered": ("问题未答复", "question unanswered"),
+    "approval_pending": ("审批卡住", "approval stuck"),
+    "risk_jump": ("风险骤升", "risk jumped"),
+    "outcome_connected": ("已接通", "connected"),
+    "outcome_no_answer": ("无人接听", "no answer"),
+    "outcome_wrong_number": ("号码错误", "wrong number"),
+    "note": ("备注（选填）", "Note (optional)"),
+    "undo": ("撤销", "Undo"),
+    "value_parts": ("{risk} × {effect} = {value}", "{risk} × {effect} = {value}"),
+    "value": ("价值", "Value"),
+    "place": ("序号", "#"),
+    "not_planned": ("未列入今日计划", "Not on today's plan"),
+    "not_planned_intro": (
+        "风险最高的 10 人和所有未答复的问题，如果今天没有任务，都列在这里并说明原因。",
+        "Each of the 10 highest risks and every open question without a task today, and why.",
+    ),
+    "everyone_planned": (
+        "风险最高的 10 人和所有提问的候选人都已在计划中",
+        "Every top-10 risk and every open question is on the plan",
+    ),
     "open_alerts": ("未处理预警", "Open alerts"),
     "no_alerts": ("没有未处理的预警", "No open alerts"),
     "candidate": ("候选人", "Candidate"),
@@ -267,9 +300,41 @@ EVENT_WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+# The contract's codes a page shows as values: degrees, channels, actors, role families.
+CODE_WORDS: dict[str, tuple[str, str]] = {
+    "bachelor": ("本科", "Bachelor's"),
+    "master": ("硕士", "Master's"),
+    "phd": ("博士", "PhD"),
+    "wechat": ("微信", "WeChat"),
+    "email": ("邮件", "e-mail"),
+    "sms": ("短信", "text message"),
+    "phone": ("电话", "phone"),
+    "portal": ("招聘门户", "careers portal"),
+    "onsite": ("现场", "on site"),
+    "system": ("系统", "system"),
+    "candidate": ("候选人", "candidate"),
+    "hr": ("HR", "HR"),
+    "dept_manager": ("部门经理", "department manager"),
+    "hr_director": ("HR 总监", "HR director"),
+    "tech": ("技术", "engineering"),
+    "product": ("产品", "product"),
+    "design": ("设计", "design"),
+    "marketing": ("市场", "marketing"),
+    "sales": ("销售", "sales"),
+    "operations": ("运营", "operations"),
+    "manufacturing": ("制造", "manufacturing"),
+}
+
+
 def t(key: str, lang: Lang, **values: object) -> str:
     """The word for ``key`` in ``lang`` (the key itself when there is none)."""
-    pair = TEXT.get(key) or WORDS.get(key) or TOPIC_WORDS.get(key) or EVENT_WORDS.get(key)
+    pair = (
+        TEXT.get(key)
+        or WORDS.get(key)
+        or TOPIC_WORDS.get(key)
+        or EVENT_WORDS.get(key)
+        or CODE_WORDS.get(key)
+    )
     if pair is None:
         return key
     word = pair[0] if lang == "zh" else pair[1]

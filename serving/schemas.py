@@ -240,7 +240,9 @@ class RiskRow(BaseModel):
     reasons: list[Reason]
     alerts: list[str] = Field(
         description="The brief's warnings that fire: no_reply, approval_slow, "
-        "competing_offer, extension_requested"
+        "competing_offer, extension_requested (rules on the day's features), and the "
+        "daily run's open alerts of that day: question_unanswered, approval_pending, "
+        "risk_jump and the rest"
     )
     days_to_start: int | None
     start_date: dt.date | None
@@ -375,12 +377,81 @@ class PlannedAction(BaseModel):
     expected_benefit: float | None
     status: Literal["planned", "auto", "done"]
     done_at: Utc | None
+    urgent: bool = Field(
+        default=False, description="Placed first as urgent work (else ranked by expected_benefit)"
+    )
+    place: int | None = Field(
+        default=None, description="Place in the recruiter's queue (1 = first); null: cadence"
+    )
+    outcome: Literal["connected", "no_answer", "wrong_number"] | None = Field(
+        default=None, description="A done call's outcome"
+    )
+    note: str | None = Field(default=None, description="The recruiter's note (never logged)")
+
+
+class ActionDone(BaseModel):
+    """What a recruiter reports with a done action (both optional)."""
+
+    outcome: Literal["connected", "no_answer", "wrong_number"] | None = Field(
+        default=None, description="For a call: connected, no_answer or wrong_number"
+    )
+    note: str | None = Field(
+        default=None, max_length=1000, description="Free text: stored on the action, never logged"
+    )
+
+
+NOT_PLANNED_CODES = (
+    "holdout",
+    "over_contacted",
+    "contacted_recently",
+    "capacity",
+    "capacity_question",
+    "no_content",
+    "no_action",
+)
+
+
+class NotPlanned(BaseModel):
+    """A watched candidate (a top-10 risk, an open question) with no task today, and why."""
+
+    candidate_id: str
+    hr_owner: str
+    plan_date: dt.date
+    code: str = Field(description="Why not planned: " + ", ".join(NOT_PLANNED_CODES))
+    reason_zh: str
+    reason_en: str
+    risk: float | None
+    place: int | None = Field(description="For capacity: the place in the queue (1 = first)")
+
+
+class TeamRow(BaseModel):
+    """One recruiter in the lead's team view (counts; see ``serving.services.team``)."""
+
+    hr_owner: str
+    tasks: int = Field(description="Tasks in the day's plan: planned + done")
+    planned: int = Field(description="Still to do")
+    done: int
+    overdue: int = Field(description="Tasks of the 7 days before, never done")
+    not_planned: int = Field(description="Top-10 risks and open questions without a task")
+    high_risk: int = Field(description="Candidates at or above the high tier that day")
+    open_alerts: int
+    alerts: dict[str, int] = Field(description="Open alerts of the latest run, by kind")
+
+
+class Team(BaseModel):
+    plan_date: dt.date
+    rows: list[TeamRow]
 
 
 class OutreachPlan(BaseModel):
     plan_date: dt.date
     owner: str | None
     actions: list[PlannedAction]
+    not_planned: list[NotPlanned] = Field(
+        default_factory=list,
+        description="Each of a recruiter's 10 highest risks and every open question "
+        "without a task, with the reason",
+    )
 
 
 # --- trust: overrides, explanations, erasure, audit ------------------------------------------
@@ -389,7 +460,15 @@ class OutreachPlan(BaseModel):
 class OverrideIn(BaseModel):
     tier: Tier | None = Field(description="The tier a recruiter judges right; null clears it")
     reason: str = Field(
-        min_length=3, max_length=500, description="Why: shown with the override, never logged"
+        min_length=3,
+        max_length=500,
+        description="Why: internal, shown to recruiters with the override; never logged "
+        "and never on the candidate's explanation",
+    )
+    as_of: dt.date | None = Field(
+        default=None,
+        description="The daily run the recruiter was looking at; its model tier and risk "
+        "are kept with the override (default: the latest run)",
     )
 
 

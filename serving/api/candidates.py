@@ -66,7 +66,9 @@ def put_override(
     if body.tier is None:
         clear_override(state, principal, who, candidate_id, target)
         return None
-    return set_override(state, principal, who, candidate_id, body.tier, body.reason, target)
+    return set_override(
+        state, principal, who, candidate_id, body.tier, body.reason, target, body.as_of
+    )
 
 
 @router.post(

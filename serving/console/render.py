@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from serving.deps import Viewer, page_lang
 from serving.i18n import t
@@ -44,7 +46,32 @@ def _fmt_num(value: Any, digits: int = 1) -> str:
     return "–" if _missing(value) else f"{float(value):,.{digits}f}"
 
 
-templates.env.filters.update(pct=_fmt_pct, pp=_fmt_pp, num=_fmt_num)
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def when(value: Any, lang: str, time: bool = False) -> str:
+    """A day (or an ISO timestamp) as a reader of ``lang`` writes it: 2024年12月2日 or
+    2 Dec 2024, with the hour and minute when ``time``; "–" for none."""
+    if _missing(value) or value == "":
+        return "–"
+    text = str(value)
+    try:
+        stamp = dt.datetime.fromisoformat(text[:19]) if len(text) > 10 else None
+        day = stamp.date() if stamp else dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return text
+    clock = f" {stamp:%H:%M}" if time and stamp else ""
+    if lang == "en":
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}{clock}"
+    return f"{day.year}年{day.month}月{day.day}日{clock}"
+
+
+@pass_context
+def _fmt_date(ctx: Any, value: Any, time: bool = False) -> str:
+    return when(value, ctx.get("lang", "zh"), time)
+
+
+templates.env.filters.update(pct=_fmt_pct, pp=_fmt_pp, num=_fmt_num, date=_fmt_date)
 
 
 def render(

@@ -80,7 +80,10 @@ def explain(
     current = detail.current
     shown = None
     if override is not None:
-        shown = Override.model_validate(override, from_attributes=True)
+        # the tier only: the recruiter's reason is internal and never on the explanation
+        shown = Override.model_validate(override, from_attributes=True).model_copy(
+            update={"reason": ""}
+        )
     if current is None:
         summary, reasons = words["not_scored"].format(day=as_of), []
     else:
