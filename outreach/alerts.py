@@ -49,7 +49,7 @@ TEXT = {
         "offer approval waiting on the {who_en} for {d} days: please chase",
     ),
     "question_unanswered": (
-        "候选人的问题 ({topic}) {d} 天无人答复",
+        "候选人关于{topic}的问题 {d} 天无人答复",
         "the candidate's question ({topic}) unanswered for {d} days",
     ),
     "competing_offer": (
@@ -268,6 +268,14 @@ def _risk_jumps(
     return frame
 
 
+def topic_words(topic: str, lang: str) -> str:
+    """A question topic in the reader's words (``outreach.plan.TOPIC_WORDS``)."""
+    from outreach.plan import TOPIC_WORDS
+
+    zh, en = TOPIC_WORDS.get(topic, TOPIC_WORDS["other"])
+    return zh if lang == "zh" else en
+
+
 def alert_text(
     kind: str, detail: dict[str, object], notify: str, as_of: dt.date, lang: str = "zh"
 ) -> str:
@@ -281,7 +289,7 @@ def alert_text(
         "d": days,
         "who": who_zh,
         "who_en": who_en,
-        "topic": detail.get("topic", "other"),
+        "topic": topic_words(str(detail.get("topic", "other")), lang),
         "jump": float(jump) if isinstance(jump, int | float) else 0.0,
     }
     return (zh if lang == "zh" else en).format(**values)

@@ -502,26 +502,29 @@ def _not_planned(
 
 
 def question_topics(events: pd.DataFrame) -> dict[str, list[str]]:
-    """Per candidate, the topics of questions asked since HR last wrote or called, newest first."""
+    """Per candidate, the topics of open questions, the latest asked first.
+
+    Open as the ``open_questions`` feature counts them: a topic asked about (a candidate
+    question) after HR last wrote on that topic. ``events``: type, topic, actor and
+    ts_utc (or local_day) columns.
+    """
     if events.empty or "topic" not in events:
         return {}
-    ev = events
-    order = "ts_utc" if "ts_utc" in ev else "local_day"
-    hr = ev[ev["type"].isin(["message_sent", "call_made"])]
+    order = "ts_utc" if "ts_utc" in events else "local_day"
+    ev = events[events["topic"].notna()]
+    asked = ev[ev["type"] == "candidate_question"]
+    if asked.empty:
+        return {}
+    answers = ev[ev["type"] == "message_sent"]
     if "actor" in ev:
-        hr = hr[hr["actor"].fillna("hr") == "hr"]
-    last_hr = hr.groupby("candidate_id")[order].max()
-    asked = ev[(ev["type"] == "candidate_question") & ev["topic"].notna()]
+        answers = answers[answers["actor"].fillna("hr") == "hr"]
+    last_ask = asked.groupby(["candidate_id", "topic"])[order].max()
+    last_answer = answers.groupby(["candidate_id", "topic"])[order].max()
+    both = pd.concat([last_ask.rename("ask"), last_answer.rename("answer")], axis=1)
+    both = both[both["ask"].notna() & ~(both["answer"] >= both["ask"])]
     out: dict[str, list[str]] = {}
-    for r in asked.sort_values(order, ascending=False).itertuples(index=False):
-        cid = str(r.candidate_id)
-        since = last_hr.get(cid)
-        when = getattr(r, order)
-        if since is not None and not pd.isna(since) and when <= since:
-            continue
-        topics = out.setdefault(cid, [])
-        if r.topic not in topics:
-            topics.append(str(r.topic))
+    for (cid, topic), _ in both.sort_values("ask", ascending=False).iterrows():
+        out.setdefault(str(cid), []).append(str(topic))
     return out
 
 

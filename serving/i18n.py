@@ -117,7 +117,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "content": ("内容", "Content"),
     "why": ("原因", "Why"),
     "risk_col": ("风险", "Risk"),
-    "change": ("周变化", "Change vs last week"),
+    "change": ("周变化（百分点）", "Change vs last week (points)"),
+    "points": ("个百分点", "percentage points"),
+    "people": ("人数", "people"),
+    "hours": ("小时", "hours"),
+    "verdict_better": (
+        "计划组的毁约率明显低于对照组：计划有可测量的效果。",
+        "The planned group reneged less than the holdout: a measurable effect.",
+    ),
+    "verdict_worse": (
+        "计划组的毁约率高于对照组：计划组表现更差，需要查明原因。",
+        "The planned group did worse than the holdout: find out why.",
+    ),
+    "verdict_none": (
+        "尚无可测量的效果：区间包含 0，差值可能只是偶然。",
+        "No measurable effect yet: the interval includes 0, so the difference may be chance.",
+    ),
     "reasons": ("主要原因", "Top reasons"),
     "days_to_start": ("距入职天数", "Days to start"),
     "next_action": ("下一步", "Next action"),
@@ -323,6 +338,16 @@ CODE_WORDS: dict[str, tuple[str, str]] = {
     "sales": ("销售", "sales"),
     "operations": ("运营", "operations"),
     "manufacturing": ("制造", "manufacturing"),
+    # bias-audit groups (training.fairness): gender as recorded, school tier, home region
+    "female": ("女", "female"),
+    "male": ("男", "male"),
+    "华东": ("华东", "East China"),
+    "华北": ("华北", "North China"),
+    "华南": ("华南", "South China"),
+    "华中": ("华中", "Central China"),
+    "西南": ("西南", "Southwest"),
+    "西北": ("西北", "Northwest"),
+    "东北": ("东北", "Northeast"),
 }
 
 
