@@ -53,7 +53,7 @@ TEXT = {
         "the candidate's question ({topic}) unanswered for {d} days",
     ),
     "competing_offer": (
-        "候选人公开提到其他 offer (已授权)，请尽快电话沟通",
+        "候选人公开提到其他 offer（已授权），请尽快电话沟通",
         "the candidate posted about another offer (consented): call soon",
     ),
     "extension_requested": (

@@ -48,7 +48,7 @@ WORDS = {
     "answer_question": ("答复候选人的问题", "answer the open question"),
     "escalate_approval": ("催办 offer 审批", "chase the offer approval"),
     "send_content": ("发送个性化内容", "send personalised content"),
-    "leave_alone": ("暂不打扰 (近期联系过多)", "leave alone (contacted a lot lately)"),
+    "leave_alone": ("暂不打扰（近期联系过多）", "leave alone (contacted a lot lately)"),
 }
 TOPIC_WORDS = {
     "salary": ("薪酬", "salary"),

@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from serving.deps import Viewer, page_lang
-from serving.i18n import t
+from serving.i18n import date_words, t
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -47,9 +47,6 @@ def _fmt_num(value: Any, digits: int = 1) -> str:
     return "–" if _missing(value) else f"{float(value):,.{digits}f}"
 
 
-MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
 def when(value: Any, lang: str, time: bool = False) -> str:
     """A day (or an ISO timestamp) as a reader of ``lang`` writes it: 2024年12月2日 or
     2 Dec 2024, with the hour and minute when ``time``; "–" for none."""
@@ -62,9 +59,7 @@ def when(value: Any, lang: str, time: bool = False) -> str:
     except ValueError:
         return text
     clock = f" {stamp:%H:%M}" if time and stamp else ""
-    if lang == "en":
-        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}{clock}"
-    return f"{day.year}年{day.month}月{day.day}日{clock}"
+    return date_words(day, lang) + clock
 
 
 @pass_context
