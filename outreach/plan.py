@@ -570,7 +570,8 @@ def talking_points(
         if kind in kinds:
             keys.append((kind, {}))
     for topic in topics[:2]:
-        keys.append(("topic", {"topic": topic}))
+        if not (topic == "competing_offer" and "competing_offer" in kinds):
+            keys.append(("topic", {"topic": topic}))
     quiet = getattr(row, "days_since_hr_contact", None)
     if quiet is not None and pd.notna(quiet) and quiet >= 7:
         keys.append(("quiet", {"d": int(quiet)}))

@@ -431,7 +431,10 @@ class TeamRow(BaseModel):
     tasks: int = Field(description="Tasks in the day's plan: planned + done")
     planned: int = Field(description="Still to do")
     done: int
-    overdue: int = Field(description="Tasks of the 7 days before, never done")
+    overdue: int = Field(
+        description="Candidates with a task in the 7 days before, never done and not in "
+        "today's plan"
+    )
     not_planned: int = Field(description="Top-10 risks and open questions without a task")
     high_risk: int = Field(description="Candidates at or above the high tier that day")
     open_alerts: int

@@ -23,7 +23,8 @@ OVERDUE_DAYS = 7
 
 def team_rows(state: AppState, principal: Principal, day: dt.date) -> list[TeamRow]:
     """Each recruiter the caller sees, by name: tasks of ``day``'s plan (planned, done),
-    tasks of the ``OVERDUE_DAYS`` before it never done (overdue), not-planned watched
+    candidates with a task in the ``OVERDUE_DAYS`` before it never done and not carried
+    into ``day``'s plan (overdue), not-planned watched
     candidates, open alerts of the latest run by kind, and candidates at or above the
     high tier's risk that day. Counts add up to the plan: ``tasks`` = ``planned`` +
     ``done``, the same rows ``/v1/outreach-plan`` returns without its cadence.
@@ -38,12 +39,17 @@ def team_rows(state: AppState, principal: Principal, day: dt.date) -> list[TeamR
             )
             .group_by(OutreachAction.hr_owner, OutreachAction.status)
         ).all()
+        # a task carried into today's plan (the same candidate) is today's, not overdue
+        today = select(OutreachAction.candidate_id).where(
+            OutreachAction.plan_date == day, OutreachAction.status.in_(["planned", "done"])
+        )
         overdue = conn.execute(
-            select(OutreachAction.hr_owner, func.count())
+            select(OutreachAction.hr_owner, func.count(func.distinct(OutreachAction.candidate_id)))
             .where(
                 OutreachAction.plan_date >= since,
                 OutreachAction.plan_date < day,
                 OutreachAction.status == "planned",
+                OutreachAction.candidate_id.not_in(today),
             )
             .group_by(OutreachAction.hr_owner)
         ).all()
