@@ -8,7 +8,8 @@ from fastapi import APIRouter, Body, Path, Query
 
 from serving.deps import Lead, OwnerQuery, Reader, StateDep, Who
 from serving.errors import ERRORS, NOT_FOUND
-from serving.schemas import ActionDone, IsoDate, OutreachPlan, PlannedAction, Team
+from serving.plan_schemas import ActionDone, Team
+from serving.schemas import IsoDate, OutreachPlan, PlannedAction
 from serving.services.plans import (
     mark_done,
     not_planned_rows,

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from outreach.alerts import KINDS
 from serving.auth import Principal
-from serving.schemas import TeamRow
+from serving.plan_schemas import TeamRow
 from store.schema import Alert, Candidate, OutreachAction, Score
 
 if TYPE_CHECKING:
