@@ -5,8 +5,10 @@ have prevented the alert, and (maybe) the answer that resolves it. As of day D
 only events known by the end of D count (``local_day <= D``): an alert is open on
 D if its window ran out by the end of D and no answer came by then.
 
-- no_reply: the first HR message since the candidate last replied; 3 days; answered
-  by the candidate's reply (or an answered call); tells the recruiter.
+- no_reply: the first HR message that asks for a reply (``asks_reply``: a personal
+  message, or an answer to the candidate's question; never a newsletter, greeting or
+  content push) since the candidate last replied; 3 days; answered by the candidate's
+  reply (or an answered call); tells the recruiter.
 - approval_pending: approval requested (waits on the department manager, 1 day) or
   the manager's step (waits on the HR director, 2 days); answered by the next step or
   the approval; tells the approver.
@@ -38,17 +40,20 @@ KINDS = (
 )
 
 TEXT = {
-    "no_reply": ("{d} 天未回复 HR 消息，请跟进", "no reply to HR for {d} days: please follow up"),
+    "no_reply": (
+        "HR 需要回复的消息 {d} 天未获回复，请跟进",
+        "no reply for {d} days to an HR message that asked for one: please follow up",
+    ),
     "approval_pending": (
         "offer 审批在{who}处已等待 {d} 天，请催办",
         "offer approval waiting on the {who_en} for {d} days: please chase",
     ),
     "question_unanswered": (
-        "候选人的问题 ({topic}) {d} 天无人答复",
+        "候选人关于{topic}的问题 {d} 天无人答复",
         "the candidate's question ({topic}) unanswered for {d} days",
     ),
     "competing_offer": (
-        "候选人公开提到其他 offer (已授权)，请尽快电话沟通",
+        "候选人公开提到其他 offer（已授权），请尽快电话沟通",
         "the candidate posted about another offer (consented): call soon",
     ),
     "extension_requested": (
@@ -122,6 +127,22 @@ def _first_since_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.Dat
     return with_next.loc[~with_next.assign(_k=key).duplicated(["candidate_id", "_k"])]
 
 
+def asks_reply(events: pd.DataFrame) -> pd.Series:
+    """Which messages ask for a reply: those without content (a recruiter's own message)
+    or on a topic (an answer to the candidate's question). Content sent without a topic
+    (company news, greetings, guides, an article) asks for none, so silence after it is
+    not a "no reply". ``events``: rows with optional content_id and topic columns."""
+    no_content = (
+        events["content_id"].isna()
+        if "content_id" in events
+        else pd.Series(True, index=events.index)
+    )
+    on_topic = (
+        events["topic"].notna() if "topic" in events else pd.Series(False, index=events.index)
+    )
+    return no_content | on_topic
+
+
 def _episodes(events: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
     ev = events
     cand_answer = ev[ev["type"].isin(["message_replied", "call_answered"])]
@@ -129,7 +150,9 @@ def _episodes(events: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
     hr_call = ev[ev["type"] == "call_made"]
     parts = []
 
-    hr_msgs = ev[(ev["type"] == "message_sent") & (ev["actor"].fillna("hr") == "hr")]
+    hr_msgs = ev[
+        (ev["type"] == "message_sent") & (ev["actor"].fillna("hr") == "hr") & asks_reply(ev)
+    ]
     no_reply = _first_since_answer(hr_msgs, cand_answer)
     parts.append(no_reply.assign(kind="no_reply", window=rules.no_reply_days, notify="hr"))
 
@@ -245,6 +268,14 @@ def _risk_jumps(
     return frame
 
 
+def topic_words(topic: str, lang: str) -> str:
+    """A question topic in the reader's words (``outreach.plan.TOPIC_WORDS``)."""
+    from outreach.plan import TOPIC_WORDS
+
+    zh, en = TOPIC_WORDS.get(topic, TOPIC_WORDS["other"])
+    return zh if lang == "zh" else en
+
+
 def alert_text(
     kind: str, detail: dict[str, object], notify: str, as_of: dt.date, lang: str = "zh"
 ) -> str:
@@ -258,7 +289,7 @@ def alert_text(
         "d": days,
         "who": who_zh,
         "who_en": who_en,
-        "topic": detail.get("topic", "other"),
+        "topic": topic_words(str(detail.get("topic", "other")), lang),
         "jump": float(jump) if isinstance(jump, int | float) else 0.0,
     }
     return (zh if lang == "zh" else en).format(**values)
@@ -284,4 +315,12 @@ def open_questions(events: pd.DataFrame, topics: list[str]) -> dict[str, list[st
     return out
 
 
-__all__ = ["COLUMNS", "KINDS", "AlertRules", "alert_text", "find_alerts", "open_questions"]
+__all__ = [
+    "COLUMNS",
+    "KINDS",
+    "AlertRules",
+    "alert_text",
+    "asks_reply",
+    "find_alerts",
+    "open_questions",
+]

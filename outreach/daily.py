@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from features.source import PLAUSIBLE
 from outreach.alerts import AlertRules, find_alerts
-from outreach.plan import PlanConfig, cadence, make_plan
+from outreach.plan import PlanConfig, build_plan, cadence
 from store.db import chunks, upsert
 from store.schema import Alert, Candidate, Event, OutreachAction, Score
 
@@ -109,10 +109,18 @@ def birthdays(engine: Engine, candidate_ids: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["candidate_id", "birthday"])
 
 
-def store_plan(engine: Engine, day: dt.date, plan: pd.DataFrame, auto: pd.DataFrame) -> int:
-    """Replace the day's planned and automatic actions; what a recruiter did stays.
+def store_plan(
+    engine: Engine,
+    day: dt.date,
+    plan: pd.DataFrame,
+    auto: pd.DataFrame,
+    not_planned: pd.DataFrame | None = None,
+) -> int:
+    """Replace the day's planned, automatic and not-planned rows; what a recruiter did stays.
 
-    A candidate with an action already done that day gets no new one.
+    A candidate with an action already done that day gets no new one (and is not listed
+    as not planned). ``not_planned`` rows are stored with status ``not_planned`` and the
+    reason code as their action.
     """
     owners = dict(zip(plan["candidate_id"], plan["hr_owner"], strict=True))
     with engine.begin() as conn:
@@ -126,7 +134,8 @@ def store_plan(engine: Engine, day: dt.date, plan: pd.DataFrame, auto: pd.DataFr
         }
         conn.execute(
             delete(OutreachAction).where(
-                OutreachAction.plan_date == day, OutreachAction.status.in_(["planned", "auto"])
+                OutreachAction.plan_date == day,
+                OutreachAction.status.in_(["planned", "auto", "not_planned"]),
             )
         )
         rows = [
@@ -141,10 +150,31 @@ def store_plan(engine: Engine, day: dt.date, plan: pd.DataFrame, auto: pd.DataFr
                 "risk": float(r.risk),
                 "expected_benefit": float(r.expected_benefit),
                 "status": "planned",
+                "place": int(r.place) if "place" in plan else None,
+                "urgent": bool(r.urgent) if "urgent" in plan else None,
             }
             for r in plan.itertuples(index=False)
             if r.candidate_id not in done
         ]
+        if not_planned is not None:
+            rows += [
+                {
+                    "candidate_id": r.candidate_id,
+                    "hr_owner": r.hr_owner,
+                    "plan_date": day,
+                    "action": r.code,
+                    "content_id": None,
+                    "reason": r.reason,
+                    "reason_en": r.reason_en,
+                    "risk": float(r.risk),
+                    "expected_benefit": None,
+                    "status": "not_planned",
+                    "place": None if pd.isna(r.place) else int(r.place),
+                    "urgent": None,
+                }
+                for r in not_planned.itertuples(index=False)
+                if r.candidate_id not in done
+            ]
         if not auto.empty:
             unplanned = [c for c in auto["candidate_id"] if c not in owners]
             auto_owner = {**candidate_owners(conn, unplanned), **owners}
@@ -160,6 +190,8 @@ def store_plan(engine: Engine, day: dt.date, plan: pd.DataFrame, auto: pd.DataFr
                     "risk": None,
                     "expected_benefit": None,
                     "status": "auto",
+                    "place": None,
+                    "urgent": None,
                 }
                 for r in auto.itertuples(index=False)
             ]
@@ -203,9 +235,9 @@ def plan_day(
     events = alert_events(engine, day, active, since=since)
     content = load_content(engine)
     open_alerts = alerts[alerts["resolved_at"].isna()] if len(alerts) else alerts
-    plan = make_plan(day, scores, features, open_alerts, events, content, cfg)
+    plan = build_plan(day, scores, features, open_alerts, events, content, cfg)
     auto = cadence(day, birthdays(engine, active), features, content)
     # the holdout's shadow plan: the control group of each action (outreach.effects)
     shadow = shadow_plan(day, scores, features, open_alerts, events, content, cfg)
     store_shadow(engine, day, shadow)
-    return store_plan(engine, day, plan, auto)
+    return store_plan(engine, day, plan.tasks, auto, plan.not_planned)

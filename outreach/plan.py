@@ -8,13 +8,17 @@ feature rows, open alerts, recent events, the content library):
 - ``pick_content``: a content item matched on role family, the topics the
   candidate asked about or clicked, and stage, never one sent within the
   repeat window, with the reason in words;
-- ``make_plan``: urgent work first (an open question, a stuck approval, a
-  competing offer, an extension request), the rest ranked by expected benefit
-  (risk x (1 - risk) x the action's effect: someone certain to leave, or
-  certain to stay, gains little; raised by ``urgency_factor`` when much of the
-  risk falls due within 30 days); a call or content waits ``cooldown_days``
-  after HR's last contact unless urgent; keeps each recruiter's capacity; a
-  stable random holdout gets only the cadence;
+- ``build_plan`` (``make_plan`` for the tasks only): a call or content waits
+  ``cooldown_days`` after HR's last contact unless urgent; a stable random holdout
+  gets only the cadence; ``rank`` orders each recruiter's tasks (urgent work first
+  while it fits in ``urgent_share`` of capacity, then everything by ``action_value``,
+  risk x the action's effect, raised by ``urgency_factor`` when much of the risk
+  falls due within 30 days) and cuts at capacity; each of a recruiter's
+  ``watch_top`` highest risks and every open question without a task is listed as
+  not planned, with why (holdout, over-contacted, contacted recently, capacity with
+  its place in the queue, no content);
+- ``answer_content``: for a question, content on that question's topic, or words
+  saying the library has none and the recruiter answers in person;
 - ``cadence``: the brief's stage cadence, sent for everyone (holdout included):
   offer confirmation on day 1, onboarding guide on day 3 (with the housing
   note for candidates from another city), company news on day 7 and weekly
@@ -25,8 +29,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 from collections import Counter
-from typing import Any
+from typing import Any, NamedTuple
 
 import holidays
 import pandas as pd
@@ -44,7 +49,7 @@ WORDS = {
     "answer_question": ("答复候选人的问题", "answer the open question"),
     "escalate_approval": ("催办 offer 审批", "chase the offer approval"),
     "send_content": ("发送个性化内容", "send personalised content"),
-    "leave_alone": ("暂不打扰 (近期联系过多)", "leave alone (contacted a lot lately)"),
+    "leave_alone": ("暂不打扰（近期联系过多）", "leave alone (contacted a lot lately)"),
 }
 TOPIC_WORDS = {
     "salary": ("薪酬", "salary"),
@@ -56,6 +61,43 @@ TOPIC_WORDS = {
     "location": ("工作地点", "the location"),
     "competing_offer": ("其他 offer", "other offers"),
     "other": ("其他", "other things"),
+}
+ALERT_WORDS = {
+    "no_reply": ("未回复 HR", "no reply to HR"),
+    "approval_pending": ("审批卡住", "approval stuck"),
+    "question_unanswered": ("问题未答复", "question unanswered"),
+    "competing_offer": ("有其他 offer", "another offer"),
+    "extension_requested": ("申请延期", "asked for more time"),
+    "risk_jump": ("风险骤升", "risk jumped"),
+}
+# Why a watched candidate (a top risk, an open question) has no task today.
+NOT_PLANNED = {
+    "holdout": (
+        "在对照组：按实验设计今天不安排任务，只发自动消息",
+        "in the holdout: no tasks by design, only the automatic messages",
+    ),
+    "over_contacted": (
+        "近 7 天已联系 {n} 次仍未回复，暂不打扰",
+        "contacted {n} times in 7 days without a reply: left alone for now",
+    ),
+    "contacted_recently": (
+        "{d} 天前刚联系过，等待回复",
+        "contacted {d} days ago: waiting for a reply",
+    ),
+    "capacity": (
+        "今日名额已满：排在第 {place} 位（每日 {cap} 项）",
+        "over today's capacity: place {place} in the queue ({cap} a day)",
+    ),
+    "capacity_question": (
+        "今日问题多于名额：按价值与其他任务比较后排在第 {place} 位（每日 {cap} 项）",
+        "more questions than capacity today: weighed by value against other work, "
+        "place {place} in the queue ({cap} a day)",
+    ),
+    "no_content": (
+        "没有未发过的合适内容",
+        "no suitable content left unsent",
+    ),
+    "no_action": ("今天没有需要做的事", "nothing to do today"),
 }
 HOLIDAYS = {  # the greetings the brief names, by the holidays library's English names
     "Mid-Autumn Festival": "mid_autumn",
@@ -86,6 +128,15 @@ class PlanConfig(BaseModel):
         default=1.0,
         ge=0,
         description="Extra weight on expected benefit for the share of the risk due within 30 days",
+    )
+    urgent_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Share of capacity urgent work takes first; beyond it, it competes by value",
+    )
+    watch_top: int = Field(
+        default=10, ge=0, description="A recruiter's highest risks the plan accounts for by name"
     )
     # Relative cut in renege risk an action is assumed to bring, until holdout data says better.
     effects: dict[str, float] = Field(
@@ -223,6 +274,38 @@ def _times(n: int) -> str:
     return {1: "once", 2: "twice"}.get(n, f"{n} times")
 
 
+class Plan(NamedTuple):
+    """A day's plan: the tasks (plan order, within capacity) and who is not on it, and why."""
+
+    tasks: pd.DataFrame
+    not_planned: pd.DataFrame
+
+
+TASK_COLUMNS = [
+    "candidate_id",
+    "hr_owner",
+    "plan_date",
+    "action",
+    "content_id",
+    "reason",
+    "reason_en",
+    "risk",
+    "expected_benefit",
+    "urgent",
+    "place",
+]
+NOT_PLANNED_COLUMNS = [
+    "candidate_id",
+    "hr_owner",
+    "plan_date",
+    "code",
+    "reason",
+    "reason_en",
+    "risk",
+    "place",
+]
+
+
 def make_plan(
     day: dt.date,
     scores: pd.DataFrame,
@@ -232,11 +315,31 @@ def make_plan(
     content: pd.DataFrame,
     cfg: PlanConfig,
 ) -> pd.DataFrame:
-    """Each recruiter's actions for ``day``, best first, at most their capacity.
+    """Each recruiter's actions for ``day``, in plan order, at most their capacity.
+
+    The tasks of ``build_plan`` (which see); kept for callers that need only them.
+    """
+    return build_plan(day, scores, features, alerts, events, content, cfg).tasks
+
+
+def build_plan(
+    day: dt.date,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    alerts: pd.DataFrame,
+    events: pd.DataFrame,
+    content: pd.DataFrame,
+    cfg: PlanConfig,
+) -> Plan:
+    """Each recruiter's tasks for ``day`` and the watched candidates left off, with reasons.
 
     ``scores``: candidate_id, risk, hr_owner (and risk_30d, if the model has it).
     ``features``: the day's feature rows.
-    ``alerts``: open alerts (candidate_id, kind). ``events``: recent events with content_id.
+    ``alerts``: open alerts (candidate_id, kind). ``events``: recent events with content_id
+    and topic. Tasks: ``TASK_COLUMNS``, ordered by ``rank`` (``place`` 1, 2, ...).
+    Not planned: ``NOT_PLANNED_COLUMNS``, one row for each candidate among a recruiter's
+    ``watch_top`` highest risks or with an open question who has no task, with a reason
+    code (``NOT_PLANNED``) and its words in Chinese and English.
     """
     feats = features.set_index("candidate_id")
     open_by = alerts.groupby("candidate_id")["kind"].agg(set).to_dict() if len(alerts) else {}
@@ -247,22 +350,36 @@ def make_plan(
     )
     items = library(content)
     asked = interests(events, items)
-    rows = []
+    unanswered = question_topics(events)
+    rows: list[dict[str, Any]] = []
+    skipped: dict[str, tuple[str, dict[str, Any]]] = {}
     for s in scores.itertuples(index=False):
-        if in_holdout(s.candidate_id, cfg) or s.candidate_id not in feats.index:
+        if s.candidate_id not in feats.index:
+            continue
+        if in_holdout(s.candidate_id, cfg):
+            skipped[s.candidate_id] = ("holdout", {})
             continue
         f = feats.loc[s.candidate_id]
         kinds = open_by.get(s.candidate_id, set())
         action = choose_action(f, kinds, cfg)
         if action == "leave_alone":
+            skipped[s.candidate_id] = ("over_contacted", {"n": int(f.hr_messages_7d)})
             continue
         urgent = action in URGENT_ACTIONS or bool(kinds & URGENT_ALERTS)
-        since = f.days_since_hr_contact
-        if not urgent and pd.notna(since) and since < cfg.cooldown_days:
+        last = f.days_since_hr_contact
+        if not urgent and pd.notna(last) and last < cfg.cooldown_days:
+            skipped[s.candidate_id] = ("contacted_recently", {"d": int(last)})
             continue  # heard from HR lately: another touch can wait
-        item, why_zh, why_en = None, WORDS[action][0], WORDS[action][1]
-        if action in ("send_content", "answer_question"):
-            stage = stage_of(f.offer_accepted, f.days_to_start, cfg)
+        item, zh, en = None, "", ""
+        stage = stage_of(f.offer_accepted, f.days_to_start, cfg)
+        if action == "answer_question":
+            topics = unanswered.get(s.candidate_id) or [
+                t for t, _ in asked.get(s.candidate_id, Counter()).most_common(1)
+            ]
+            item, zh, en = answer_content(
+                topics, f.role_family, stage, recently.get(s.candidate_id, set()), items
+            )
+        elif action == "send_content":
             item, zh, en = pick_content(
                 f.role_family,
                 stage,
@@ -271,14 +388,23 @@ def make_plan(
                 recently.get(s.candidate_id, set()),
                 items,
             )
-            if item is None and action == "send_content":
+            if item is None:
+                skipped[s.candidate_id] = ("no_content", {})
                 continue
+        why_zh, why_en = WORDS[action]
+        if action == "call":
+            interest = [t for t, _ in asked.get(s.candidate_id, Counter()).most_common(2)]
+            points_zh, points_en = talking_points(kinds, interest, f)
+            if points_zh:
+                zh = "；".join(f"{i}. {p}" for i, p in enumerate(points_zh, 1))
+                en = "; ".join(f"{i}. {p}" for i, p in enumerate(points_en, 1))
+                zh, en = f"要点：{zh}", f"talking points: {en}"
+        if zh:
             why_zh, why_en = f"{why_zh}：{zh}", f"{why_en}: {en}"
         if kinds:
-            why_zh += " (预警: " + ", ".join(sorted(kinds)) + ")"
-            why_en += " (alerts: " + ", ".join(sorted(kinds)) + ")"
+            why_zh += "（预警：" + "、".join(ALERT_WORDS[k][0] for k in sorted(kinds)) + "）"
+            why_en += " (alerts: " + ", ".join(ALERT_WORDS[k][1] for k in sorted(kinds)) + ")"
         risk = float(s.risk)
-        benefit = cfg.effects.get(action, 0.0) * risk * (1 - risk) * urgency_factor(s, cfg)
         rows.append(
             {
                 "candidate_id": s.candidate_id,
@@ -289,32 +415,250 @@ def make_plan(
                 "reason": why_zh,
                 "reason_en": why_en,
                 "risk": risk,
-                "expected_benefit": round(benefit, 5),
-                "_urgent": urgent,
+                "expected_benefit": action_value(risk, action, cfg, urgency_factor(s, cfg)),
+                "urgent": urgent,
             }
         )
-    plan = pd.DataFrame(
-        rows,
-        columns=[
-            "candidate_id",
-            "hr_owner",
-            "plan_date",
-            "action",
-            "content_id",
-            "reason",
-            "reason_en",
-            "risk",
-            "expected_benefit",
-            "_urgent",
-        ],
+    tasks = pd.DataFrame(rows, columns=TASK_COLUMNS[:-1])
+    parts = []
+    for owner, own in tasks.groupby("hr_owner", sort=True):
+        parts.append(rank(own, cfg.capacity_by_owner.get(str(owner), cfg.capacity), cfg))
+    ranked = (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=[*TASK_COLUMNS, "planned", "ranked_by_value"])
     )
-    plan = plan.sort_values(
-        ["hr_owner", "_urgent", "expected_benefit", "candidate_id"],
-        ascending=[True, False, False, True],
+    on = ranked["planned"].astype(bool)
+    planned, queued = ranked.loc[on], ranked.loc[~on]
+    for r in queued.itertuples(index=False):
+        capacity = cfg.capacity_by_owner.get(str(r.hr_owner), cfg.capacity)
+        code = "capacity_question" if r.action in URGENT_ACTIONS else "capacity"
+        skipped[r.candidate_id] = (code, {"place": int(r.place), "cap": capacity})
+    not_planned = _not_planned(day, scores, feats, open_by, unanswered, planned, skipped, cfg)
+    out = planned.drop(columns=["planned", "ranked_by_value"]).reset_index(drop=True)
+    return Plan(out[TASK_COLUMNS], not_planned)
+
+
+def action_value(risk: float, action: str, cfg: PlanConfig, urgency: float = 1.0) -> float:
+    """What an action is worth: the renege risk it is expected to remove.
+
+    ``risk`` (0-1, the day's calibrated renege risk) x the action's relative effect
+    (``cfg.effects``, a share of the risk removed; learned ones where the store has
+    them, ``outreach.effects.plan_effects``): an expected count of reneges averted, so
+    a 90% candidate is worth more than a 15% one for the same action; x ``urgency``
+    (``urgency_factor``, 1 to 1 + ``urgency_weight``: how much of the risk falls due
+    within 30 days).
+    """
+    return round(cfg.effects.get(action, 0.0) * float(risk) * urgency, 5)
+
+
+def rank(tasks: pd.DataFrame, capacity: int, cfg: PlanConfig) -> pd.DataFrame:
+    """One recruiter's candidate tasks in plan order: the single ranking rule of the plan.
+
+    ``tasks``: rows with action, urgent and expected_benefit (``action_value``). Urgent
+    work (an open question, a stuck approval, a competing offer, an extension request)
+    comes first, by value, while it fits in ``cfg.urgent_share`` of ``capacity``; the
+    rest of the urgent work then competes with everything else by value alone, so
+    questions cannot crowd out the calls to people who are leaving. Adds ``place``
+    (1 = first), ``planned`` (place within ``capacity``) and ``ranked_by_value`` (an
+    urgent task that was weighed by value because the urgent share was full).
+    """
+    by_value = tasks.sort_values(["expected_benefit", "candidate_id"], ascending=[False, True])
+    urgent = by_value[by_value["urgent"].astype(bool)]
+    slots = math.ceil(cfg.urgent_share * capacity)
+    first = urgent.iloc[:slots]
+    rest = by_value.drop(index=first.index)
+    ordered = pd.concat([first, rest])
+    ordered = ordered.assign(
+        place=range(1, len(ordered) + 1),
+        ranked_by_value=[False] * len(first) + rest["urgent"].astype(bool).tolist(),
     )
-    capacity = plan["hr_owner"].map(lambda o: cfg.capacity_by_owner.get(o, cfg.capacity))
-    keep = plan.groupby("hr_owner").cumcount() < capacity
-    return plan[keep].drop(columns="_urgent").reset_index(drop=True)
+    ordered["urgent"] = [True] * len(first) + [False] * len(rest)
+    ordered["planned"] = ordered["place"] <= capacity
+    return ordered
+
+
+def _not_planned(
+    day: dt.date,
+    scores: pd.DataFrame,
+    feats: pd.DataFrame,
+    open_by: dict[str, set[str]],
+    unanswered: dict[str, list[str]],
+    planned: pd.DataFrame,
+    skipped: dict[str, tuple[str, dict[str, Any]]],
+    cfg: PlanConfig,
+) -> pd.DataFrame:
+    """Watched candidates without a task: each recruiter's top risks and open questions."""
+    done = set(planned["candidate_id"])
+    scored = scores[scores["candidate_id"].isin(feats.index)]
+    top = set(
+        scored.sort_values(["risk", "candidate_id"], ascending=[False, True])
+        .groupby("hr_owner")
+        .head(cfg.watch_top)["candidate_id"]
+    )
+    rows = []
+    for s in scored.sort_values(["hr_owner", "risk"], ascending=[True, False]).itertuples(
+        index=False
+    ):
+        cid = s.candidate_id
+        asks = "question_unanswered" in open_by.get(cid, set()) or bool(unanswered.get(cid))
+        asks = asks or float(feats.loc[cid].open_questions or 0) > 0
+        if cid in done or not (cid in top or asks):
+            continue
+        code, values = skipped.get(cid, ("no_action", {}))
+        zh, en = NOT_PLANNED[code]
+        rows.append(
+            {
+                "candidate_id": cid,
+                "hr_owner": s.hr_owner,
+                "plan_date": day,
+                "code": code,
+                "reason": zh.format(**values),
+                "reason_en": en.format(**values),
+                "risk": float(s.risk),
+                "place": values.get("place"),
+            }
+        )
+    return pd.DataFrame(rows, columns=NOT_PLANNED_COLUMNS)
+
+
+def question_topics(events: pd.DataFrame) -> dict[str, list[str]]:
+    """Per candidate, the topics of open questions, the latest asked first.
+
+    Open as the ``open_questions`` feature counts them: a topic asked about (a candidate
+    question) after HR last wrote on that topic. ``events``: type, topic, actor and
+    ts_utc (or local_day) columns.
+    """
+    if events.empty or "topic" not in events:
+        return {}
+    order = "ts_utc" if "ts_utc" in events else "local_day"
+    ev = events[events["topic"].notna()]
+    asked = ev[ev["type"] == "candidate_question"]
+    if asked.empty:
+        return {}
+    answers = ev[ev["type"] == "message_sent"]
+    if "actor" in ev:
+        answers = answers[answers["actor"].fillna("hr") == "hr"]
+    last_ask = asked.groupby(["candidate_id", "topic"])[order].max()
+    last_answer = answers.groupby(["candidate_id", "topic"])[order].max()
+    both = pd.concat([last_ask.rename("ask"), last_answer.rename("answer")], axis=1)
+    both = both[both["ask"].notna() & ~(both["answer"] >= both["ask"])]
+    out: dict[str, list[str]] = {}
+    for (cid, topic), _ in both.sort_values("ask", ascending=False).iterrows():
+        out.setdefault(str(cid), []).append(str(topic))
+    return out
+
+
+POINTS = {
+    "competing_offer": (
+        "提到有其他 offer：问清对方条件，和他最看重什么",
+        "mentioned another offer: ask what it offers and what matters most to them",
+    ),
+    "extension_requested": (
+        "申请延期答复：问清原因和顾虑",
+        "asked for more time: find out why and what worries them",
+    ),
+    "no_reply": (
+        "消息一直没回：确认联系方式可用，关心近况",
+        "has not replied: check the contact details work, ask how things are",
+    ),
+    "risk_jump": (
+        "风险最近骤升：了解最近有什么变化",
+        "risk rose sharply: find out what changed lately",
+    ),
+    "quiet": (
+        "已 {d} 天无人联系：先关心近况",
+        "no contact for {d} days: start by asking how things are",
+    ),
+    "far_from_home": (
+        "异地入职：介绍住房与安家支持",
+        "moving from another city: go over housing and relocation help",
+    ),
+    "topic": ("关心{topic}：把这方面讲清楚", "cares about {topic}: cover it"),
+}
+
+
+def talking_points(
+    kinds: set[str], topics: list[str], row: Any, limit: int = 3
+) -> tuple[list[str], list[str]]:
+    """Up to ``limit`` things to raise on a call, from the candidate's own alerts,
+    questions and interests (``topics``, most asked first) and how long HR has been quiet.
+
+    Returns (Chinese points, English points), most pressing first.
+    """
+    keys: list[tuple[str, dict[str, Any]]] = []
+    for kind in ("competing_offer", "extension_requested", "risk_jump", "no_reply"):
+        if kind in kinds:
+            keys.append((kind, {}))
+    for topic in topics[:2]:
+        if not (topic == "competing_offer" and "competing_offer" in kinds):
+            keys.append(("topic", {"topic": topic}))
+    quiet = getattr(row, "days_since_hr_contact", None)
+    if quiet is not None and pd.notna(quiet) and quiet >= 7:
+        keys.append(("quiet", {"d": int(quiet)}))
+    if bool(getattr(row, "far_from_home", 0) or 0) and "housing" not in topics:
+        keys.append(("far_from_home", {}))
+    zh, en = [], []
+    for key, values in keys[:limit]:
+        z, e = POINTS[key]
+        if "topic" in values:
+            words = TOPIC_WORDS.get(values["topic"], (values["topic"], values["topic"]))
+            z, e = z.format(topic=words[0]), e.format(topic=words[1])
+        else:
+            z, e = z.format(**values), e.format(**values)
+        zh.append(z)
+        en.append(e)
+    return zh, en
+
+
+def answer_content(
+    topics: list[str],
+    role_family: str | None,
+    stage: str,
+    recently_sent: set[str],
+    items: list[Item],
+) -> tuple[str | None, str, str]:
+    """Content that answers the open question's topic, or words saying none does.
+
+    Only items tagged with one of ``topics`` (newest question first) qualify; role family
+    and stage filter as in ``pick_content``. Returns (content id or None, why in Chinese,
+    why in English); with none, the words ask the recruiter to answer in person.
+    """
+    found: tuple[str, str] | None = None  # (item, topic)
+    missing: list[str] = []
+    for topic in topics:
+        best: tuple[float, str] | None = None
+        for item, fams, tops, item_stage in items:
+            if topic not in tops or item in recently_sent:
+                continue
+            if fams and role_family not in fams:
+                continue
+            if item_stage is not None and item_stage not in ("any", stage):
+                continue
+            score = (1.0 if fams else 0.0) + (0.5 if item_stage == stage else 0.0)
+            if best is None or (score, item) > best:
+                best = (score, item)
+        if best is None:
+            missing.append(topic)
+        elif found is None:
+            found = (best[1], topic)
+    words = [TOPIC_WORDS.get(t, (t, t)) for t in missing or ["other"]]
+    gap_zh = "、".join(w[0] for w in words)
+    gap_en = ", ".join(w[1] for w in words)
+    if found is None:
+        return (
+            None,
+            f"问的是{gap_zh}，资料库里没有相关内容，请亲自答复",
+            f"asked about {gap_en}; nothing in the library on it: answer in person",
+        )
+    item, topic = found
+    zh_topic, en_topic = TOPIC_WORDS.get(topic, (topic, topic))
+    zh = f"问的是{zh_topic}，可附上这份资料"
+    en = f"asked about {en_topic}: this answers it"
+    if missing:
+        zh += f"；关于{gap_zh}，资料库里没有相关内容，请亲自答复"
+        en += f"; nothing in the library on {gap_en}: answer that in person"
+    return item, zh, en
 
 
 def cadence(

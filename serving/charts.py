@@ -40,7 +40,10 @@ def bars(
     x_title: str = "",
     percent: bool = False,
     horizontal: bool = False,
+    counts: bool = False,
 ) -> str:
+    """Grouped bars, one trace per series. ``counts``: whole numbers on the value axis
+    (no fractional or repeated ticks, one per unit while the largest is under 10)."""
     fig = go.Figure()
     for name, values in series.items():
         if horizontal:
@@ -51,6 +54,9 @@ def bars(
         fig.update_yaxes(autorange="reversed", type="category")
         return _json(fig, title, "", y_title, False)
     fig.update_xaxes(type="category")  # months and names, never a date axis
+    if counts:
+        top = max((float(v) for values in series.values() for v in values), default=0.0)
+        fig.update_yaxes(tickformat=",d", rangemode="tozero", dtick=1 if top < 10 else None)
     return _json(fig, title, y_title, x_title, percent)
 
 

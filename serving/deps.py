@@ -86,6 +86,7 @@ Writer = Annotated[Principal, Depends(allow("ats", "admin"))]
 Scoring = Annotated[Principal, Depends(allow("ats", "hr", "lead", "admin"))]
 Reader = Annotated[Principal, Depends(allow("hr", "lead", "admin"))]
 Admin = Annotated[Principal, Depends(allow("admin"))]
+Lead = Annotated[Principal, Depends(allow("lead", "admin"))]
 Who = Annotated[audit.Actor, Depends(actor)]
 # ?owner= on the lists: a recruiter (hr_owner), under the one id rule
 OwnerQuery = Annotated[IdStr | None, Query(description="hr_owner")]

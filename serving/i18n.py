@@ -6,6 +6,7 @@ Plan actions, topics and alert texts have their words beside their code
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from outreach.plan import TOPIC_WORDS, WORDS
@@ -32,11 +33,11 @@ TEXT: dict[str, tuple[str, str]] = {
     "human_review": ("人工复核", "Human review"),
     "override": ("人工调整的关注等级", "Recruiter's tier"),
     "override_by": (
-        "由 {actor} 于 {at} 调整;模型为 {model}",
+        "由 {actor} 于 {at} 调整；模型为 {model}",
         "set by {actor} on {at}; the model said {model}",
     ),
     "set_override": ("调整关注等级", "Override the tier"),
-    "override_reason": ("原因(必填)", "Reason (required)"),
+    "override_reason": ("原因（必填）", "Reason (required)"),
     "clear_override": ("恢复模型等级", "Back to the model's tier"),
     "override_invalid": ("请选择等级并填写原因", "Choose a tier and give a reason"),
     "overrides": ("人工调整", "Overrides"),
@@ -71,6 +72,39 @@ TEXT: dict[str, tuple[str, str]] = {
     "as_of": ("数据日期", "As of"),
     "plan": ("今日计划", "Today's plan"),
     "no_plan": ("今天没有计划任务", "Nothing planned for today"),
+    "order_rule": (
+        "排序：先做紧急事项（未答复的问题、卡住的审批、其他 offer、申请延期，"
+        "最多占每日名额的一半），其余按价值排序：价值 = 流失风险 × 该行动预计降低的比例。",
+        "Order: urgent work first (an open question, a stuck approval, another offer, "
+        "a request for more time; at most half of the day's capacity), then everything "
+        "else by value: value = renege risk × the share of it the action is expected to remove.",
+    ),
+    "urgent_tag": ("紧急", "urgent"),
+    "team": ("团队概览", "Team"),
+    "tasks": ("任务", "Tasks"),
+    "to_do": ("待办", "To do"),
+    "overdue": ("逾期", "Overdue"),
+    "high_risk": ("高风险人数", "High risk"),
+    "question_unanswered": ("问题未答复", "question unanswered"),
+    "approval_pending": ("审批卡住", "approval stuck"),
+    "risk_jump": ("风险骤升", "risk jumped"),
+    "outcome_connected": ("已接通", "connected"),
+    "outcome_no_answer": ("无人接听", "no answer"),
+    "outcome_wrong_number": ("号码错误", "wrong number"),
+    "note": ("备注（选填）", "Note (optional)"),
+    "undo": ("撤销", "Undo"),
+    "value_parts": ("{risk} × {effect} = {value}", "{risk} × {effect} = {value}"),
+    "value": ("价值", "Value"),
+    "place": ("序号", "#"),
+    "not_planned": ("未列入今日计划", "Not on today's plan"),
+    "not_planned_intro": (
+        "风险最高的 10 人和所有未答复的问题，如果今天没有任务，都列在这里并说明原因。",
+        "Each of the 10 highest risks and every open question without a task today, and why.",
+    ),
+    "everyone_planned": (
+        "风险最高的 10 人和所有提问的候选人都已在计划中",
+        "Every top-10 risk and every open question is on the plan",
+    ),
     "open_alerts": ("未处理预警", "Open alerts"),
     "no_alerts": ("没有未处理的预警", "No open alerts"),
     "candidate": ("候选人", "Candidate"),
@@ -89,7 +123,22 @@ TEXT: dict[str, tuple[str, str]] = {
     "owner_rank": ("{owner} 的 {n} 人中第 {rank}", "{rank} of {owner}'s {n}"),
     "own_rank": ("你的 {n} 人中第 {rank}", "{rank} of your {n}"),
     "owner_rank_col": ("在负责 HR 名下的排名", "Rank among the recruiter's candidates"),
-    "change": ("周变化", "Change vs last week"),
+    "change": ("周变化（百分点）", "Change vs last week (points)"),
+    "points": ("个百分点", "percentage points"),
+    "people": ("人数", "people"),
+    "hours": ("小时", "hours"),
+    "verdict_better": (
+        "计划组的毁约率明显低于对照组：计划有可测量的效果。",
+        "The planned group reneged less than the holdout: a measurable effect.",
+    ),
+    "verdict_worse": (
+        "计划组的毁约率高于对照组：计划组表现更差，需要查明原因。",
+        "The planned group did worse than the holdout: find out why.",
+    ),
+    "verdict_none": (
+        "尚无可测量的效果：区间包含 0，差值可能只是偶然。",
+        "No measurable effect yet: the interval includes 0, so the difference may be chance.",
+    ),
     "reasons": ("主要原因", "Top reasons"),
     "days_to_start": ("距入职天数", "Days to start"),
     "next_action": ("下一步", "Next action"),
@@ -108,13 +157,13 @@ TEXT: dict[str, tuple[str, str]] = {
     "timeline": ("时间线", "Timeline"),
     "score_history": ("风险变化", "Risk over time"),
     "contributions": ("原因贡献", "What drives the risk"),
-    "contribution": ("贡献 (对数几率)", "Contribution (log-odds)"),
+    "contribution": ("贡献（对数几率）", "Contribution (log-odds)"),
     "content_sent": ("已发送内容及反馈", "Content sent and how they responded"),
     "open_questions": ("未答复的问题", "Open questions"),
     "none": ("无", "None"),
     "outcome": ("结果", "Outcome"),
     "not_active": (
-        "该候选人不在当日评分范围内 (尚未发 offer 或已有结果)",
+        "该候选人不在当日评分范围内（尚未发 offer 或已有结果）",
         "Not scored on this day (no offer yet, or the outcome is known)",
     ),
     "opened": ("已打开", "Opened"),
@@ -142,12 +191,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "reply_rate": ("回复率", "Reply rate"),
     "personalised": ("个性化", "personalised"),
     "template": ("模板", "template"),
-    "alert_response": ("预警响应时间 (按 HR)", "Alert response times per recruiter"),
+    "alert_response": ("预警响应时间（按 HR）", "Alert response times per recruiter"),
     "alerts_n": ("预警数", "Alerts"),
     "answered": ("已响应", "Answered"),
     "open": ("未响应", "Open"),
-    "median_hours": ("响应中位数 (小时)", "Median hours"),
-    "p90_hours": ("90 分位 (小时)", "90th percentile hours"),
+    "median_hours": ("响应中位数（小时）", "Median hours"),
+    "p90_hours": ("90 分位（小时）", "90th percentile hours"),
     "holdout_effect": ("对照组效果", "The holdout's effect"),
     "holdout": ("对照组", "holdout"),
     "holdout_note": (
@@ -186,16 +235,16 @@ TEXT: dict[str, tuple[str, str]] = {
     "learned_on": ("学习日期", "Learned on"),
     "group": ("组", "Group"),
     "candidates": ("人数", "Candidates"),
-    "renege_rate": ("毁约率 (截至目前)", "Renege rate (so far)"),
+    "renege_rate": ("毁约率（截至目前）", "Renege rate (so far)"),
     "no_outcome": ("尚无结果", "No outcome yet"),
-    "effect": ("差值 (95% 区间)", "Effect (95% interval)"),
+    "effect": ("差值（95% 区间）", "Effect (95% interval)"),
     "planned": ("计划组", "planned"),
-    "model_quality": ("模型校准与 AUC (按赛季)", "Model calibration and AUC per season"),
+    "model_quality": ("模型校准与 AUC（按赛季）", "Model calibration and AUC per season"),
     "kind": ("类别", "Kind"),
     "held out": ("训练时留出", "held out at training"),
-    "served": ("线上评分 (事后对照结果)", "served (graded by outcomes since)"),
+    "served": ("线上评分（事后对照结果）", "served (graded by outcomes since)"),
     "n": ("样本数", "Rows"),
-    "fairness": ("偏差审计 (模型测试赛季)", "Bias audit (the model's test season)"),
+    "fairness": ("偏差审计（模型测试赛季）", "Bias audit (the model's test season)"),
     "fairness_note": (
         "入选 = 每天名单的前 5% (优先联系)。影响比 = 该组入选率 / 最高组入选率，"
         "低于 0.8 (五分之四规则) 需人工评估。性别从不作为模型输入。",
@@ -207,12 +256,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "home_region": ("生源地区", "Home region"),
     "min_impact_ratio": ("最低影响比", "lowest impact ratio"),
     "below_four_fifths": ("低于 0.8", "under 0.8"),
-    "selection_rate": ("入选率 (95% 区间)", "Selection rate (95% interval)"),
+    "selection_rate": ("入选率（95% 区间）", "Selection rate (95% interval)"),
     "impact_ratio": ("影响比", "Impact ratio"),
     "recall": ("毁约者召回率", "Recall of reneges"),
     "fpr": ("误报率", "False-positive rate"),
     "quality_note": (
-        "线上评分在赛季结束 (所有人都有结果) 后才评估：赛季中已知的结果几乎都是提前毁约。",
+        "线上评分在赛季结束（所有人都有结果） 后才评估：赛季中已知的结果几乎都是提前毁约。",
         "Served scores are graded once a season ends (every scored candidate has an outcome): "
         "mid-season, the known outcomes are nearly all early reneges.",
     ),
@@ -222,7 +271,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "predicted": ("预测风险", "Predicted risk"),
     "observed": ("实际毁约率", "Observed renege rate"),
     "drift": ("本周评分分布 vs 训练", "This week's scores vs training (drift)"),
-    "psi": ("PSI (群体稳定性指数)", "PSI (population stability index)"),
+    "psi": ("PSI（群体稳定性指数）", "PSI (population stability index)"),
     "psi_note": (
         "PSI < 0.1 稳定；0.1–0.25 有变化；> 0.25 明显偏移，应考虑重新训练。",
         "PSI under 0.1: stable; 0.1 to 0.25: moving; over 0.25: shifted, consider retraining.",
@@ -257,7 +306,7 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "score_bin": ("风险区间", "Risk band"),
     "training_share": (
-        "留出赛季 (同样距入职天数) 占比",
+        "留出赛季（同样距入职天数） 占比",
         "Held-out season's share (same days to start)",
     ),
     "this_week_share": ("本周占比", "This week's share"),
@@ -267,7 +316,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "trained": ("训练时间", "Trained"),
     "data": ("数据", "Data"),
     "train_data": ("训练数据", "Training data"),
-    "test_data": ("测试数据 (未参与训练)", "Test data (not seen in training)"),
+    "test_data": ("测试数据（未参与训练）", "Test data (not seen in training)"),
     "snapshots": ("快照数", "Snapshots"),
     "metrics": ("指标", "Metrics"),
     "auc_rules": ("规则基线 AUC", "Rules baseline AUC"),
@@ -334,13 +383,65 @@ EVENT_WORDS: dict[str, tuple[str, str]] = {
     "call_made": ("HR 来电", "call made"),
     "call_answered": ("接听电话", "call answered"),
     "materials_submitted": ("提交材料", "materials submitted"),
-    "external_signal": ("外部信号 (已授权)", "outside signal (consented)"),
+    "external_signal": ("外部信号（已授权）", "outside signal (consented)"),
 }
+
+
+# The contract's codes a page shows as values: degrees, channels, actors, role families.
+CODE_WORDS: dict[str, tuple[str, str]] = {
+    "bachelor": ("本科", "Bachelor's"),
+    "master": ("硕士", "Master's"),
+    "phd": ("博士", "PhD"),
+    "wechat": ("微信", "WeChat"),
+    "email": ("邮件", "e-mail"),
+    "sms": ("短信", "text message"),
+    "phone": ("电话", "phone"),
+    "portal": ("招聘门户", "careers portal"),
+    "onsite": ("现场", "on site"),
+    "system": ("系统", "system"),
+    "candidate": ("候选人", "candidate"),
+    "hr": ("HR", "HR"),
+    "dept_manager": ("部门经理", "department manager"),
+    "hr_director": ("HR 总监", "HR director"),
+    "tech": ("技术", "engineering"),
+    "product": ("产品", "product"),
+    "design": ("设计", "design"),
+    "marketing": ("市场", "marketing"),
+    "sales": ("销售", "sales"),
+    "operations": ("运营", "operations"),
+    "manufacturing": ("制造", "manufacturing"),
+    # bias-audit groups (training.fairness): gender as recorded, school tier, home region
+    "female": ("女", "female"),
+    "male": ("男", "male"),
+    "华东": ("华东", "East China"),
+    "华北": ("华北", "North China"),
+    "华南": ("华南", "South China"),
+    "华中": ("华中", "Central China"),
+    "西南": ("西南", "Southwest"),
+    "西北": ("西北", "Northwest"),
+    "东北": ("东北", "Northeast"),
+}
+
+
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def date_words(day: dt.date, lang: str) -> str:
+    """A day as a reader of ``lang`` writes it: 2024年12月2日, or 2 Dec 2024."""
+    if lang == "en":
+        return f"{day.day} {MONTHS_EN[day.month - 1]} {day.year}"
+    return f"{day.year}年{day.month}月{day.day}日"
 
 
 def t(key: str, lang: Lang, **values: object) -> str:
     """The word for ``key`` in ``lang`` (the key itself when there is none)."""
-    pair = TEXT.get(key) or WORDS.get(key) or TOPIC_WORDS.get(key) or EVENT_WORDS.get(key)
+    pair = (
+        TEXT.get(key)
+        or WORDS.get(key)
+        or TOPIC_WORDS.get(key)
+        or EVENT_WORDS.get(key)
+        or CODE_WORDS.get(key)
+    )
     if pair is None:
         return key
     word = pair[0] if lang == "zh" else pair[1]

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.gzip import GZipMiddleware
 
 from config import Settings, get_settings
 from config.logs import install_safe_formatting
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(MetricsMiddleware, max_body=settings.max_body_bytes)
+    # pages, JSON and plotly.min.js (4.8 MB, about 1.5 MB gzipped) go compressed
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     install_handlers(app)
     for router in ROUTERS:
         app.include_router(router)

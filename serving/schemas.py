@@ -276,7 +276,9 @@ class RiskRow(ShownRisk):
     reasons: list[Reason]
     alerts: list[str] = Field(
         description="The brief's warnings that fire: no_reply, approval_slow, "
-        "competing_offer, extension_requested"
+        "competing_offer, extension_requested (rules on the day's features), and the "
+        "daily run's open alerts of that day: question_unanswered, approval_pending, "
+        "risk_jump and the rest"
     )
     days_to_start: int | None
     start_date: dt.date | None
@@ -411,84 +413,27 @@ class PlannedAction(BaseModel):
     expected_benefit: float | None
     status: Literal["planned", "auto", "done"]
     done_at: Utc | None
+    urgent: bool = Field(
+        default=False, description="Placed first as urgent work (else ranked by expected_benefit)"
+    )
+    place: int | None = Field(
+        default=None, description="Place in the recruiter's queue (1 = first); null: cadence"
+    )
+    outcome: Literal["connected", "no_answer", "wrong_number"] | None = Field(
+        default=None, description="A done call's outcome"
+    )
+    note: str | None = Field(default=None, description="The recruiter's note (never logged)")
+
+
+from serving.plan_schemas import NotPlanned  # noqa: E402
 
 
 class OutreachPlan(BaseModel):
     plan_date: dt.date
     owner: str | None
     actions: list[PlannedAction]
-
-
-# --- trust: overrides, explanations, erasure, audit ------------------------------------------
-
-
-class OverrideIn(BaseModel):
-    tier: Tier | None = Field(description="The tier a recruiter judges right; null clears it")
-    reason: str = Field(
-        min_length=3, max_length=500, description="Why: shown with the override, never logged"
+    not_planned: list[NotPlanned] = Field(
+        default_factory=list,
+        description="Each of a recruiter's 10 highest risks and every open question "
+        "without a task, with the reason",
     )
-
-
-class Override(BaseModel):
-    candidate_id: str
-    tier: Tier
-    model_tier: Tier | None
-    model_risk: float | None
-    reason: str
-    actor: str
-    created_at: Utc
-
-
-class ModelFacts(BaseModel):
-    version: str
-    trained_on: list[str]
-    tested_on: str | None
-    auc: float | None = Field(description="On the held-out season: 0.5 is chance, 1 perfect")
-    calibration_error: float | None = Field(description="Mean gap between risk and outcome rate")
-    fairness_flagged: list[str]
-
-
-class Explanation(BaseModel):
-    """What keepwarm thinks of one candidate and why, for the candidate or a reviewer."""
-
-    candidate_id: str
-    as_of: dt.date
-    lang: Literal["zh", "en"]
-    risk: float | None = Field(description="Calibrated chance of reneging; null when not scored")
-    risk_tier: Tier | None
-    override: Override | None = Field(description="A recruiter's tier over the model's, if any")
-    summary: str
-    reasons: list[str] = Field(description="The main reasons, most important first")
-    data_used: list[str]
-    data_not_used: list[str]
-    model: ModelFacts | None
-    automated_decisions: str
-    human_review: str
-
-
-class Erased(BaseModel):
-    candidate_id: str
-    removed: dict[str, int] = Field(description="Rows removed per table")
-
-
-class ConsentWithdrawn(BaseModel):
-    candidate_id: str
-    signals_deleted: int
-
-
-class AuditRow(BaseModel):
-    audit_id: int
-    at: Utc
-    actor: str
-    role: str | None
-    action: str
-    target: str
-    candidate_id: str | None
-    subjects: list[str] | None
-    origin: str | None
-    detail: dict[str, Any] | None
-
-
-class AuditList(BaseModel):
-    total: int
-    rows: list[AuditRow]

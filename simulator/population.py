@@ -195,6 +195,27 @@ def make_population(
     )
 
 
+# Titles as a company writes them: words, not codes.
+ROLE_TITLES = {
+    "tech": "技术岗",
+    "product": "产品岗",
+    "design": "设计岗",
+    "marketing": "市场岗",
+    "sales": "销售岗",
+    "operations": "运营岗",
+    "manufacturing": "制造岗",
+}
+TOPIC_TITLES = {
+    "salary": "薪酬福利",
+    "housing": "住房与安家",
+    "training": "培训安排",
+    "team": "团队介绍",
+    "tech_stack": "技术栈",
+    "growth": "成长路径",
+    "location": "工作地点",
+}
+
+
 def content_library(p: SimParams) -> pd.DataFrame:
     """The content.csv the simulated company works with."""
     rows: list[tuple[str, str, str, str, str]] = []
@@ -203,12 +224,13 @@ def content_library(p: SimParams) -> pd.DataFrame:
             if topic == "tech_stack" and role not in ("tech", "manufacturing"):
                 continue
             kind = "video" if (len(rows) % 3 == 2) else "article"
-            rows.append((f"{role}/{topic} 专题", kind, role, topic, "any"))
+            title = f"{ROLE_TITLES.get(role, role)}：{TOPIC_TITLES.get(topic, topic)}专题"
+            rows.append((title, kind, role, topic, "any"))
     rows += [
         ("公司新闻 本周动态", "news", "", "other", "any"),
         ("节日问候", "greeting", "", "other", "any"),
         ("录用确认与电子签", "guide", "", "other", "offer"),
-        ("入职指南 (含异地住房安排)", "guide", "", "housing", "accepted"),
+        ("入职指南（含异地住房安排）", "guide", "", "housing", "accepted"),
         ("入职材料清单", "guide", "", "training", "pre_start"),
     ]
     frame = pd.DataFrame(rows, columns=["title", "kind", "role_families", "topics", "stage"])

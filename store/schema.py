@@ -160,10 +160,15 @@ class OutreachAction(Base):
     reason_en: Mapped[str | None] = mapped_column(String(500))
     risk: Mapped[float | None] = mapped_column(Float)
     expected_benefit: Mapped[float | None] = mapped_column(Float)
-    # planned (a recruiter's), auto (the cadence, sent by the system), done
+    # planned (a recruiter's), auto (the cadence, sent by the system), done, not_planned
+    # (a watched candidate without a task: ``action`` holds the reason code)
     status: Mapped[str] = mapped_column(String(16), default="planned")
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=_utcnow)
     done_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    place: Mapped[int | None] = mapped_column(Integer)  # in the recruiter's queue, 1 = first
+    urgent: Mapped[bool | None] = mapped_column(Boolean)  # placed first as urgent work
+    outcome: Mapped[str | None] = mapped_column(String(16))  # a call's: connected, ...
+    note: Mapped[str | None] = mapped_column(Text)  # the recruiter's note: personal, never logged
 
     __table_args__ = (Index("ix_outreach_owner_day", "hr_owner", "plan_date"),)
 

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from serving.api.candidates import CandidateId
 from serving.deps import Admin, StateDep, Who
 from serving.errors import ERRORS, NOT_FOUND, UNAVAILABLE, ApiError
-from serving.schemas import MAX_PAGE, AuditList, AuditRow, Erased, IsoDate, ReloadResult
+from serving.schemas import MAX_PAGE, IsoDate, ReloadResult
 from serving.services.erasure import forget
+from serving.trust_schemas import AuditList, AuditRow, Erased
 from store import audit
 
 router = APIRouter(tags=["admin"], responses=ERRORS)

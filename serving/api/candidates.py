@@ -9,19 +9,12 @@ from fastapi import APIRouter, Path, Query
 from serving.api.scores import day_asked
 from serving.deps import Reader, StateDep, Who, Writer
 from serving.errors import ERRORS, NOT_FOUND
-from serving.schemas import (
-    CandidateDetail,
-    ConsentWithdrawn,
-    Explanation,
-    IdStr,
-    IsoDate,
-    Override,
-    OverrideIn,
-)
+from serving.schemas import CandidateDetail, IdStr, IsoDate
 from serving.services.candidates import DETAIL_FIELDS, candidate_detail
 from serving.services.erasure import withdraw_consent
 from serving.services.explain import explanation
 from serving.services.overrides import clear_override, set_override
+from serving.trust_schemas import ConsentWithdrawn, Explanation, Override, OverrideIn
 
 router = APIRouter(responses={**ERRORS, **NOT_FOUND})
 
@@ -66,7 +59,9 @@ def put_override(
     if body.tier is None:
         clear_override(state, principal, who, candidate_id, target)
         return None
-    return set_override(state, principal, who, candidate_id, body.tier, body.reason, target)
+    return set_override(
+        state, principal, who, candidate_id, body.tier, body.reason, target, body.as_of
+    )
 
 
 @router.post(

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 
-from serving.deps import OwnerQuery, Reader, StateDep, Who
+from serving.deps import Lead, OwnerQuery, Reader, StateDep, Who
 from serving.errors import ERRORS, NOT_FOUND
+from serving.plan_schemas import ActionDone, Team
 from serving.schemas import IsoDate, OutreachPlan, PlannedAction
-from serving.services.plans import mark_done, plan_rows, planned_action
+from serving.services.plans import (
+    mark_done,
+    not_planned_rows,
+    plan_rows,
+    planned_action,
+    undo_done,
+)
 from serving.services.scope import owner_scope
+from serving.services.team import team_rows
 
 router = APIRouter(tags=["hr"], responses=ERRORS)
 
@@ -23,12 +31,18 @@ def outreach_plan(
     owner: OwnerQuery = None,
     date: Annotated[IsoDate | None, Query(description="default: today")] = None,
 ) -> OutreachPlan:
-    """A recruiter's plan for a day: their tasks in the plan's order, then the cadence."""
+    """A recruiter's plan for a day: their tasks in the plan's order, then the cadence.
+
+    ``not_planned``: each of the recruiter's ten highest risks and every open question
+    that has no task, with a reason code and its words in Chinese and English.
+    """
     owner = owner_scope(principal, owner)
     day = date or state.today()
     actions = [planned_action(r) for r in plan_rows(state, principal, day, owner)]
-    state.audit(who, "read", "GET /v1/outreach-plan", [a.candidate_id for a in actions])
-    return OutreachPlan(plan_date=day, owner=owner, actions=actions)
+    missing = not_planned_rows(state, principal, day, owner)
+    ids = [a.candidate_id for a in actions] + [n.candidate_id for n in missing]
+    state.audit(who, "read", "GET /v1/outreach-plan", ids)
+    return OutreachPlan(plan_date=day, owner=owner, actions=actions, not_planned=missing)
 
 
 @router.post("/v1/actions/{action_id}/done", response_model=PlannedAction, responses=NOT_FOUND)
@@ -37,6 +51,40 @@ def action_done(
     principal: Reader,
     state: StateDep,
     who: Who,
+    body: Annotated[ActionDone | None, Body()] = None,
 ) -> PlannedAction:
-    """Record that the action was done: as contract events, so the next scores see it."""
-    return mark_done(state, principal, action_id, who, "POST /v1/actions/{id}/done")
+    """Record that the action was done: as contract events, so the next scores see it.
+
+    Optional body: a call's ``outcome`` and a ``note`` (stored, never logged). The open
+    alerts the action answers close at once.
+    """
+    done = body or ActionDone()
+    return mark_done(
+        state, principal, action_id, who, "POST /v1/actions/{id}/done", done.outcome, done.note
+    )
+
+
+@router.post("/v1/actions/{action_id}/undo", response_model=PlannedAction, responses=NOT_FOUND)
+def action_undo(
+    action_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    principal: Reader,
+    state: StateDep,
+    who: Who,
+) -> PlannedAction:
+    """Take back a mistaken done mark, on its own day: its events go, its alerts reopen."""
+    return undo_done(state, principal, action_id, who, "POST /v1/actions/{id}/undo")
+
+
+@router.get("/v1/team", response_model=Team)
+def team(
+    principal: Lead,
+    state: StateDep,
+    who: Who,
+    date: Annotated[IsoDate | None, Query(description="default: today")] = None,
+) -> Team:
+    """The lead's team view: per recruiter, tasks planned, done and overdue, the watched
+    candidates not planned, open alerts by kind and the high-risk count (counts only)."""
+    day = date or state.today()
+    rows = team_rows(state, principal, day)
+    state.audit(who, "read", "GET /v1/team", [])
+    return Team(plan_date=day, rows=rows)

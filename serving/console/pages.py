@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import func, select
 
+from outreach.alerts import KINDS
 from serving import charts
 from serving.console.render import render, safe_next
 from serving.deps import PageError, Posted, Signed
@@ -24,15 +25,25 @@ from serving.services import candidates as cand
 from serving.services.errors import Invalid, ServiceError
 from serving.services.explain import explanation
 from serving.services.overrides import clear_override, override_of, set_override
-from serving.services.plans import alert_rows, mark_done, plan_owners, plan_rows
+from serving.services.plans import (
+    alert_rows,
+    mark_done,
+    not_planned_rows,
+    plan_owners,
+    plan_rows,
+    undo_done,
+)
 from serving.services.risk import SORTS, TIERS, RiskFilters, choices, risk_table, with_reasons
 from serving.services.scope import check_day, owner_scope
+from serving.services.team import team_rows
 from serving.state import AppState
 from store import audit
 from store.schema import Score
 from training.tracking import model_history, version_details
 
 PAGE_SIZE = 50
+# the risk list filters on every alert: the features' rule flags and the run's alert kinds
+ALERT_FILTERS = tuple(dict.fromkeys([*FLAGS, *KINDS]))
 router = APIRouter(include_in_schema=False)
 
 
@@ -62,7 +73,7 @@ def filters_of(request: Request) -> RiskFilters:
         department=q.get("department") or None,
         role_family=q.get("role_family") or None,
         tier=q.get("tier") if q.get("tier") in TIERS else None,
-        alert=q.get("alert") if q.get("alert") in FLAGS else None,
+        alert=q.get("alert") if q.get("alert") in ALERT_FILTERS else None,
         sort=str(q.get("sort")) if q.get("sort") in SORTS else "risk",
         descending=q.get("dir", "desc") != "asc",
     )
@@ -78,8 +89,12 @@ def page_error(exc: ServiceError) -> PageError:
 
 @router.get("/today", response_class=HTMLResponse)
 def today(
-    request: Request, who: Signed, owner: Annotated[str | None, Query(max_length=64)] = None
+    request: Request,
+    who: Signed,
+    owner: Annotated[str | None, Query(max_length=64)] = None,
+    page: Annotated[int, Query(ge=1)] = 1,
 ) -> HTMLResponse:
+    """A recruiter's plan; for a lead, the team view first, and every list paged."""
     state, principal = who.state, who.principal
     day = console_day(state)
     try:
@@ -87,20 +102,49 @@ def today(
     except ServiceError as exc:
         raise page_error(exc) from None
     plan = [a for a in plan_rows(state, principal, day, scope) if not a["automatic"]]
+    missing = not_planned_rows(state, principal, day, scope)
     _, alerts = alert_rows(state, scope, None, "open")
-    who.audit("read", "/today", [a["candidate_id"] for a in plan])
+    team = team_rows(state, principal, day) if principal.role != "hr" and scope is None else []
+    pages = max(1, *(math.ceil(len(x) / PAGE_SIZE) for x in (plan, missing, alerts)))
+    page = min(page, pages)
+    cut = slice((page - 1) * PAGE_SIZE, page * PAGE_SIZE)
+    ids = [a["candidate_id"] for a in plan[cut]] + [n.candidate_id for n in missing[cut]]
+    who.audit("read", "/today", ids)
+    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
     return render(
-        request, "today.html", who, day=day, plan=plan, alerts=alerts[:500], owner=scope,
-        owners=plan_owners(state, principal, day),
+        request, "today.html", who, day=day, plan=plan[cut], plan_total=len(plan),
+        alerts=alerts[cut], alerts_total=len(alerts), not_planned=missing[cut],
+        not_planned_total=len(missing), team=team, owner=scope, page=page, pages=pages,
+        qs=lambda **kw: urlencode({**query, **kw}), owners=plan_owners(state, principal, day),
     )  # fmt: skip
 
 
 @router.post("/actions/{action_id}/done", response_class=RedirectResponse)
-def action_done(request: Request, action_id: int, who: Posted) -> RedirectResponse:
+def action_done(
+    request: Request,
+    action_id: int,
+    who: Posted,
+    outcome: Annotated[str, Form(max_length=16)] = "",
+    note: Annotated[str, Form(max_length=1000)] = "",
+) -> RedirectResponse:
     try:
-        mark_done(who.state, who.principal, action_id, who.actor, "/actions/{id}/done")
+        mark_done(who.state, who.principal, action_id, who.actor, "/actions/{id}/done",
+                  outcome or None, note.strip() or None)  # fmt: skip
     except ServiceError as exc:
         raise page_error(exc) from None
+    return _back(request)
+
+
+@router.post("/actions/{action_id}/undo", response_class=RedirectResponse)
+def action_undo(request: Request, action_id: int, who: Posted) -> RedirectResponse:
+    try:
+        undo_done(who.state, who.principal, action_id, who.actor, "/actions/{id}/undo")
+    except ServiceError as exc:
+        raise page_error(exc) from None
+    return _back(request)
+
+
+def _back(request: Request) -> RedirectResponse:
     referer = request.headers.get("referer", "")
     path = referer.split(str(request.base_url).rstrip("/"), 1)[-1] if referer else "/today"
     return RedirectResponse(safe_next(path), status_code=303)
@@ -138,7 +182,7 @@ def risk(request: Request, who: Signed, page: Annotated[int, Query(ge=1)] = 1) -
         choices=choices(state, who.principal, day),
         query=query,
         qs=lambda **kw: urlencode({**query, **{k: v for k, v in kw.items() if v is not None}}),
-        flags=FLAGS,
+        flags=ALERT_FILTERS,
         tiers=TIERS,
     )
 
@@ -216,14 +260,18 @@ def override_tier(
     tier: Annotated[str, Form()] = "",
     reason: Annotated[str, Form(max_length=500)] = "",
     clear: Annotated[str, Form()] = "",
+    as_of: Annotated[str, Form(max_length=10)] = "",
 ) -> RedirectResponse:
+    try:
+        shown = dt.date.fromisoformat(as_of) if as_of else None
+    except ValueError:
+        raise PageError(400, "override_invalid") from None
     try:
         if clear:
             clear_override(who.state, who.principal, who.actor, candidate_id, HERE_OVERRIDE)
         elif tier in TIERS and len(reason.strip()) >= 3:
-            set_override(
-                who.state, who.principal, who.actor, candidate_id, tier, reason, HERE_OVERRIDE
-            )
+            set_override(who.state, who.principal, who.actor, candidate_id, tier, reason,
+                         HERE_OVERRIDE, shown)  # fmt: skip
         else:
             raise PageError(400, "override_invalid")
     except ServiceError as exc:

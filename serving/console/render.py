@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -10,9 +12,10 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
 from serving.deps import Viewer, page_lang
-from serving.i18n import t
+from serving.i18n import date_words, t
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -44,7 +47,78 @@ def _fmt_num(value: Any, digits: int = 1) -> str:
     return "–" if _missing(value) else f"{float(value):,.{digits}f}"
 
 
-templates.env.filters.update(pct=_fmt_pct, pp=_fmt_pp, num=_fmt_num)
+def when(value: Any, lang: str, time: bool = False) -> str:
+    """A day (or an ISO timestamp) as a reader of ``lang`` writes it: 2024年12月2日 or
+    2 Dec 2024, with the hour and minute when ``time``; "–" for none."""
+    if _missing(value) or value == "":
+        return "–"
+    text = str(value)
+    try:
+        stamp = dt.datetime.fromisoformat(text[:19]) if len(text) > 10 else None
+        day = stamp.date() if stamp else dt.date.fromisoformat(text[:10])
+    except ValueError:
+        return text
+    clock = f" {stamp:%H:%M}" if time and stamp else ""
+    return date_words(day, lang) + clock
+
+
+@pass_context
+def _fmt_date(ctx: Any, value: Any, time: bool = False) -> str:
+    return when(value, ctx.get("lang", "zh"), time)
+
+
+FLAG = re.compile(r"(\w+) impact ratio ([\d.]+) < ([\d.]+)")
+
+
+@pass_context
+def _fmt_flag(ctx: Any, value: Any) -> str:
+    """A bias-audit flag ("school_tier impact ratio 0.72 < 0.8", ``training.fairness``)
+    in the reader's words."""
+    lang = ctx.get("lang", "zh")
+
+    def words(found: re.Match[str]) -> str:
+        group, ratio, floor = found.groups()
+        name = t(group, lang)
+        if lang == "en":
+            return f"{name}: lowest impact ratio {ratio}, under {floor}"
+        return f"{name}：最低影响比 {ratio}，低于 {floor}"
+
+    return FLAG.sub(words, str(value))
+
+
+SEASON = re.compile(r"^(\d{4})-(autumn|spring|summer|winter)$")
+SEASON_WORDS = {"autumn": "秋招", "spring": "春招", "summer": "暑期", "winter": "冬季"}
+
+
+def season_words(value: Any, lang: str) -> str:
+    """A season code ("2024-autumn") as a recruiter says it: 2024 秋招 / autumn 2024."""
+    found = SEASON.match(str(value))
+    if not found:
+        return "–" if _missing(value) else str(value)
+    year, part = found.groups()
+    return f"{part} {year}" if lang == "en" else f"{year} {SEASON_WORDS[part]}"
+
+
+@pass_context
+def _fmt_season(ctx: Any, value: Any) -> str:
+    return season_words(value, ctx.get("lang", "zh"))
+
+
+@pass_context
+def _fmt_seasons(ctx: Any, values: Any) -> str:
+    sep = ", " if ctx.get("lang") == "en" else "、"
+    return sep.join(_fmt_season(ctx, v) for v in values or [])
+
+
+templates.env.filters.update(
+    pct=_fmt_pct,
+    pp=_fmt_pp,
+    num=_fmt_num,
+    date=_fmt_date,
+    flag=_fmt_flag,
+    season=_fmt_season,
+    seasons=_fmt_seasons,
+)
 
 
 def render(

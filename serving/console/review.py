@@ -12,7 +12,7 @@ from outreach import overrides, review
 from outreach.effects import load_effects
 from serving import charts
 from serving.console.pages import console_day
-from serving.console.render import render
+from serving.console.render import render, season_words
 from serving.deps import Signed, Viewer
 from serving.i18n import Lang, t
 from serving.services.errors import NoModel
@@ -61,11 +61,16 @@ def season_review(
                 funnel["month"],
                 {t(k, lang): funnel[k] for k in ("offers", "accepted", "joined", "reneged")},
                 t("funnel", lang),
+                y_title=t("people", lang),
+                x_title=t("month", lang),
+                counts=True,
             ),
             "reasons": charts.bars(
                 [t(r, lang) for r in reasons["reason"]],
                 {t("reneged", lang): reasons["reneged"]},
                 t("renege_reasons", lang),
+                y_title=t("people", lang),
+                counts=True,
             ),
             "content": charts.bars(
                 [t(k, lang) for k in ("open_rate", "click_rate", "reply_rate")],
@@ -84,6 +89,8 @@ def season_review(
                 alerts["hr_owner"],
                 {t("median_hours", lang): alerts["median_hours"]},
                 t("alert_response", lang),
+                y_title=t("hours", lang),
+                x_title=t("owner", lang),
             )
             if len(alerts)
             else None,
@@ -91,11 +98,12 @@ def season_review(
                 [t(g, lang) for g in holdout["group"]],
                 {t("renege_rate", lang): holdout["renege_rate"]},
                 t("holdout_effect", lang),
+                y_title=t("renege_rate", lang),
                 percent=True,
             ),
             "calibration": charts.lines(
                 {
-                    f"{q['season']} ({t(q['kind'], lang)})": (
+                    f"{season_words(q['season'], lang)}（{t(q['kind'], lang)}）": (
                         [b["predicted"] for b in q["calibration"]],
                         [b["observed"] for b in q["calibration"]],
                     )

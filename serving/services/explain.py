@@ -12,9 +12,11 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from serving.auth import Principal
-from serving.schemas import CandidateDetail, Explanation, ModelFacts, Override
+from serving.i18n import date_words
+from serving.schemas import CandidateDetail
 from serving.services.candidates import candidate_detail
 from serving.services.overrides import override_of
+from serving.trust_schemas import Explanation, ModelFacts, Override
 from training.modelcard import NOT_USED, data_kinds
 
 if TYPE_CHECKING:
@@ -22,14 +24,14 @@ if TYPE_CHECKING:
 
 WORDS: dict[str, dict[str, Any]] = {
     "zh": {
-        "summary": "截至 {day},keepwarm 估计该候选人在入职前放弃 offer 的概率约为 {risk},"
+        "summary": "截至 {day}，keepwarm 估计该候选人在入职前放弃 offer 的概率约为 {risk}，"
         "属于{tier}关注。",
-        "summary_override": "截至 {day},模型估计的概率约为 {risk};招聘专员判断为{tier}关注。",
-        "not_scored": "截至 {day},该候选人不在评分范围内(尚无 offer,或结果已知)。",
+        "summary_override": "截至 {day}，模型估计的概率约为 {risk}；招聘专员判断为{tier}关注。",
+        "not_scored": "截至 {day}，该候选人不在评分范围内（尚无 offer，或结果已知）。",
         "tiers": {"high": "高", "medium": "中", "low": "低"},
-        "automated": "keepwarm 不会自动做出任何对候选人不利的决定:风险与计划只是给招聘专员的"
-        "建议,由人来决定是否联系、如何联系。",
-        "review": "如需人工复核或对结果有异议,请联系{contact},并注明候选人编号 {cid}。",
+        "automated": "keepwarm 不会自动做出任何对候选人不利的决定：风险与计划只是给招聘专员的"
+        "建议，由人来决定是否联系、如何联系。",
+        "review": "如需人工复核或对结果有异议，请联系{contact}，并注明候选人编号 {cid}。",
     },
     "en": {
         "summary": "As of {day}, keepwarm estimates the chance that this candidate turns down "
@@ -80,14 +82,17 @@ def explain(
     current = detail.current
     shown = None
     if override is not None:
-        shown = Override.model_validate(override, from_attributes=True)
+        # the tier only: the recruiter's reason is internal and never on the explanation
+        shown = Override.model_validate(override, from_attributes=True).model_copy(
+            update={"reason": ""}
+        )
     if current is None:
-        summary, reasons = words["not_scored"].format(day=as_of), []
+        summary, reasons = words["not_scored"].format(day=date_words(as_of, lang)), []
     else:
         tier = shown.tier if shown else current.risk_tier
         key = "summary_override" if shown else "summary"
         summary = words[key].format(
-            day=as_of, risk=f"{current.risk:.0%}", tier=words["tiers"][tier]
+            day=date_words(as_of, lang), risk=f"{current.risk:.0%}", tier=words["tiers"][tier]
         )
         reasons = [r.text_en if lang == "en" else r.text_zh for r in current.reasons]
     model = None

@@ -6,16 +6,18 @@ the tier and the model's, never the reason (free text).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from outreach import overrides
 from serving.auth import Principal
-from serving.schemas import Override
 from serving.services.scope import visible
 from serving.services.scores import current_score
+from serving.trust_schemas import Override
 from store import audit
+from store.schema import Score
 
 if TYPE_CHECKING:
     from serving.state import AppState
@@ -35,11 +37,18 @@ def set_override(
     tier: str,
     reason: str,
     target: str,
+    day: dt.date | None = None,
 ) -> Override:
-    """Set a recruiter's tier (with a reason) over the model's; ``NotFound`` outside scope."""
+    """Set a recruiter's tier (with a reason) over the model's; ``NotFound`` outside scope.
+
+    The model's tier and risk kept beside it are those of ``day``: the daily run the
+    recruiter was looking at (default: the latest run, else today), not a fresh score
+    at the machine's clock, which in a replayed season is long after the data.
+    """
     with state.engine.connect() as conn:
         visible(conn, principal, candidate_id)
-    current = current_score(state, candidate_id, state.today())
+        latest = conn.execute(select(func.max(Score.as_of))).scalar()
+    current = current_score(state, candidate_id, day or latest or state.today())
     with state.write_lock, state.engine.begin() as conn:
         overrides.set_override(
             conn,

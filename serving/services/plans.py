@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from outreach.alerts import alert_text
 from outreach.plan import URGENT_ACTIONS
 from serving.auth import Principal
-from serving.schemas import AlertOut, PlannedAction
-from serving.services.errors import NotFound
+from serving.schemas import AlertOut, NotPlanned, PlannedAction
+from serving.services.errors import Invalid, NotFound
 from serving.services.writes import check_and_load
 from store import audit
-from store.schema import Alert, Candidate, Content, OutreachAction
+from store.schema import Alert, Candidate, Content, Event, OutreachAction
 
 if TYPE_CHECKING:
     from serving.state import AppState
@@ -42,9 +42,9 @@ def plan_rows(
     Each row: the stored action, its content title, ``urgent`` and ``automatic``.
     """
     query = (
-        select(OutreachAction, Content.title)
+        select(OutreachAction, Content.title, Content.kind)
         .outerjoin(Content, Content.content_id == OutreachAction.content_id)
-        .where(OutreachAction.plan_date == day)
+        .where(OutreachAction.plan_date == day, OutreachAction.status != "not_planned")
     )
     if owner is not None:
         query = query.where(OutreachAction.hr_owner == owner)
@@ -53,13 +53,45 @@ def plan_rows(
     out = [
         {
             **r._asdict(),
-            "urgent": r.action in URGENT_ACTIONS,
+            "urgent": r.action in URGENT_ACTIONS if r.urgent is None else r.urgent,
             "automatic": r.action.startswith("cadence:"),
         }
         for r in rows
         if principal.sees_owner(r.hr_owner)
     ]
     return sorted(out, key=lambda a: (a["automatic"], a["hr_owner"], a["action_id"]))
+
+
+def not_planned_rows(
+    state: AppState, principal: Principal, day: dt.date, owner: str | None
+) -> list[NotPlanned]:
+    """The day's watched candidates without a task (top risks, open questions), and why.
+
+    Stored by the daily run beside the plan (``outreach.plan.build_plan``); riskiest first
+    per recruiter. ``owner`` None: every recruiter the caller sees.
+    """
+    query = select(OutreachAction).where(
+        OutreachAction.plan_date == day, OutreachAction.status == "not_planned"
+    )
+    if owner is not None:
+        query = query.where(OutreachAction.hr_owner == owner)
+    with state.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    out = [
+        NotPlanned(
+            candidate_id=r.candidate_id,
+            hr_owner=r.hr_owner,
+            plan_date=r.plan_date,
+            code=r.action,
+            reason_zh=r.reason or "",
+            reason_en=r.reason_en or "",
+            risk=r.risk,
+            place=r.place,
+        )
+        for r in rows
+        if principal.sees_owner(r.hr_owner)
+    ]
+    return sorted(out, key=lambda n: (n.hr_owner, -(n.risk or 0.0), n.candidate_id))
 
 
 def planned_action(row: Any) -> PlannedAction:
@@ -80,6 +112,10 @@ def planned_action(row: Any) -> PlannedAction:
         expected_benefit=get("expected_benefit"),
         status=get("status"),
         done_at=get("done_at"),
+        urgent=bool(values.get("urgent") if values.get("urgent") is not None else False),
+        place=values.get("place"),
+        outcome=values.get("outcome"),
+        note=values.get("note"),
     )
 
 
@@ -92,23 +128,51 @@ def plan_owners(state: AppState, principal: Principal, day: dt.date) -> list[str
         return sorted(o for o in owners if principal.sees_owner(o))
 
 
+OUTCOMES = ("connected", "no_answer", "wrong_number")
+
+
+def action_stamp(state: AppState, plan_date: dt.date) -> dt.datetime:
+    """When a recruiter's work on a plan counts as done (aware, in the recruiters' zone).
+
+    Now, on the plan's own day (production); on an older plan (the demo, whose data
+    ends before today) the plan's day at the current time of day, so the work lands on
+    the data's day and never a year after it.
+    """
+    now = dt.datetime.now(state.zone)
+    if plan_date >= now.date():
+        return now
+    return dt.datetime.combine(plan_date, now.time(), tzinfo=state.zone)
+
+
 def mark_done(
-    state: AppState, principal: Principal, action_id: int, who: audit.Actor, target: str
+    state: AppState,
+    principal: Principal,
+    action_id: int,
+    who: audit.Actor,
+    target: str,
+    outcome: str | None = None,
+    note: str | None = None,
 ) -> PlannedAction:
     """Record that a planned action was done: as contract events, so the next scores see it.
 
-    A call becomes ``call_made``, content or an answer ``message_sent`` (with the content
-    id); twice is once. Raises ``NotFound`` for another recruiter's action or none.
+    A call becomes ``call_made`` (and ``call_answered`` when ``outcome`` is connected),
+    content or an answer ``message_sent`` (with the content id); the alerts the new events
+    answer close at once (``close_answered``). ``outcome``: one of ``OUTCOMES``, for calls
+    only; ``note``: the recruiter's free text, stored on the action and never logged or
+    audited. Twice is once. Raises ``NotFound`` for another recruiter's action or none,
+    ``Invalid`` for an outcome on a non-call or an unknown one.
     """
     with state.engine.connect() as conn:
         row = conn.execute(
             select(OutreachAction).where(OutreachAction.action_id == action_id)
         ).first()
-    if row is None or not principal.sees_owner(row.hr_owner):
+    if row is None or not principal.sees_owner(row.hr_owner) or row.status == "not_planned":
         raise NotFound("no such action")
     if row.status == "done":
         return planned_action(row)
-    now = dt.datetime.now(state.zone)
+    if outcome is not None and (row.action != "call" or outcome not in OUTCOMES):
+        raise Invalid("outcome: one of connected, no_answer, wrong_number, for a call only")
+    stamp = action_stamp(state, row.plan_date)
     items = []
     if row.action in DONE_EVENTS:
         kind, channel = DONE_EVENTS[row.action]
@@ -116,13 +180,25 @@ def mark_done(
             {
                 "event_id": f"action-{action_id}",
                 "candidate_id": row.candidate_id,
-                "ts": now.isoformat(timespec="seconds"),
+                "ts": stamp.isoformat(timespec="seconds"),
                 "type": kind,
                 "channel": channel,
                 "content_id": row.content_id if kind == "message_sent" else None,
                 "actor": "hr",
             }
         )
+        if row.action == "call" and outcome == "connected":
+            items.append(
+                {
+                    "event_id": f"action-{action_id}-answered",
+                    "candidate_id": row.candidate_id,
+                    "ts": (stamp + dt.timedelta(seconds=1)).isoformat(timespec="seconds"),
+                    "type": "call_answered",
+                    "channel": "phone",
+                    "content_id": None,
+                    "actor": "candidate",
+                }
+            )
     with state.write_lock, state.engine.begin() as conn:
         if items:
             report = check_and_load(
@@ -132,20 +208,112 @@ def mark_done(
         conn.execute(
             update(OutreachAction)
             .where(OutreachAction.action_id == action_id)
-            .values(status="done", done_at=now.astimezone(dt.UTC).replace(tzinfo=None))
+            .values(
+                status="done",
+                done_at=stamp.astimezone(dt.UTC).replace(tzinfo=None),
+                outcome=outcome,
+                note=note or None,
+            )
         )
+        # ids and the outcome, never the note: that is personal free text
         audit.record(
             conn,
             who,
             "write",
             target,
             [row.candidate_id],
-            {"action_id": action_id, "action": row.action},
+            {"action_id": action_id, "action": row.action, "outcome": outcome},
         )
+    if items:
+        close_answered(state, row.candidate_id, row.plan_date, f"action-{action_id}", stamp)
+    with state.engine.connect() as conn:
         done = conn.execute(
             select(OutreachAction).where(OutreachAction.action_id == action_id)
         ).one()
     return planned_action(done)
+
+
+def close_answered(
+    state: AppState, candidate_id: str, day: dt.date, event_id: str, stamp: dt.datetime
+) -> int:
+    """Close the candidate's open alerts that the events just written answer.
+
+    The alert rules (``outreach.alerts.find_alerts``) rerun for this one candidate as of
+    ``day`` with the new events: an alert of the latest run that is resolved there, or no
+    longer raised (answered before its window ran out), is resolved by ``event_id`` at
+    ``stamp``. Returns how many closed.
+    """
+    from outreach.daily import day_alerts
+
+    fresh = day_alerts(state.engine, day, [candidate_id])
+    still_open = set(fresh.loc[fresh["resolved_at"].isna(), "alert_id"]) if len(fresh) else set()
+    with state.write_lock, state.engine.begin() as conn:
+        latest = conn.execute(select(func.max(Alert.as_of))).scalar()
+        rows = conn.execute(
+            select(Alert.alert_id).where(
+                Alert.candidate_id == candidate_id,
+                Alert.as_of == latest,
+                Alert.resolved_at.is_(None),
+            )
+        ).scalars()
+        answered = [a for a in rows if a not in still_open]
+        if answered:
+            conn.execute(
+                update(Alert)
+                .where(Alert.alert_id.in_(answered))
+                .values(
+                    resolved_at=stamp.astimezone(dt.UTC).replace(tzinfo=None),
+                    resolved_by=event_id,
+                )
+            )
+    return len(answered)
+
+
+def undo_done(
+    state: AppState, principal: Principal, action_id: int, who: audit.Actor, target: str
+) -> PlannedAction:
+    """Take back a mistaken "done" the same day: its events go, its alerts reopen.
+
+    Same day: the action belongs to the latest plan and was marked on the working day
+    it is stamped with (``action_stamp``). Raises ``NotFound`` (not the caller's, or not
+    done) or ``Invalid`` (marked on an earlier day).
+    """
+    with state.engine.connect() as conn:
+        row = conn.execute(
+            select(OutreachAction).where(OutreachAction.action_id == action_id)
+        ).first()
+        latest = conn.execute(
+            select(func.max(OutreachAction.plan_date)).where(OutreachAction.status != "not_planned")
+        ).scalar()
+    if row is None or not principal.sees_owner(row.hr_owner) or row.status != "done":
+        raise NotFound("no such done action")
+    stamp_day = action_stamp(state, row.plan_date).date()
+    done_day = (
+        row.done_at.replace(tzinfo=dt.UTC).astimezone(state.zone).date() if row.done_at else None
+    )
+    if row.plan_date != latest or done_day != stamp_day:
+        raise Invalid("a done mark can be undone on its own day only")
+    ids = [f"action-{action_id}", f"action-{action_id}-answered"]
+    with state.write_lock, state.engine.begin() as conn:
+        conn.execute(delete(Event).where(Event.event_id.in_(ids)))
+        conn.execute(
+            update(Alert)
+            .where(Alert.resolved_by.in_(ids), Alert.as_of == latest)
+            .values(resolved_at=None, resolved_by=None)
+        )
+        conn.execute(
+            update(OutreachAction)
+            .where(OutreachAction.action_id == action_id)
+            .values(status="planned", done_at=None, outcome=None, note=None)
+        )
+        audit.record(
+            conn, who, "write", target, [row.candidate_id], {"action_id": action_id, "undo": True}
+        )
+        back = conn.execute(
+            select(OutreachAction).where(OutreachAction.action_id == action_id)
+        ).one()
+    state.scorer.touch({row.candidate_id})
+    return planned_action(back)
 
 
 def alert_rows(

@@ -20,7 +20,7 @@ from serving.i18n import t
 from serving.scorer import FLAGS, DayScores
 from serving.services.errors import NoModel
 from serving.services.scope import owner_scope
-from store.schema import OutreachAction, Score
+from store.schema import Alert, OutreachAction, Score
 from training.predictor import shown_risk
 
 if TYPE_CHECKING:
@@ -109,6 +109,11 @@ def risk_table(
     frame["risk_shown"] = [shown_risk(r) for r in frame["risk"]]
     flags = meta[list(FLAGS)].to_numpy(dtype=bool)
     frame["alerts"] = [[f for f, on in zip(FLAGS, row, strict=True) if on] for row in flags]
+    raised = _open_alerts(state, day)
+    frame["alerts"] = [
+        a + sorted(raised.get(c, set()) - set(a))
+        for a, c in zip(frame["alerts"], frame["candidate_id"], strict=True)
+    ]
     keep = np.array([principal.sees_owner(o) for o in frame["hr_owner"]], dtype=bool)
     for column, wanted in (
         ("hr_owner", owner),
@@ -193,6 +198,20 @@ def _last_week(state: AppState, day: dt.date, ids: list[str]) -> pd.Series:
         )
     rows = rows[rows["candidate_id"].isin(ids)].sort_values("as_of")
     return rows.groupby("candidate_id")["risk"].last()
+
+
+def _open_alerts(state: AppState, day: dt.date) -> dict[str, set[str]]:
+    """Each candidate's open alerts (any kind) from the daily run of ``day``."""
+    with state.engine.connect() as conn:
+        rows = conn.execute(
+            select(Alert.candidate_id, Alert.kind).where(
+                Alert.as_of == day, Alert.resolved_at.is_(None)
+            )
+        ).all()
+    out: dict[str, set[str]] = {}
+    for cid, kind in rows:
+        out.setdefault(cid, set()).add(kind)
+    return out
 
 
 def _next_actions(state: AppState, day: dt.date) -> pd.Series:

@@ -174,8 +174,8 @@ def test_words_in_both_languages() -> None:
     row = alerts_on(events, "2024-11-05").iloc[0]
     zh = alert_text(row["kind"], row["detail"], row["notify"], dt.date(2024, 11, 5), "zh")
     en = alert_text(row["kind"], row["detail"], row["notify"], dt.date(2024, 11, 5), "en")
-    assert zh == "4 天未回复 HR 消息，请跟进"
-    assert en == "no reply to HR for 4 days: please follow up"
+    assert zh == "HR 需要回复的消息 4 天未获回复，请跟进"
+    assert en == "no reply for 4 days to an HR message that asked for one: please follow up"
     approval = alert_text(
         "approval_pending", {"since": "2024-11-01"}, "hr_director", dt.date(2024, 11, 4), "en"
     )
@@ -191,3 +191,20 @@ def test_timestamps_of_any_resolution() -> None:
     for unit in ("s", "us", "ns"):
         typed = events.assign(ts_utc=events["ts_utc"].astype(f"datetime64[{unit}]"))
         assert alerts_on(typed, "2024-11-06")["resolved_by"].tolist() == ["r1"]
+
+
+def test_no_reply_counts_only_messages_that_asked_for_one() -> None:
+    news = {**HR, "content_id": "N1"}  # company news: asks for no reply
+    answer = {**HR, "content_id": "H1", "topic": "housing"}  # an answer: does
+    events = ev(("m1", "2024-11-01 10:00", "message_sent", news))
+    events["content_id"] = ["N1"]
+    assert alerts_on(events, "2024-11-10").empty
+    both = ev(
+        ("m1", "2024-11-01 10:00", "message_sent", news),
+        ("m2", "2024-11-02 10:00", "message_sent", answer),
+    )
+    both["content_id"] = ["N1", "H1"]
+    late = alerts_on(both, "2024-11-06")
+    assert late["trigger_event_id"].tolist() == ["m2"]
+    assert "asked for one" in alert_text("no_reply", {"since": "2024-11-02"}, "hr",
+                                         dt.date(2024, 11, 6), "en")  # fmt: skip

@@ -9,7 +9,17 @@ from types import SimpleNamespace
 import pandas as pd
 
 from features.catalogue import FEATURE_NAMES
-from outreach.plan import PlanConfig, cadence, choose_action, in_holdout, make_plan, pick_content
+from outreach.plan import (
+    PlanConfig,
+    answer_content,
+    build_plan,
+    cadence,
+    choose_action,
+    in_holdout,
+    library,
+    make_plan,
+    pick_content,
+)
 
 DAY = dt.date(2024, 12, 2)
 CONTENT = pd.DataFrame(
@@ -144,10 +154,11 @@ def test_capacity_and_benefit_order() -> None:
     plan = plan_for(scores, feats, cfg)
     assert plan.groupby("hr_owner").size().to_dict() == {"hr01": 5, "hr02": 2}
     chosen = plan[plan["hr_owner"] == "hr01"]["risk"]
-    # middling risks beat near-certain ones either way: the riskiest of hr01 is not picked
-    assert chosen.max() < max(risks[:30]) and chosen.min() > min(risks[:30])
+    # value is the risk an action removes: the riskiest of hr01 come first, not the middling
+    assert sorted(chosen, reverse=True) == sorted(risks[:30], reverse=True)[:5]
     for _, rows in plan.groupby("hr_owner"):
         assert rows["expected_benefit"].is_monotonic_decreasing
+        assert rows["place"].tolist() == list(range(1, len(rows) + 1))
 
 
 def test_holdout_is_stable_and_about_its_share() -> None:
@@ -191,3 +202,83 @@ def test_cadence_days_birthdays_and_holidays() -> None:
     spring = cadence(dt.date(2025, 1, 29), cands, feats.assign(days_since_offer_sent=5.0), CONTENT)
     assert set(spring["action"]) == {"cadence:spring_festival"}
     assert set(spring["content_id"]) == {"GR1"}
+
+
+def test_every_top_risk_and_open_question_is_planned_or_listed_with_why() -> None:
+    n = 30
+    feats = feature_rows(n)
+    risks = [0.9 - 0.02 * i for i in range(n)]  # c000 riskiest
+    feats.loc[1, "days_since_hr_contact"] = 1.0  # contacted yesterday: waits
+    feats.loc[2, ["hr_messages_7d", "replies_7d"]] = [4.0, 0.0]  # flooded: left alone
+    feats.loc[29, "open_questions"] = 1.0  # a low-risk question
+    scores = pd.DataFrame(
+        {"candidate_id": feats["candidate_id"], "risk": risks, "hr_owner": "hr01"}
+    )
+    cfg = PlanConfig(capacity=4, holdout_share=0.0)
+    plan = build_plan(DAY, scores, feats, pd.DataFrame(columns=["candidate_id", "kind"]),
+                      no_events(), CONTENT, cfg)  # fmt: skip
+    planned = set(plan.tasks["candidate_id"])
+    listed = plan.not_planned.set_index("candidate_id")
+    top10 = scores.nlargest(10, "risk")["candidate_id"]
+    for cid in [*top10, "c029"]:
+        assert (cid in planned) != (cid in listed.index), cid
+    assert listed.loc["c001", "code"] == "contacted_recently"
+    assert listed.loc["c001", "reason_en"] == "contacted 1 days ago: waiting for a reply"
+    assert listed.loc["c002", "code"] == "over_contacted"
+    queued = listed[listed["code"] == "capacity"]
+    assert not queued.empty and (queued["place"] > cfg.capacity).all()
+    assert all("第" in z and "位" in z for z in queued["reason"])
+    # the question is urgent and fits in the urgent share: answered first, at 32% risk
+    assert plan.tasks.iloc[0]["candidate_id"] == "c029"
+    assert bool(plan.tasks.iloc[0]["urgent"])
+    # the holdout is listed too, by its own reason
+    held = build_plan(DAY, scores, feats, pd.DataFrame(columns=["candidate_id", "kind"]),
+                      no_events(), CONTENT, PlanConfig(capacity=4, holdout_share=0.99))  # fmt: skip
+    assert set(held.not_planned["code"]) == {"holdout"}
+
+
+def test_questions_beyond_the_urgent_share_compete_by_value_and_say_so() -> None:
+    n = 10
+    feats = feature_rows(n)
+    feats["open_questions"] = [1.0] * 6 + [0.0] * 4  # six low-risk questions
+    risks = [0.05] * 6 + [0.8, 0.7, 0.6, 0.5]
+    scores = pd.DataFrame(
+        {"candidate_id": feats["candidate_id"], "risk": risks, "hr_owner": "hr01"}
+    )
+    plan = build_plan(DAY, scores, feats, pd.DataFrame(columns=["candidate_id", "kind"]),
+                      no_events(), CONTENT, PlanConfig(capacity=4, holdout_share=0.0))  # fmt: skip
+    tasks = plan.tasks
+    # half the capacity goes to questions first, the rest to the riskiest by value
+    assert tasks["action"].tolist()[:2] == ["answer_question"] * 2
+    assert tasks["urgent"].tolist() == [True, True, False, False]
+    assert set(tasks["candidate_id"][2:]) == {"c006", "c007"}
+    waiting = plan.not_planned[plan.not_planned["code"] == "capacity_question"]
+    assert len(waiting) == 4 and all("weighed by value" in w for w in waiting["reason_en"])
+
+
+def test_answer_content_matches_the_question_topic_or_says_none_fits() -> None:
+    items = library(CONTENT)
+    item, zh, en = answer_content(["training"], "tech", "accepted", set(), items)
+    assert item == "T1" and "培训" in zh
+    # housing content never answers a training question, far from home or not
+    none, zh, en = answer_content(["training"], "sales", "accepted", set(), items)
+    assert none is None and "亲自答复" in zh and "answer in person" in en and "training" in en
+    feats = feature_rows(1, far_from_home=1.0, open_questions=1.0)
+    scores = pd.DataFrame({"candidate_id": ["c000"], "risk": [0.3], "hr_owner": ["hr01"]})
+    events = pd.DataFrame(
+        {
+            "candidate_id": ["c000", "c000"],
+            "local_day": [DAY - dt.timedelta(days=5), DAY - dt.timedelta(days=1)],
+            "type": ["candidate_question", "candidate_question"],
+            "topic": ["housing", "training"],
+            "content_id": [None, None],
+        }
+    )
+    plan = plan_for(scores, feats.assign(role_family="design"), PlanConfig(holdout_share=0.0),
+                    events=events)  # fmt: skip
+    row = plan.iloc[0]
+    assert row["action"] == "answer_question"
+    # housing has content, the newer training question has none: the words say both
+    assert row["content_id"] == "H1"
+    assert "培训" in row["reason"] and "亲自答复" in row["reason"]
+    assert "training" in row["reason_en"] and "异地" not in row["reason"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +15,6 @@ from sqlalchemy import Engine, func, select, text
 from config import get_settings
 from features.build import build_features
 from features.population import load_day
-from outreach.plan import URGENT_ACTIONS
 from serving.services.daily import rank_scores, score_day, store_scores
 from store.schema import Event, IngestBatch
 from tests.conftest import run_daily
@@ -546,15 +544,17 @@ def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: 
     assert len(tasks) <= 15  # the default capacity
 
     # the plan's order: urgent work first, then each part by expected benefit
-    def urgent(a: dict[str, Any]) -> bool:
-        alerts = ("competing_offer", "extension_requested")
-        return a["action"] in URGENT_ACTIONS or any(k in a["reason_en"] for k in alerts)
-
-    flags = [urgent(a) for a in tasks]
+    flags = [a["urgent"] for a in tasks]
     assert flags == sorted(flags, reverse=True)
+    assert [a["place"] for a in tasks] == sorted(a["place"] for a in tasks)
     for part in (True, False):
-        benefits = [a["expected_benefit"] for a in tasks if urgent(a) == part]
+        benefits = [a["expected_benefit"] for a in tasks if a["urgent"] == part]
         assert benefits == sorted(benefits, reverse=True)
+    # every top-10 risk and open question is planned or listed with why, in both languages
+    planned = {a["candidate_id"] for a in tasks}
+    missing = mine["not_planned"]
+    assert all(n["code"] and n["reason_zh"] and n["reason_en"] for n in missing)
+    assert not planned & {n["candidate_id"] for n in missing}
     assert all(a["reason_zh"] and a["reason_en"] for a in tasks)
     assert (
         client.get(
@@ -589,6 +589,45 @@ def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: 
     rerun = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
     same = [a for a in rerun["actions"] if a["candidate_id"] == task["candidate_id"]]
     assert [a["status"] for a in same] == ["done"]
+
+    # the lead's team view adds up to the plan, recruiter by recruiter
+    team = client.get("/v1/team", params=day, headers=auth(keys.lead)).json()["rows"]
+    everyone = client.get("/v1/outreach-plan", params=day, headers=auth(keys.lead)).json()
+    for row in team:
+        theirs = [a for a in everyone["actions"] if a["hr_owner"] == row["hr_owner"]]
+        assert (
+            row["tasks"] == sum(not a["automatic"] for a in theirs) == row["planned"] + row["done"]
+        )
+        assert row["open_alerts"] == sum(row["alerts"].values())
+    assert client.get("/v1/team", params=day, headers=auth(keys.hr)).status_code == 403
+
+
+def test_a_call_outcome_and_note_and_undo(client: TestClient, keys: Keys, engine: Engine) -> None:
+    run_daily(engine)
+    day = {"date": DAY.isoformat()}
+    mine = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
+    call = next(a for a in mine["actions"] if a["action"] == "call")
+    url = f"/v1/actions/{call['action_id']}"
+    bad = client.post(f"{url}/done", json={"outcome": "maybe"}, headers=auth(keys.hr))
+    assert bad.status_code == 422
+    done = client.post(
+        f"{url}/done", json={"outcome": "connected", "note": "下周答复"}, headers=auth(keys.hr)
+    ).json()
+    assert done["outcome"] == "connected" and done["note"] == "下周答复"
+    # stamped on the data's day (in the recruiters' zone; UTC may be the day before)
+    stamped = dt.date.fromisoformat(done["done_at"][:10])
+    assert DAY - dt.timedelta(days=1) <= stamped <= DAY
+    detail = client.get(f"/v1/candidates/{call['candidate_id']}", headers=auth(keys.hr)).json()
+    ids = {e["event_id"]: e["type"] for e in detail["timeline"]}
+    assert ids[f"action-{call['action_id']}"] == "call_made"
+    assert ids[f"action-{call['action_id']}-answered"] == "call_answered"
+    back = client.post(f"{url}/undo", headers=auth(keys.hr)).json()
+    assert back["status"] == "planned" and back["note"] is None and back["outcome"] is None
+    detail = client.get(f"/v1/candidates/{call['candidate_id']}", headers=auth(keys.hr)).json()
+    assert not any(
+        e["event_id"].startswith(f"action-{call['action_id']}") for e in detail["timeline"]
+    )
+    assert client.post(f"{url}/undo", headers=auth(keys.hr)).status_code == 404
 
 
 @pytest.mark.parametrize(

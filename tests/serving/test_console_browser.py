@@ -1,8 +1,14 @@
 """The console in a real browser: headless Chromium (Debian's) driven by Playwright,
 against a live ``keepwarm serve`` on loopback with a trained store and two daily runs.
 
+The plan recruiters follow (the last tests, on the same seeded state): every top-10
+risk and open question is planned or listed with why; a question's content answers its
+topic or says none fits; no raw code on any page in either language; done closes an
+alert and undo reopens it; an override keeps the shown score; the lead's team view adds
+up to the plan.
+
 Screenshots of each page go to ``test-output/screenshots`` (or $KEEPWARM_SCREENSHOTS);
-the README shows two of them.
+with KEEPWARM_README_SHOTS set, the plan's go to docs/screenshots for the README.
 """
 
 from __future__ import annotations
@@ -15,11 +21,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from config import Settings, get_settings
+from outreach.plan import question_topics
 from serving.users import create_user
 from store.db import open_store
 from tests.conftest import run_daily
@@ -75,7 +83,7 @@ def live(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         engine.dispose()
         get_settings.cache_clear()
     with running_server(home, KEEPWARM_MODEL_POLL_SECONDS="0") as url:
-        yield {"url": url, "owner": owners[0], "other_candidate": other}
+        yield {"url": url, "owner": owners[0], "other_candidate": other, "home": home}
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +141,7 @@ def charts_drawn(w: Watched) -> int:
 def test_hr_signs_in_and_sees_only_their_own_plan_and_list(browser, live) -> None:
     w = open_page(browser, live)
     sign_in(w, live, "hana")
-    owners = w.page.locator("#plan tbody tr td:nth-child(2)").all_inner_texts()
+    owners = w.page.locator("#plan tbody tr td:nth-child(3)").all_inner_texts()
     assert owners and set(owners) == {live["owner"]}
     shoot(w, "today")
     w.page.goto(live["url"] + "/risk")
@@ -222,3 +230,228 @@ def test_pages_fit_a_phone(browser, live) -> None:
     w.page.goto(live["url"] + "/risk")
     shoot(w, "risk-list-phone")
     assert w.errors == []
+
+
+README_SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+# Codes a recruiter must never read: alert kinds, actors, channels, and any snake_case code.
+RAW = re.compile(
+    r"\b(no_reply|question_unanswered|approval_pending|competing_offer|extension_requested|"
+    r"risk_jump|approval_slow|hr_director|dept_manager|wechat|email|phd|bachelor|master|"
+    r"[a-z]+_[a-z_]+|\d{4}-(?:autumn|spring))\b|\d\s?pp\b"
+)
+
+
+def shot(w: Watched, name: str, full: bool = True) -> None:
+    folder = README_SHOTS if os.environ.get("KEEPWARM_README_SHOTS") else SHOTS
+    folder.mkdir(parents=True, exist_ok=True)
+    w.page.screenshot(path=str(folder / f"{name}.png"), full_page=full)
+
+
+def store(live: dict[str, Any]) -> Engine:
+    return open_store(Settings(home=live["home"]))
+
+
+def rows(engine: Engine, sql: str, **params: object) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return pd.read_sql(text(sql), conn, params=params)
+
+
+def test_every_top_risk_and_open_question_is_planned_or_listed(
+    browser: Browser, live: dict[str, Any]
+) -> None:
+    w = open_page(browser, live)
+    sign_in(w, live, "hana")
+    planned = w.page.locator("#plan tbody tr").evaluate_all(
+        "rows => rows.map(r => r.dataset.candidate)"
+    )
+    listed = dict(
+        w.page.locator("#not-planned tbody tr").evaluate_all(
+            "rows => rows.map(r => [r.dataset.candidate, r.querySelector('.why').innerText])"
+        )
+    )
+    engine = store(live)
+    owner, day = live["owner"], DAY.isoformat()
+    top = rows(
+        engine,
+        "SELECT s.candidate_id FROM scores s JOIN candidates c USING (candidate_id) "
+        "WHERE c.hr_owner = :o AND s.as_of = :d ORDER BY s.risk DESC, s.candidate_id LIMIT 10",
+        o=owner, d=day,
+    )["candidate_id"]  # fmt: skip
+    asked = rows(
+        engine,
+        "SELECT a.candidate_id FROM alerts a JOIN candidates c USING (candidate_id) "
+        "WHERE c.hr_owner = :o AND a.as_of = :d AND a.kind = 'question_unanswered' "
+        "AND a.resolved_at IS NULL",
+        o=owner, d=day,
+    )["candidate_id"]  # fmt: skip
+    assert len(top) == 10
+    for cid in {*top, *asked}:
+        assert (cid in planned) != (cid in listed), cid
+        if cid in listed:
+            assert listed[cid].strip() and not RAW.search(listed[cid])
+    # the order: urgent work first, then by value, the parts on the row
+    assert "紧急" in w.page.locator("#order-rule").inner_text()
+    urgent = w.page.locator("#plan tbody tr").evaluate_all(
+        "rows => rows.map(r => r.classList.contains('urgent'))"
+    )
+    assert urgent == sorted(urgent, reverse=True)
+    assert all("×" in v for v in w.page.locator("#plan td.value").all_inner_texts())
+
+    # a question's content answers its topic, or the words say none fits
+    answers = rows(
+        engine,
+        "SELECT o.candidate_id, o.content_id, o.reason, c.topics FROM outreach_actions o "
+        "LEFT JOIN content c USING (content_id) WHERE o.plan_date = :d "
+        "AND o.action = 'answer_question'",
+        d=day,
+    )
+    assert not answers.empty
+    events = rows(
+        engine,
+        "SELECT candidate_id, type, topic, actor, ts_utc FROM events WHERE local_day <= :d "
+        "AND candidate_id IN (SELECT candidate_id FROM outreach_actions WHERE plan_date = :d "
+        "AND action = 'answer_question')",
+        d=day,
+    )
+    open_topics = question_topics(events)
+    for r in answers.itertuples(index=False):
+        if pd.isna(r.content_id):
+            assert "亲自答复" in r.reason
+        else:
+            asked_topics = set(open_topics.get(r.candidate_id, []))
+            assert asked_topics & set(str(r.topics).split(";")), r.candidate_id
+    engine.dispose()
+    shot(w, "today")
+    assert w.errors == []
+
+
+def test_no_raw_code_on_any_page_in_either_language(browser: Browser, live: dict[str, Any]) -> None:
+    w = open_page(browser, live)
+    sign_in(w, live, "lena")
+    cid = w.page.locator("#plan tbody tr").first.get_attribute("data-candidate")
+    pages = ["/today", "/risk", f"/candidates/{cid}", f"/candidates/{cid}/explanation",
+             "/review", "/model"]  # fmt: skip
+    found: dict[str, list[str]] = {}
+    for lang in ("zh", "en"):
+        if lang == "en":
+            w.page.click("#lang-switch")
+            w.page.wait_for_load_state("networkidle")
+        for path in pages:
+            w.page.goto(live["url"] + path)
+            body = w.page.locator("main").inner_text()
+            codes = sorted(
+                {body[max(0, m.start() - 30) : m.end() + 10] for m in RAW.finditer(body)}
+            )
+            if codes:
+                found[f"{lang} {path}"] = codes
+    assert found == {}
+    assert w.errors == []
+
+
+def test_done_closes_the_alert_and_undo_reopens_it(browser: Browser, live: dict[str, Any]) -> None:
+    engine = store(live)
+    day = DAY.isoformat()
+    task = rows(
+        engine,
+        "SELECT o.action_id, o.candidate_id FROM outreach_actions o JOIN alerts a "
+        "USING (candidate_id) WHERE o.plan_date = :d AND o.status = 'planned' "
+        "AND o.hr_owner = :o AND a.as_of = :d AND a.resolved_at IS NULL "
+        "AND a.kind IN ('question_unanswered', 'competing_offer', 'extension_requested', "
+        "'risk_jump') AND o.action IN ('call', 'answer_question') ORDER BY o.action_id LIMIT 1",
+        d=day, o=live["owner"],
+    ).iloc[0]  # fmt: skip
+    w = open_page(browser, live)
+    sign_in(w, live, "hana")
+    row = w.page.locator(f"#plan tbody tr[data-action='{task.action_id}']")
+    alerts_before = w.page.locator("#alerts tbody tr", has_text=task.candidate_id).count()
+    assert alerts_before >= 1
+    if row.locator("select[name=outcome]").count():
+        row.locator("select[name=outcome]").select_option("connected")
+    row.locator("input[name=note]").fill("候选人说下周给答复")
+    with w.page.expect_navigation():
+        row.locator("button.mark-done").click()
+    assert row.locator(".done").count() == 1
+    assert w.page.locator("#alerts tbody tr", has_text=task.candidate_id).count() < alerts_before
+    stored = rows(engine, "SELECT status, note, done_at FROM outreach_actions WHERE action_id = :a",
+                  a=int(task.action_id)).iloc[0]  # fmt: skip
+    assert stored.status == "done" and stored.note == "候选人说下周给答复"
+    # the data's day, not the machine's (stored in UTC: up to a day before in +08:00)
+    stamped = dt.date.fromisoformat(str(stored.done_at)[:10])
+    assert DAY - dt.timedelta(days=1) <= stamped <= DAY
+    with w.page.expect_navigation():
+        row.locator("button.undo").click()
+    assert row.locator("button.mark-done").count() == 1
+    assert w.page.locator("#alerts tbody tr", has_text=task.candidate_id).count() == alerts_before
+    events = rows(engine, "SELECT count(*) AS n FROM events WHERE event_id LIKE :e",
+                  e=f"action-{task.action_id}%")  # fmt: skip
+    assert int(events["n"].iloc[0]) == 0
+    engine.dispose()
+    assert w.errors == []
+
+
+def test_an_override_keeps_the_shown_score_and_its_reason_stays_internal(
+    browser: Browser, live: dict[str, Any]
+) -> None:
+    w = open_page(browser, live)
+    sign_in(w, live, "hana")
+    cid = w.page.locator("#plan tbody tr").first.get_attribute("data-candidate")
+    w.page.goto(live["url"] + f"/candidates/{cid}")
+    engine = store(live)
+    # the score on the page (the day's, with what the recruiter did today)
+    shown = w.page.locator("#current-risk").get_attribute("data-risk")
+    shown_tier = w.page.locator("#current-risk").get_attribute("data-tier")
+    w.page.click("#override-form >> xpath=ancestor::details/summary")
+    w.page.select_option("#override-form select[name=tier]", "high")
+    w.page.fill("#override-form input[name=reason]", "内部备注：家里有变故")
+    with w.page.expect_navigation():
+        w.page.click("#override-form button[type=submit]")
+    kept = rows(
+        engine,
+        "SELECT model_risk, model_tier FROM tier_overrides WHERE candidate_id = :c "
+        "ORDER BY override_id",
+        c=cid,
+    )
+    assert abs(float(kept["model_risk"].iloc[-1]) - float(str(shown))) < 1e-3
+    assert kept["model_tier"].iloc[-1] == shown_tier
+    w.page.goto(live["url"] + f"/candidates/{cid}/explanation")
+    assert "家里有变故" not in w.page.locator("main").inner_text()
+    engine.dispose()
+    w.page.emulate_media(media="print")
+    w.page.goto(live["url"] + f"/candidates/{cid}")
+    w.page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+    w.page.wait_for_load_state("networkidle")
+    shot(w, "candidate-print")
+    assert w.errors == []
+
+
+def test_the_lead_team_view_adds_up_to_the_plan(browser: Browser, live: dict[str, Any]) -> None:
+    w = open_page(browser, live)
+    sign_in(w, live, "lena")
+    team = w.page.locator("#team tbody tr").evaluate_all(
+        "rows => rows.map(r => [r.dataset.owner, +r.querySelector('.tasks').innerText])"
+    )
+    engine = store(live)
+    plan = rows(
+        engine,
+        "SELECT hr_owner, count(*) AS n FROM outreach_actions WHERE plan_date = :d "
+        "AND status IN ('planned', 'done') GROUP BY hr_owner",
+        d=DAY.isoformat(),
+    )
+    engine.dispose()
+    assert dict(team) == dict(zip(plan["hr_owner"], plan["n"].astype(int), strict=True))
+    shown = w.page.locator("h2", has_text="任务").first.inner_text()
+    assert str(int(plan["n"].sum())) in shown
+    assert w.page.locator("#plan tbody tr").count() <= 50  # paged
+    shot(w, "team", full=False)
+    phone = open_page(browser, live, width=390, height=844)
+    sign_in(phone, live, "hana")
+    overflow = phone.page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 1
+    first = phone.page.locator("#plan tbody tr", has=phone.page.locator("button.mark-done")).first
+    for part in ("td.why", "button.mark-done"):
+        box = first.locator(part).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 390
+    shot(phone, "today-phone", full=False)
+    assert w.errors == [] and phone.errors == []

@@ -12,6 +12,15 @@
   document.querySelectorAll("form.auto select").forEach(function (select) {
     select.addEventListener("change", function () { select.form.submit(); });
   });
+  // A4 print: charts redraw at the page's width, then back at the screen's.
+  function resizeCharts() {
+    if (typeof Plotly === "undefined") { return; }
+    document.querySelectorAll("[data-chart][data-rendered]").forEach(function (el) {
+      Plotly.Plots.resize(el);
+    });
+  }
+  window.addEventListener("beforeprint", resizeCharts);
+  window.addEventListener("afterprint", resizeCharts);
   document.querySelectorAll("[data-print]").forEach(function (button) {
     button.addEventListener("click", function () { window.print(); });
   });
