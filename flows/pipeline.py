@@ -16,11 +16,9 @@ from prefect.cache_policies import NO_CACHE
 
 from config import get_settings
 from features.build import build_features
-from features.population import DayInputs, load_day
 from flows.runtime import withhold_messages
-from outreach.daily import day_alerts, plan_day, store_alerts
 from outreach.digest import SendReport, send_digests
-from serving.services.daily import rank_scores, store_scores
+from serving.services.daily import DayRun, run_day
 from store import audit, erasure
 from store.db import open_store
 from training.config import load_config
@@ -119,42 +117,15 @@ def train_flow(
     return result, registered
 
 
-@task(name="load-day", cache_policy=NO_CACHE)
+@task(name="day-run", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 @withhold_messages
-def day_inputs_task(as_of: dt.date) -> DayInputs:
-    return load_day(open_store(get_settings()), as_of)
+def day_run_task(as_of: dt.date) -> DayRun:
+    """The day's run (scores, alerts, plans, stored): the one the API's ``/v1/runs/daily`` runs.
 
-
-@task(name="score-and-rank", cache_policy=NO_CACHE)
-@withhold_messages
-def score_task(features: pd.DataFrame, candidates: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    A retry reruns the whole day: every step replaces what it stored for the day.
+    """
     model, version = load_champion(get_settings())
-    return rank_scores(Predictor.of(model, version), features, candidates), version
-
-
-@task(name="store-scores", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-@withhold_messages
-def store_task(scores: pd.DataFrame, version: str) -> int:
-    return store_scores(open_store(get_settings()), scores, version)
-
-
-@task(name="alerts", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-@withhold_messages
-def alerts_task(as_of: dt.date, active: list[str]) -> pd.DataFrame:
-    """The brief's warnings for the active candidates, after the day's scores (risk jumps)."""
-    engine = open_store(get_settings())
-    alerts = day_alerts(engine, as_of, active)
-    store_alerts(engine, alerts, as_of)
-    return alerts
-
-
-@task(name="plan", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
-@withhold_messages
-def plan_task(
-    as_of: dt.date, scores: pd.DataFrame, features: pd.DataFrame, alerts: pd.DataFrame
-) -> int:
-    """Each recruiter's plan for the day, and the cadence's automatic messages."""
-    return plan_day(open_store(get_settings()), as_of, scores, features, alerts)
+    return run_day(open_store(get_settings()), Predictor.of(model, version), as_of)
 
 
 @task(name="digests", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
@@ -198,20 +169,8 @@ def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
 @flow(name="daily-scoring", log_prints=False)
 @withhold_messages
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
-    """Active population as of a day -> features -> scores and reasons -> history -> alerts."""
+    """The day's run (``serving.services.daily.run_day``), then the recruiters' digests."""
     day = as_of or dt.date.today()
-    inputs = day_inputs_task(day)
-    features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
-    scores, version = score_task(features, inputs.candidates)
-    store_task(scores, version)
-    audit.record(
-        open_store(get_settings()),
-        audit.Actor.flow("daily-scoring"),
-        "score",
-        "daily-scoring",
-        detail={"as_of": day.isoformat(), "candidates": len(scores), "model_version": version},
-    )
-    alerts = alerts_task(day, scores["candidate_id"].tolist())
-    plan_task(day, scores, features, alerts)
+    run = day_run_task(day)
     digest_task(day)
-    return scores, version
+    return run.scores, run.model_version
