@@ -84,17 +84,19 @@ class FeatureState:
                 self._con.register("ev", event_frame(part, content))
                 self._con.register("changed", pd.DataFrame({"candidate_id": changed}))
                 try:
-                    # in DuckDB throughout: the kept rows keep the types build_features has
-                    self._con.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS {daily_sql()}")
-                    if not self._has_table:
-                        self._con.execute("CREATE TABLE daily AS SELECT * FROM fresh")
-                        self._has_table = True
-                    else:
+                    if self._has_table:
                         self._con.execute(
                             "DELETE FROM daily WHERE candidate_id IN "
                             "(SELECT candidate_id FROM changed)"
                         )
-                        self._con.execute("INSERT INTO daily SELECT * FROM fresh")
+                    if len(part):  # erased candidates only lose their rows
+                        # in DuckDB throughout: the kept rows keep the types build_features has
+                        self._con.execute(f"CREATE OR REPLACE TEMP TABLE fresh AS {daily_sql()}")
+                        if self._has_table:
+                            self._con.execute("INSERT INTO daily SELECT * FROM fresh")
+                        else:
+                            self._con.execute("CREATE TABLE daily AS SELECT * FROM fresh")
+                            self._has_table = True
                 finally:
                     self._con.unregister("ev")
                     self._con.unregister("changed")

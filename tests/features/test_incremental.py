@@ -62,3 +62,18 @@ def test_a_late_event_rebuilds_its_candidate(season: dict[str, pd.DataFrame]) ->
     pd.testing.assert_frame_equal(
         state.features(spine, candidates), build_features(grown, candidates, spine, content)
     )
+
+
+def test_an_erased_candidate_loses_their_rows(season: dict[str, pd.DataFrame]) -> None:
+    events, candidates, content = season["events"], season["candidates"], season["content"]
+    day = min(events["local_day"]) + dt.timedelta(days=60)
+    known = _known(events, day)
+    one = str(known["candidate_id"].iloc[0])
+    state = FeatureState()
+    state.update(known, content)
+    assert state.stale({one: 0}) == sorted({*known["candidate_id"].astype(str)})  # others gone
+    assert state.update(known.iloc[:0], content, candidate_ids=[one]) == [one]
+    spine = pd.DataFrame({"candidate_id": [one], "as_of": [day]})
+    pd.testing.assert_frame_equal(
+        state.features(spine, candidates), build_features(known.iloc[:0], candidates, spine)
+    )
