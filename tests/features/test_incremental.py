@@ -72,8 +72,9 @@ def test_an_erased_candidate_loses_their_rows(season: dict[str, pd.DataFrame]) -
     state = FeatureState()
     state.update(known, content)
     assert state.stale({one: 0}) == sorted({*known["candidate_id"].astype(str)})  # others gone
-    assert state.update(known.iloc[:0], content, candidate_ids=[one]) == [one]
+    rest = known[known["candidate_id"] != one]  # the store after the erasure
+    assert state.update(rest.iloc[:0], content, candidate_ids=[one]) == [one]
     spine = pd.DataFrame({"candidate_id": [one], "as_of": [day]})
     pd.testing.assert_frame_equal(
-        state.features(spine, candidates), build_features(known.iloc[:0], candidates, spine)
+        state.features(spine, candidates), build_features(rest, candidates, spine, content)
     )
