@@ -93,7 +93,12 @@ _LAST = {  # last day something happened
 }
 
 
-def _daily_sql() -> str:
+def daily_sql() -> str:
+    """DuckDB SQL: per candidate and day with events (table ``ev``), the running totals.
+
+    A row of day d depends only on the candidate's events up to d, so the rows stay
+    true on every later day: ``features.incremental`` keeps them between days.
+    """
     per_day = ",\n".join(
         [f"count(*) FILTER (WHERE {cond}) AS n_{k}" for k, cond in _COUNTS.items()]
         + ["sum(value) FILTER (WHERE type = 'interview_completed') AS n_score"]
@@ -324,14 +329,37 @@ def build_features(
     ``known_from`` (then each row reads the version known by the end of its ``as_of``).
     """
     if spine.empty:
-        empty = pd.DataFrame({n: pd.Series(dtype=float) for n in FEATURE_NAMES})
-        empty["role_family"] = empty["role_family"].astype(object)
-        empty.insert(0, "as_of", pd.Series(dtype=object))
-        empty.insert(0, "candidate_id", pd.Series(dtype=object))
-        return empty
+        return empty_features()
+    ev = event_frame(events, content)
+    con = duckdb.connect()
+    try:
+        con.register("ev", ev)
+        con.execute(f"CREATE TEMP TABLE daily AS {daily_sql()}")
+        point = point_frame(con, spine)
+    finally:
+        con.close()
+    return finish_features(point, candidates)
+
+
+def empty_features() -> pd.DataFrame:
+    """The feature frame with no rows: the columns and types ``build_features`` gives."""
+    empty = pd.DataFrame({n: pd.Series(dtype=float) for n in FEATURE_NAMES})
+    empty["role_family"] = empty["role_family"].astype(object)
+    empty.insert(0, "as_of", pd.Series(dtype=object))
+    empty.insert(0, "candidate_id", pd.Series(dtype=object))
+    return empty
+
+
+def event_frame(events: pd.DataFrame, content: pd.DataFrame | None) -> pd.DataFrame:
+    """The events as the daily running totals read them (``EVENT_COLUMNS`` + housing)."""
     ev = events[EVENT_COLUMNS].copy()
     ev["local_day"] = pd.to_datetime(ev["local_day"]).dt.date
     ev["covers_housing"] = _covers(events, content, "housing")
+    return ev
+
+
+def point_frame(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame) -> pd.DataFrame:
+    """The point-in-time columns of each spine row, from the table ``daily`` in ``con``."""
     sp = pd.DataFrame(
         {
             "candidate_id": spine["candidate_id"].astype(str).to_numpy(),
@@ -339,14 +367,18 @@ def build_features(
             "_row": np.arange(len(spine)),
         }
     )
-    con = duckdb.connect()
+    con.register("spine", sp)
     try:
-        con.register("ev", ev)
-        con.register("spine", sp)
-        con.execute(f"CREATE TEMP TABLE daily AS {_daily_sql()}")
-        point = con.execute(_point_sql() + " ORDER BY s._row").df()
+        return con.execute(_point_sql() + " ORDER BY s._row").df()
     finally:
-        con.close()
+        con.unregister("spine")
+
+
+def finish_features(point: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """The profile columns and the ratios, on the point-in-time columns: the feature rows.
+
+    ``candidates``: one row per candidate, or profile versions (``_profile_at``).
+    """
     profile = _profile_at(candidates, point)
     start = profile.pop("start_date").to_numpy()
     out = point.reset_index(drop=True)

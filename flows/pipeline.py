@@ -26,17 +26,14 @@ from sqlalchemy import Engine
 
 from config import get_settings
 from features.build import build_features
-from features.population import DayInputs, load_day
 from flows.runs import RUN_STEP, notify_failure, one_at_a_time, remove_run_results, transient
 from flows.runtime import withhold_messages
-from outreach.daily import day_alerts, plan_day, store_alerts
 from outreach.digest import SendReport, send_digests
-from serving.services.daily import rank_scores, store_scores
+from serving.services.daily import DayRun, run_day
 from store import audit, erasure
 from store.db import open_store
 from training.config import load_config
 from training.fairness import audit_scores
-from training.monitor import check_calibration, in_force, store_check
 from training.predictor import Predictor
 from training.tracking import Promote, Registered, load_champion, log_and_register
 from training.train import (
@@ -182,64 +179,16 @@ def _train(
     return result, registered
 
 
-@task(name="load-day", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
+@task(name="day-run", timeout_seconds=MODEL_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
-def day_inputs_task(engine: Engine, as_of: dt.date) -> DayInputs:
-    return load_day(engine, as_of)
+def day_run_task(engine: Engine, as_of: dt.date) -> DayRun:
+    """The day's run (calibration check, scores, alerts, plans, stored): the one the API's
+    ``/v1/runs/daily`` runs (``serving.services.daily.run_day``).
 
-
-@task(name="calibration-check", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
-@withhold_messages
-def calibration_task(engine: Engine, as_of: dt.date) -> str:
-    """Grade the champion on the reneges of recent weeks; refit its intercept when it is off.
-
-    The check and the shift it leaves in force are stored (with the model version, the
-    day and the flow as provenance) before the day is scored, so the scores use it.
-    Returns the check in one line, for the run's output.
+    A retry reruns the whole day: every step replaces what it stored for the day.
     """
     model, version = load_champion(get_settings())
-    result = check_calibration(engine, Predictor.of(model, version), as_of)
-    store_check(engine, result, version, "flow:daily-scoring")
-    return result.line()
-
-
-@task(name="score-and-rank", timeout_seconds=MODEL_TIMEOUT, **_SERVER, **_STEP)
-@withhold_messages
-def score_task(
-    engine: Engine, features: pd.DataFrame, candidates: pd.DataFrame
-) -> tuple[pd.DataFrame, str]:
-    model, version = load_champion(get_settings())
-    # the intercept shift in force for this version (training.monitor), if any
-    predictor = in_force(engine, Predictor.of(model, version))
-    return rank_scores(predictor, features, candidates), version
-
-
-@task(name="store-scores", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
-@withhold_messages
-def store_task(engine: Engine, scores: pd.DataFrame, version: str) -> int:
-    return store_scores(engine, scores, version)
-
-
-@task(name="alerts", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
-@withhold_messages
-def alerts_task(engine: Engine, as_of: dt.date, active: list[str]) -> pd.DataFrame:
-    """The brief's warnings for the active candidates, after the day's scores (risk jumps)."""
-    alerts = day_alerts(engine, as_of, active)
-    store_alerts(engine, alerts, as_of)
-    return alerts
-
-
-@task(name="plan", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
-@withhold_messages
-def plan_task(
-    engine: Engine,
-    as_of: dt.date,
-    scores: pd.DataFrame,
-    features: pd.DataFrame,
-    alerts: pd.DataFrame,
-) -> int:
-    """Each recruiter's plan for the day, and the cadence's automatic messages."""
-    return plan_day(engine, as_of, scores, features, alerts)
+    return run_day(engine, Predictor.of(model, version), as_of)
 
 
 @task(
@@ -256,7 +205,7 @@ def digest_task(engine: Engine, as_of: dt.date) -> SendReport:
     return send_digests(engine, get_settings(), as_of)
 
 
-def run_day(as_of: dt.date | None) -> dt.date:
+def day_of_run(as_of: dt.date | None) -> dt.date:
     """The day a run is for: the one asked, else today in ``KEEPWARM_TIMEZONE``.
 
     A scheduled run (no day given) at 07:00 Asia/Shanghai starts at 23:00 UTC the day
@@ -275,7 +224,7 @@ def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
     months: the store refuses).
     """
     settings = get_settings()
-    day = run_day(today)
+    day = day_of_run(today)
     with _run_engine() as engine:
         return _retain(engine, settings, day)
 
@@ -303,32 +252,15 @@ def _retain(engine: Engine, settings: Any, day: dt.date) -> dict[str, Any]:
 @flow(name="daily-scoring", log_prints=False, **_HOOKS)
 @withhold_messages
 def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
-    """Active population as of a day -> features -> calibration check (and intercept refit)
-    -> scores and reasons -> history -> alerts -> plans -> digests.
+    """The day's run (``serving.services.daily.run_day``: calibration check, scores and
+    reasons, history, alerts, plans), then the recruiters' digests.
 
     ``as_of`` defaults to today in ``KEEPWARM_TIMEZONE``. One daily run at a time: a
     second one waits for the first (``DAILY_LOCK_WAIT_SECONDS``), then fails with
     ``RunLocked``.
     """
-    day = run_day(as_of)
+    day = day_of_run(as_of)
     with one_at_a_time(DAILY_LOCK, DAILY_LOCK_WAIT_SECONDS), _run_engine() as engine:
-        return _score_day(engine, day)
-
-
-def _score_day(engine: Engine, day: dt.date) -> tuple[pd.DataFrame, str]:
-    inputs = day_inputs_task(engine, day)
-    features = build_features_task(inputs.events, inputs.candidates, inputs.spine, inputs.content)
-    calibration_task(engine, day)
-    scores, version = score_task(engine, features, inputs.candidates)
-    store_task(engine, scores, version)
-    audit.record(
-        engine,
-        audit.Actor.flow("daily-scoring"),
-        "score",
-        "daily-scoring",
-        detail={"as_of": day.isoformat(), "candidates": len(scores), "model_version": version},
-    )
-    alerts = alerts_task(engine, day, scores["candidate_id"].tolist())
-    plan_task(engine, day, scores, features, alerts)
-    digest_task(engine, day)
-    return scores, version
+        run = day_run_task(engine, day)
+        digest_task(engine, day)
+        return run.scores, run.model_version

@@ -13,9 +13,9 @@ cadence's template messages are sent in (b) and (c) alike and are not counted.
 
 keepwarm never sees the simulator's state. Each simulated day it reads the event
 log, as the store would hold it, and runs production's own functions:
-``build_features``, the model, ``find_alerts`` and ``make_plan``. Each seed gives
-the same candidates to every policy and the same random draws until a policy's
-actions make them differ.
+``build_features`` (incrementally, as the service's daily run: ``FeatureState``),
+the model, ``find_alerts`` and ``make_plan``. Each seed gives the same candidates
+to every policy and the same random draws until a policy's actions make them differ.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import stats
 
 from features.build import build_features
+from features.incremental import FeatureState
 from features.population import scored_population
 from outreach.alerts import AlertRules, find_alerts, open_questions
 from outreach.plan import PlanConfig, make_plan
@@ -196,6 +197,7 @@ class KeepwarmPolicy(Counted):
         # no holdout here: the replay measures the plan itself; capacity is the budget
         self.cfg = PlanConfig(capacity=10_000, holdout_share=0.0)
         self.history: list[pd.DataFrame] = []  # the daily scores, as the store keeps them
+        self.state = FeatureState()
 
     def act(self, obs: Observation, rng: np.random.Generator) -> Actions:
         acts = _cadence_messages(self.base, obs, rng)
@@ -206,7 +208,12 @@ class KeepwarmPolicy(Counted):
         events = self.view.events()
         ids = self.ids[live]
         spine = pd.DataFrame({"candidate_id": ids, "as_of": [day] * len(ids)})
-        feats = build_features(events, self.frame, spine, self.content)
+        # the incremental day: only candidates with new events are rebuilt (equal to
+        # ``build_features`` over the whole log, ``tests/features/test_incremental.py``)
+        self.state.update(events, self.content)
+        feats = self.state.features(spine, self.frame)
+        # alerts and plans only concern the live candidates: the others' events change nothing
+        events = events[events["candidate_id"].isin(set(ids))]
         risk = self.model.predict_proba(feats[self.model.features_])[:, 1]
         today = pd.DataFrame({"candidate_id": ids, "as_of": day, "risk": risk})
         self.history = [*self.history[-7:], today]

@@ -22,8 +22,9 @@ from sqlalchemy import Engine, insert, select, update
 from store.bundle import KeepwarmError
 from store.schema import ApiKey
 
-Role = Literal["ats", "hr", "lead", "admin"]
-ROLES: tuple[Role, ...] = ("ats", "hr", "lead", "admin")
+# scheduler: an outside system that runs the day (``POST /v1/runs/daily``) and reads nothing
+Role = Literal["ats", "hr", "lead", "admin", "scheduler"]
+ROLES: tuple[Role, ...] = ("ats", "hr", "lead", "admin", "scheduler")
 PREFIX = "kw_"
 
 
@@ -68,7 +69,10 @@ def create_key(
     if role == "hr" and not hr_owner:
         raise KeepwarmError("an hr key needs --owner: the recruiter whose candidates it sees")
     if role != "hr" and hr_owner:
-        raise KeepwarmError("--owner binds hr keys only; ats, lead and admin keys see everyone")
+        raise KeepwarmError(
+            "--owner binds hr keys only; ats, lead and admin keys see everyone, "
+            "scheduler keys no one"
+        )
     key = PREFIX + secrets.token_urlsafe(32)
     with engine.begin() as conn:
         key_id = conn.execute(

@@ -407,6 +407,9 @@ class PlannedAction(BaseModel):
     )
     automatic: bool = Field(description="Sent by the cadence, not a recruiter's task")
     content_id: str | None
+    topics: list[str] = Field(
+        default_factory=list, description="The topics of the content item (none: no content)"
+    )
     reason_zh: str | None
     reason_en: str | None
     risk: float | None
@@ -435,5 +438,25 @@ class OutreachPlan(BaseModel):
     not_planned: list[NotPlanned] = Field(
         default_factory=list,
         description="Each of a recruiter's 10 highest risks and every open question "
-        "without a task, with the reason",
+        "without a task, with the reason (on the first page)",
     )
+    total: int = Field(description="Actions of the day the caller sees (all pages)")
+    next_cursor: str | None = Field(None, description="The next page; null on the last")
+
+
+class DailyRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: IsoDate = Field(description="The day to run, YYYY-MM-DD (its end: what was known)")
+
+
+class DailyRunOut(BaseModel):
+    """Counts only: the day's scores, alerts and plans are read from their own routes."""
+
+    as_of: dt.date
+    model_version: str
+    scored: int = Field(description="Active candidates scored and stored")
+    rebuilt: int = Field(description="Candidates whose features were rebuilt (new events)")
+    alerts: int = Field(description="Alerts known that day, open or resolved")
+    open_alerts: int
+    actions: int = Field(description="Planned and automatic actions stored for the day")

@@ -21,6 +21,7 @@ from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateL
 from sqlalchemy import Engine
 
 from config import Settings
+from features.incremental import FeatureState
 from serving.auth import KeyCache
 from serving.metrics import Metrics
 from serving.schemas import Tier
@@ -56,6 +57,8 @@ class AppState:
         self.sign_in_limiter = MovingWindowRateLimiter(MemoryStorage())
         self.scorer = Scorer(engine, load_config().rules)
         self.data_range = DataRange(engine)  # the days a request may ask for
+        # the daily run's running feature totals, kept between days (``POST /v1/runs/daily``)
+        self.day_features = FeatureState()
         self.metrics = Metrics()
         self.zone = ZoneInfo(settings.timezone)
         self._reload_lock = threading.Lock()

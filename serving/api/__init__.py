@@ -3,10 +3,11 @@
 ``ops`` (health, readiness, metrics), ``events`` (the ATS's writes), ``scores``
 (scores and the risk list), ``candidates`` (detail, explanation, override,
 consent), ``alerts``, ``plans`` (the day's plan, done), ``webhooks``
-(Greenhouse) and ``admin`` (erasure, audit log, model reload).
+(Greenhouse) ``admin`` (erasure, audit log, model reload) and ``runs`` (the day's run, for a
+scheduler).
 """
 
-from serving.api import admin, alerts, candidates, events, ops, plans, scores, webhooks
+from serving.api import admin, alerts, candidates, events, ops, plans, runs, scores, webhooks
 
 ROUTERS = [
     ops.router,
@@ -17,4 +18,5 @@ ROUTERS = [
     plans.router,
     webhooks.router,
     admin.router,
+    runs.router,
 ]

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
 
+from serving.api.paging import cursor_offset, make_cursor
 from serving.deps import Lead, OwnerQuery, Reader, StateDep, Who
 from serving.errors import ERRORS, NOT_FOUND
 from serving.plan_schemas import ActionDone, Team
-from serving.schemas import IsoDate, OutreachPlan, PlannedAction
+from serving.schemas import MAX_PAGE, IsoDate, OutreachPlan, PlannedAction
 from serving.services.plans import (
     mark_done,
     not_planned_rows,
@@ -30,19 +31,33 @@ def outreach_plan(
     who: Who,
     owner: OwnerQuery = None,
     date: Annotated[IsoDate | None, Query(description="default: today")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> OutreachPlan:
-    """A recruiter's plan for a day: their tasks in the plan's order, then the cadence.
+    """A day's plan: a recruiter's, or (lead, admin) every recruiter's, paged.
 
-    ``not_planned``: each of the recruiter's ten highest risks and every open question
+    Each recruiter's tasks in the plan's order, then the cadence's messages; each action
+    with its candidate, kind, content item and the item's topics. ``not_planned`` (on
+    the first page): each of a recruiter's ten highest risks and every open question
     that has no task, with a reason code and its words in Chinese and English.
     """
     owner = owner_scope(principal, owner)
     day = date or state.today()
-    actions = [planned_action(r) for r in plan_rows(state, principal, day, owner)]
-    missing = not_planned_rows(state, principal, day, owner)
+    offset = cursor_offset(cursor, day)
+    rows = plan_rows(state, principal, day, owner)
+    actions = [planned_action(r) for r in rows[offset : offset + limit]]
+    missing = not_planned_rows(state, principal, day, owner) if offset == 0 else []
     ids = [a.candidate_id for a in actions] + [n.candidate_id for n in missing]
     state.audit(who, "read", "GET /v1/outreach-plan", ids)
-    return OutreachPlan(plan_date=day, owner=owner, actions=actions, not_planned=missing)
+    more = offset + limit < len(rows)
+    return OutreachPlan(
+        plan_date=day,
+        owner=owner,
+        actions=actions,
+        not_planned=missing,
+        total=len(rows),
+        next_cursor=make_cursor(offset + limit, day) if more else None,
+    )
 
 
 @router.post("/v1/actions/{action_id}/done", response_model=PlannedAction, responses=NOT_FOUND)

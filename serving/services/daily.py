@@ -9,15 +9,22 @@ API agree on every risk, rank and reason.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from features.build import build_features
-from features.population import load_day
-from store.db import upsert
-from store.schema import Score
+from features.incremental import FeatureState
+from features.population import ENTRY_TYPES, active_on, load_day, scored_population
+from features.source import PLAUSIBLE, load_candidates, load_content, load_events, load_outcomes
+from outreach.daily import day_alerts, plan_day, store_alerts
+from store import audit
+from store.db import chunks, upsert
+from store.schema import Event, Score
+from training.monitor import check_calibration, in_force, store_check
 from training.predictor import Predictor, rank_order
 
 COLUMNS = [
@@ -95,3 +102,126 @@ def store_scores(engine: Engine, scores: pd.DataFrame, model_version: str) -> in
     with engine.begin() as conn:
         upsert(conn, Score.__table__, rows, ["candidate_id", "as_of", "model_version"])  # type: ignore[arg-type]
     return len(rows)
+
+
+@dataclass
+class DayRun:
+    """What one day's run did: counts only (no candidate data), as the API answers them."""
+
+    as_of: dt.date
+    model_version: str
+    scored: int  # active candidates scored and stored
+    rebuilt: int  # candidates whose running feature totals were rebuilt (new events)
+    alerts: int  # alerts known that day (stored or updated)
+    open_alerts: int
+    actions: int  # planned and automatic actions stored for the day
+    scores: pd.DataFrame = field(repr=False)
+    features: pd.DataFrame = field(repr=False)
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "model_version": self.model_version,
+            "scored": self.scored,
+            "rebuilt": self.rebuilt,
+            "alerts": self.alerts,
+            "open_alerts": self.open_alerts,
+            "actions": self.actions,
+        }
+
+
+def _event_counts(engine: Engine, as_of: dt.date) -> dict[str, int]:
+    """Events known by the end of ``as_of``, per candidate (what ``load_events`` would read)."""
+    query = (
+        select(Event.candidate_id, func.count())
+        .where(PLAUSIBLE, Event.local_day <= as_of)
+        .group_by(Event.candidate_id)
+    )
+    with engine.connect() as conn:
+        return {str(c): int(n) for c, n in conn.execute(query)}
+
+
+def day_features(
+    engine: Engine, as_of: dt.date, state: FeatureState | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """The day's feature rows of everyone active at the end of ``as_of``, and their candidates.
+
+    With ``state`` (kept between days), only candidates whose events changed since the
+    state last saw them are read and rebuilt; without, everything is (``load_day``). The
+    rows are equal either way (``tests/features/test_incremental.py``). Returns
+    ``(features, candidates, rebuilt)``.
+    """
+    if state is None:
+        inputs = load_day(engine, as_of)
+        feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
+        return feats, inputs.candidates, int(inputs.events["candidate_id"].nunique())
+    counts = _event_counts(engine, as_of)
+    stale = state.stale(counts)
+    events = pd.concat(
+        [load_events(engine, until=as_of, candidate_ids=list(part)) for part in chunks(stale)]
+        or [load_events(engine, until=as_of, candidate_ids=[])],
+        ignore_index=True,
+    )
+    content = load_content(engine)
+    state.update(events, content, candidate_ids=stale)
+    with engine.connect() as conn:
+        entries = pd.read_sql(
+            select(Event.candidate_id, func.min(Event.local_day).label("local_day"))
+            .where(PLAUSIBLE, Event.local_day <= as_of, Event.type.in_(ENTRY_TYPES))
+            .group_by(Event.candidate_id),
+            conn,
+        )
+    entries["type"] = ENTRY_TYPES[0]
+    entries["local_day"] = pd.to_datetime(entries["local_day"]).dt.date
+    outcomes = load_outcomes(engine)
+    known = outcomes[outcomes["outcome_date"] <= as_of]
+    ids = active_on(scored_population(entries, known), as_of)["candidate_id"].astype(str).tolist()
+    spine = pd.DataFrame({"candidate_id": ids, "as_of": [as_of] * len(ids)})
+    candidates = pd.concat(
+        # the profiles as known at the end of the day (issue 16: profile history)
+        [load_candidates(engine, candidate_ids=list(part), as_of=as_of) for part in chunks(ids)]
+        or [load_candidates(engine, candidate_ids=[], as_of=as_of)],
+        ignore_index=True,
+    )
+    return state.features(spine, candidates), candidates, len(stale)
+
+
+def run_day(
+    engine: Engine,
+    model: Predictor,
+    as_of: dt.date,
+    state: FeatureState | None = None,
+    actor: audit.Actor | None = None,
+) -> DayRun:
+    """The day's run: check the calibration, score everyone active, store the scores,
+    the alerts and the plans.
+
+    One function for the Prefect daily flow, ``keepwarm score`` and
+    ``POST /v1/runs/daily``. First the in-season calibration check of ``model``
+    (``training.monitor``), stored with the intercept shift it leaves in force, which
+    the day's scores then use. Rerunning a day replaces what it stored (scores by
+    ``(candidate, day, version)``, alerts by id, the day's planned actions; done ones
+    stay), so it is idempotent. The run is recorded in the audit log with counts only.
+    """
+    who = actor or audit.Actor.flow("daily-scoring")
+    store_check(engine, check_calibration(engine, model, as_of), str(model.version), who.name)
+    model = in_force(engine, model)
+    feats, candidates, rebuilt = day_features(engine, as_of, state)
+    scores = rank_scores(model, feats, candidates)
+    version = str(model.version)
+    store_scores(engine, scores, version)
+    audit.record(
+        engine,
+        who,
+        "score",
+        "daily-scoring",
+        detail={"as_of": as_of.isoformat(), "candidates": len(scores), "model_version": version},
+    )
+    active = scores["candidate_id"].astype(str).tolist()
+    alerts = day_alerts(engine, as_of, active)
+    store_alerts(engine, alerts, as_of)
+    actions = plan_day(engine, as_of, scores, feats, alerts)
+    open_alerts = int(alerts["resolved_at"].isna().sum()) if len(alerts) else 0
+    return DayRun(
+        as_of, version, len(scores), rebuilt, len(alerts), open_alerts, actions, scores, feats
+    )

@@ -42,7 +42,7 @@ def plan_rows(
     Each row: the stored action, its content title, ``urgent`` and ``automatic``.
     """
     query = (
-        select(OutreachAction, Content.title, Content.kind)
+        select(OutreachAction, Content.title, Content.kind, Content.topics)
         .outerjoin(Content, Content.content_id == OutreachAction.content_id)
         .where(OutreachAction.plan_date == day, OutreachAction.status != "not_planned")
     )
@@ -106,6 +106,7 @@ def planned_action(row: Any) -> PlannedAction:
         action=get("action"),
         automatic=get("action").startswith("cadence:"),
         content_id=get("content_id"),
+        topics=[t.strip() for t in (values.get("topics") or "").split(";") if t.strip()],
         reason_zh=get("reason"),
         reason_en=get("reason_en"),
         risk=get("risk"),

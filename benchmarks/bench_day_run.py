@@ -1,0 +1,94 @@
+"""One day's run (``run_day``: scores, alerts, plans, stored), incremental from the day before.
+
+Run: .venv/bin/python benchmarks/bench_day_run.py [--runs 3] [--candidates 6000]
+
+Builds (once, cached under benchmarks/out/) a SQLite store holding one simulated
+season of ``--candidates`` candidates and a model trained on an earlier simulated
+season (``outreach.replay.train_replay_model``), then picks the season's day with
+the most active candidates. Each run: a fresh ``FeatureState`` runs the day before
+(untimed), then the day itself is timed: what ``POST /v1/runs/daily`` does on a day
+whose previous day the service already ran. For comparison, the same day without a
+state (everything rebuilt, as the Prefect flow in a fresh process does). Prints the
+active candidates, the day's new events, medians and each run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import statistics
+
+from common import OUT, describe, machine, timed_runs
+from sqlalchemy import Engine, func, select
+
+from features.incremental import FeatureState
+from features.population import active_on, scored_population
+from features.source import load_events, load_outcomes
+from serving.services.daily import run_day
+from store.db import make_engine, migrate
+from store.schema import Event
+from training.config import load_config
+from training.predictor import Predictor
+
+
+def _store(candidates: int) -> Engine:
+    from outreach.replay import REPLAY_SEASON
+    from simulator import simulate_season, write_bundle
+    from store.ingest import ingest_bundle
+
+    path = OUT / f"day-run-{candidates}.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    if not path.exists():
+        migrate(engine)
+        folder = write_bundle(
+            simulate_season(REPLAY_SEASON, candidates, 21, truth=False), OUT / "day-run-bundle"
+        )
+        ingest_bundle(engine, folder)
+    return engine
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--candidates", type=int, default=6000)
+    args = parser.parse_args()
+    from outreach.replay import train_replay_model
+
+    engine = _store(args.candidates)
+    model = Predictor.of(train_replay_model(1000, 20, load_config()), "bench")
+    events = load_events(engine)
+    population = scored_population(events, load_outcomes(engine))
+    days = sorted(set(events["local_day"]))
+    day = max(days, key=lambda d: len(active_on(population, d)))
+    before = day - dt.timedelta(days=1)
+    active = len(active_on(population, day))
+    with engine.connect() as conn:
+        new = conn.execute(
+            select(func.count()).select_from(Event).where(Event.local_day == day)
+        ).scalar_one()
+    state: dict[str, FeatureState] = {}
+
+    def warm() -> None:
+        state["s"] = FeatureState()
+        run_day(engine, model, before, state["s"])
+
+    incremental = timed_runs(lambda: run_day(engine, model, day, state["s"]), args.runs, warm)
+    full = timed_runs(lambda: run_day(engine, model, day), args.runs)
+    print(f"{machine()}; day {day}: {active} active candidates, {new} new events that day")
+    print(f"incremental day run: {describe(incremental)}")
+    print(f"full rebuild day run: {describe(full)}")
+    print(
+        json.dumps(
+            {
+                "active": active,
+                "new_events": new,
+                "incremental_s": round(statistics.median(incremental), 2),
+                "full_s": round(statistics.median(full), 2),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
