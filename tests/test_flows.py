@@ -461,7 +461,7 @@ def _day_stored(engine: Engine, day: dt.date) -> dict[str, pd.DataFrame]:
         alerts = pd.read_sql(select(Alert).where(Alert.as_of == day), conn)
         actions = pd.read_sql(select(OutreachAction).where(OutreachAction.plan_date == day), conn)
     actions = actions.drop(columns=["action_id", "created_at"])
-    scores = scores.drop(columns="score_id")  # a surrogate key: new rows, new ids
+    scores = scores.drop(columns=["score_id", "created_at"])  # a key and a clock: new rows
     return {
         "scores": scores.sort_values(["candidate_id", "model_version"]).reset_index(drop=True),
         "alerts": alerts.sort_values("alert_id").reset_index(drop=True),

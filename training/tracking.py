@@ -381,6 +381,7 @@ PYFUNC_MODULES = (
     "training/__init__.py",
     "training/model.py",
     "training/predictor.py",
+    "training/evaluate.py",
     "features/__init__.py",
     "features/catalogue.py",
     "store/__init__.py",
@@ -398,7 +399,10 @@ def _code_bundle(folder: Path) -> list[str]:
     return sorted({str(folder / rel.split("/")[0]) for rel in PYFUNC_MODULES})
 
 
-PYFUNC_REQUIREMENTS = ("lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "mlflow")
+# inflect: the reasons' English counts (features.catalogue)
+PYFUNC_REQUIREMENTS = (
+    "lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "mlflow", "inflect"
+)  # fmt: skip
 
 
 def _refit_on_all(result: TrainResult) -> tuple[DropoutClassifier, pd.DataFrame]:

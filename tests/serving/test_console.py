@@ -231,10 +231,10 @@ def test_review_and_model_pages_show_their_tables(console: TestClient) -> None:
     ):
         assert f'id="{block}' in review.text
     # the 2024 season is finished: its stored daily scores are graded by its outcomes
-    assert "线上评分 (事后对照结果)" in review.text
+    assert "线上评分（事后对照结果）" in review.text
     # the champion's bias audit, logged at training, is shown with every group
     audit = review.text[review.text.index('id="fairness"') :]
-    assert "性别" in audit and "<td>female</td>" in audit and "<td>male</td>" in audit
+    assert "性别" in audit and "<td>女</td>" in audit and "<td>男</td>" in audit  # groups in words
     model = console.get("/model")
     assert model.status_code == 200 and "v1" in model.text and "champion" in model.text
 
