@@ -316,8 +316,14 @@ def shown_percent(risk: np.ndarray) -> np.ndarray:
 
 
 def shown_risk(risk: float) -> str:
-    """A calibrated risk as a recruiter reads it: "37%", "> 90%" or "< 1%"."""
-    pct = int(shown_percent(np.array([risk]))[0])
+    """A calibrated risk as a recruiter reads it: "37%", "> 90%" or "< 1%".
+
+    ``shown_percent`` for one risk, in plain Python: a 1,000-candidate score request
+    words every item, and a one-element array per item was most of its time. Python's
+    ``round`` rounds half to even, as ``np.rint`` does.
+    """
+    basis_points = round(float(risk) * 10_000)
+    pct = SHOWN_ABOVE + 1 if basis_points > SHOWN_ABOVE * 100 else (basis_points + 50) // 100
     if pct > SHOWN_ABOVE:
         return f"> {SHOWN_ABOVE}%"
     if pct < SHOWN_BELOW:

@@ -7,6 +7,7 @@ and the Today page's counts all read this one table.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,8 +43,15 @@ def day_scores(state: AppState, day: dt.date, ids: list[str] | None = None) -> D
 
 def risk_words(risk: float) -> dict[str, str]:
     """A risk as recruiters read it: ``risk_shown`` ("37%", "> 90%"; never false
-    precision) and the sentence saying what it is the chance of, in Chinese and English."""
-    shown = shown_risk(risk)
+    precision) and the sentence saying what it is the chance of, in Chinese and English.
+
+    The same dict for the same shown value (about a hundred of them): do not change it.
+    """
+    return _words(shown_risk(risk))
+
+
+@functools.lru_cache(maxsize=256)
+def _words(shown: str) -> dict[str, str]:
     return {
         "risk_shown": shown,
         "risk_words_zh": t("risk_sentence", "zh", p=shown),
