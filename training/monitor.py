@@ -48,7 +48,7 @@ from features.build import build_features
 from features.population import ENTRY_TYPES, active_on, scored_population
 from features.source import PLAUSIBLE, load_content, load_events, load_profile_versions
 from store.schema import CalibrationCheck, Candidate, Event, Outcome
-from training.predictor import Predictor
+from training.predictor import Predictor, shift_risk
 
 MAX_SHIFT = 3.0  # logit units: a factor of 20 in the odds; beyond it, retrain
 
@@ -148,13 +148,12 @@ def fit_shift(risk: np.ndarray, share: np.ndarray, target: float) -> float:
     return float(brentq(gap, -MAX_SHIFT, MAX_SHIFT, xtol=1e-6))
 
 
-def shifted(risk: np.ndarray, shift: float) -> np.ndarray:
-    """Risks with their log-odds moved by ``shift`` (0 leaves them as they are); the
-    same numbers ``training.predictor.Shifted`` scores with."""
+def shifted(risk: np.ndarray, shift: float, floor: float = 0.005, cap: float = 0.995) -> np.ndarray:
+    """Risks with their log-odds moved by ``shift`` (0 leaves them as they are), inside
+    ``[floor, cap]``: ``training.predictor.shift_risk``, the numbers ``Shifted`` shows."""
     if shift == 0:
         return np.asarray(risk, dtype=float)
-    moved = expit(logit(np.clip(risk, 1e-6, 1 - 1e-6)) + shift)
-    return np.asarray(np.clip(moved, 0.005, 0.995), dtype=float)  # as ``Shifted`` shows them
+    return shift_risk(risk, shift, floor, cap)
 
 
 def _horizon_bin(days_to_start: np.ndarray, width: int) -> np.ndarray:
@@ -307,7 +306,8 @@ def check_calibration(
     risk = cohort["risk"].to_numpy(float)
     observed = int(cohort["reneged"].sum())
     expected = float(np.sum(risk * share))
-    expected_shown = float(np.sum(shifted(risk, model.shift) * share))
+    bounds = (model.own_calibration.floor, model.own_calibration.cap)
+    expected_shown = float(np.sum(shifted(risk, model.shift, *bounds) * share))
     per_window = [
         {
             "start": str(day),
@@ -345,7 +345,7 @@ def check_calibration(
         shift_low=shift_low,
         shift_high=shift_high,
         shift_best=best,
-        expected_shifted=float(np.sum(shifted(risk, shift) * share)),
+        expected_shifted=float(np.sum(shifted(risk, shift, *bounds) * share)),
         expected_shown=expected_shown,
         shift_shown=model.shift,
         reference=reference,

@@ -293,9 +293,18 @@ class Shifted:
     shift: float
 
     def __call__(self, p: np.ndarray) -> np.ndarray:
-        q = np.clip(np.asarray(self.base(p), dtype=float), 1e-6, 1 - 1e-6)
-        z = np.log(q / (1 - q)) + self.shift
-        return np.clip(1 / (1 + np.exp(-z)), self.base.floor, self.base.cap)
+        return shift_risk(self.base(p), self.shift, self.base.floor, self.base.cap)
+
+
+def shift_risk(risk: np.ndarray, shift: float, floor: float, cap: float) -> np.ndarray:
+    """Risks with their log-odds moved by ``shift``, kept inside ``[floor, cap]``.
+
+    The one formula for an in-season intercept shift: ``Shifted`` scores with it and
+    ``training.monitor`` grades with it. Shape of ``risk``.
+    """
+    q = np.clip(np.asarray(risk, dtype=float), 1e-6, 1 - 1e-6)
+    z = np.log(q / (1 - q)) + shift
+    return np.asarray(np.clip(1 / (1 + np.exp(-z)), floor, cap), dtype=float)
 
 
 SHOWN_ABOVE = 90  # per cent: above it, a whole percentage would claim precision nobody has
