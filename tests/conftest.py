@@ -227,6 +227,7 @@ class DemoRun:
 
     home: Path
     stdout: str
+    stderr: str
 
 
 @pytest.fixture(scope="session")
@@ -239,9 +240,11 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
         done = run_cli(*args, home=root / "home", timeout=600)
         assert done.returncode == 0, done.stderr
         (root / "stdout.txt").write_text(done.stdout, encoding="utf-8")
+        (root / "stderr.txt").write_text(done.stderr, encoding="utf-8")
 
     root = built_once(tmp_path_factory, "demo", build)
-    return DemoRun(root / "home", (root / "stdout.txt").read_text(encoding="utf-8"))
+    out, err = ((root / f"{name}.txt").read_text(encoding="utf-8") for name in ("stdout", "stderr"))
+    return DemoRun(root / "home", out, err)
 
 
 @pytest.fixture
