@@ -388,6 +388,44 @@ CATALOGUE: tuple[Feature, ...] = (
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in CATALOGUE)
 BY_NAME = {f.name: f for f in CATALOGUE}
 
+# What a recruiter can do about a reason, in their words (Chinese, English). A reason
+# without an entry is a fact to know (a profile field, the days to the start date, how
+# the candidate used to reply), not a task. Reasons are shown with the actionable ones
+# first (``training.predictor.Predictor.explain``): issue 17 found "43 days without
+# contact", the one a recruiter can change, eighth of eight behind profile fields.
+_GET_IN_TOUCH = ("主动联系候选人", "get in touch")
+_CALL = ("打电话：消息没有得到回应", "call: messages are not getting an answer")
+_OTHER_OFFER = ("电话了解另一个 offer", "call about the other offer")
+ACTIONS: dict[str, tuple[str, str]] = {
+    "approval_pending_days": ("催办 offer 审批", "chase the offer approval"),
+    "days_since_hr_contact": _GET_IN_TOUCH,
+    "silent_days_total": _GET_IN_TOUCH,
+    **{f"hr_messages_{w}": _GET_IN_TOUCH for w in ("7d", "14d", "30d", "total")},
+    "calls_made_30d": ("打个电话", "call"),
+    "unreplied_hr_messages": _CALL,
+    "days_since_reply": _CALL,
+    "days_since_candidate_activity": _CALL,
+    "open_questions": ("回答候选人的问题", "answer the candidate's question"),
+    "open_question_days": ("回答候选人的问题", "answer the candidate's question"),
+    "session_questions_unfollowed": (
+        "跟进宣讲会上问过的话题",
+        "follow up the info-session topics",
+    ),
+    "housing_wait_days": ("发送住房信息", "send the housing information"),
+    "housing_messages": ("发送住房信息", "send the housing information"),
+    "competing_offer_signals": _OTHER_OFFER,
+    "competing_offer_mentions": _OTHER_OFFER,
+    "days_since_competing_signal": _OTHER_OFFER,
+    "materials_submitted": ("提醒提交入职材料", "remind them of the onboarding materials"),
+}
+
+
+def reason_action(name: str, lang: str = "zh") -> str | None:
+    """What a recruiter can do about reason ``name`` ("zh" or "en"); None for a fact."""
+    words = ACTIONS.get(name)
+    return None if words is None else words[0 if lang == "zh" else 1]
+
+
 if len(BY_NAME) != len(CATALOGUE):  # a duplicate name would silently shadow a reason
     raise RuntimeError("duplicate feature names in the catalogue")
 

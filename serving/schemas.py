@@ -209,6 +209,12 @@ class Reason(BaseModel):
     code: str = Field(description="Feature name from the catalogue")
     text_zh: str
     text_en: str
+    action_zh: str | None = Field(
+        default=None, description="What a recruiter can do about it; null for a fact"
+    )
+    action_en: str | None = Field(
+        default=None, description="What a recruiter can do about it; null for a fact"
+    )
     value: float | str | None
     contribution: float = Field(description="Push on the log-odds of reneging")
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from lightgbm.basic import _LIB, _c_str, _safe_call
 
-from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES, reason_text
+from features.catalogue import ACTIONS, FEATURE_NAMES, ROLE_FAMILIES, reason_action, reason_text
 from store.errors import KeepwarmError
 
 if TYPE_CHECKING:
@@ -242,6 +242,9 @@ class Predictor:
         The contributions (and the bias term) add up to the raw log-odds, so the
         probability comes from the same ``pred_contrib`` call as the reasons. A
         reason is ``{"code", "value", "contribution"}``: language-free, storable.
+        The ``top`` reasons are picked from the ``REASON_POOL`` strongest pushes up,
+        those a recruiter can act on first (``features.catalogue.ACTIONS``), each group
+        strongest first.
         """
         if len(X) == 1:
             contrib = self.fast_contrib(X[0]).reshape(1, -1)
@@ -263,19 +266,25 @@ class Predictor:
     ) -> list[list[dict[str, Any]]]:
         contrib = contrib_with_bias[:, :-1]
         key = -np.abs(contrib) if both_ways else -contrib
-        order = np.argsort(key, axis=1, kind="stable")[:, :top]
+        pool = top if both_ways else max(top, REASON_POOL)
+        order = np.argsort(key, axis=1, kind="stable")[:, :pool]
+        actionable = np.array([f in ACTIONS for f in self.features])
         out = []
         for i in range(len(X)):
+            picked = [
+                j for j in order[i] if contrib[i, j] != 0 and (both_ways or contrib[i, j] > 0)
+            ]
+            if not both_ways:  # stable: each group keeps its strongest-first order
+                picked = sorted(picked, key=lambda j: not actionable[j])[:top]
             row = []
-            for j in order[i]:
-                c = float(contrib[i, j])
-                if c == 0 or (c < 0 and not both_ways):
-                    break
+            for j in picked:
                 name = self.features[j]
                 value: float | str | None = None if np.isnan(X[i, j]) else float(X[i, j])
                 if name in CATEGORICAL and value is not None:
                     value = ROLE_FAMILIES[int(value)]
-                row.append({"code": name, "value": value, "contribution": round(c, 4)})
+                row.append(
+                    {"code": name, "value": value, "contribution": round(float(contrib[i, j]), 4)}
+                )
             out.append(row)
         return out
 
@@ -307,6 +316,7 @@ def shift_risk(risk: np.ndarray, shift: float, floor: float, cap: float) -> np.n
     return np.asarray(np.clip(1 / (1 + np.exp(-z)), floor, cap), dtype=float)
 
 
+REASON_POOL = 8  # the strongest pushes up among which a day's shown reasons are picked
 SHOWN_ABOVE = 90  # per cent: above it, a whole percentage would claim precision nobody has
 SHOWN_BELOW = 1
 
@@ -341,12 +351,15 @@ def shown_risk(risk: float) -> str:
 
 
 def worded(reason: dict[str, Any]) -> dict[str, Any]:
-    """A reason as people read it: code, Chinese and English words, value, contribution."""
+    """A reason as people read it: code, Chinese and English words, what a recruiter can
+    do about it (None for a fact), value, contribution."""
     code, value = reason["code"], reason.get("value")
     return {
         "code": code,
         "text_zh": reason_text(code, value, "zh"),
         "text_en": reason_text(code, value, "en"),
+        "action_zh": reason_action(code, "zh"),
+        "action_en": reason_action(code, "en"),
         "value": value,
         "contribution": reason["contribution"],
     }

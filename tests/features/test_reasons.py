@@ -67,3 +67,14 @@ def test_every_reason_reads_without_markup_at_any_count(lang: str) -> None:
                 assert not any(
                     f" 1 {noun}s" in text for noun in ("day", "time", "message", "link", "hour")
                 ), text
+
+
+def test_actions_name_real_features_and_never_a_profile_fact() -> None:
+    from features.catalogue import ACTIONS, BY_NAME, reason_action
+
+    assert set(ACTIONS) <= set(FEATURE_NAMES)
+    # what a recruiter cannot change is a fact to know, not a task
+    assert not [n for n in ACTIONS if BY_NAME[n].family in ("profile", "stage")]
+    assert reason_action("silent_days_total", "zh") == "主动联系候选人"
+    assert reason_action("silent_days_total", "en") == "get in touch"
+    assert reason_action("school_tier", "en") is None
