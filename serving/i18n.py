@@ -389,6 +389,12 @@ EVENT_WORDS: dict[str, tuple[str, str]] = {
 
 # The contract's codes a page shows as values: degrees, channels, actors, role families.
 CODE_WORDS: dict[str, tuple[str, str]] = {
+    # content kinds (store.contract.CONTENT_KINDS)
+    "video": ("视频", "video"),
+    "article": ("文章", "article"),
+    "guide": ("指南", "guide"),
+    "greeting": ("问候", "greeting"),
+    "news": ("公司新闻", "company news"),
     "bachelor": ("本科", "Bachelor's"),
     "master": ("硕士", "Master's"),
     "phd": ("博士", "PhD"),
