@@ -45,6 +45,17 @@ def test_risk_is_shown_without_false_precision(risk: float, shown: str) -> None:
     assert shown_risk(risk) == shown
 
 
+def test_the_per_item_and_the_per_array_rounding_show_the_same_value() -> None:
+    # shown_risk (plain Python, the API's items) and shown_percent (numpy, the tie share
+    # and the console's counts) state one rule twice, for speed: they must not drift
+    grid = np.concatenate([np.linspace(0, 1, 20_001), [0.005, 0.00499, 0.90005, 0.89995]])
+    rng = np.random.default_rng(3)
+    risks = np.round(np.concatenate([grid, rng.random(20_000)]), 4)
+    pct = shown_percent(risks)
+    words = {0: "< 1%", 91: "> 90%"}
+    assert [shown_risk(r) for r in risks] == [words.get(int(p), f"{p}%") for p in pct]
+
+
 def test_ties_count_what_is_shown_within_each_day() -> None:
     days = np.repeat([0, 1], 400)  # 20 rows in each day's top 5%
     one_day = np.concatenate([np.linspace(0.05, 0.5, 380), 0.6 + 0.01 * np.arange(20)])
