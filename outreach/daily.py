@@ -109,6 +109,19 @@ def birthdays(engine: Engine, candidate_ids: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["candidate_id", "birthday"])
 
 
+def action_row(r: Any, day: dt.date) -> dict[str, Any]:
+    """The columns a planned action and a shadow action share, from a ``make_plan`` row."""
+    return {
+        "candidate_id": r.candidate_id,
+        "hr_owner": r.hr_owner,
+        "plan_date": day,
+        "action": r.action,
+        "content_id": r.content_id if isinstance(r.content_id, str) else None,
+        "risk": float(r.risk),
+        "expected_benefit": float(r.expected_benefit),
+    }
+
+
 def store_plan(
     engine: Engine,
     day: dt.date,
@@ -140,15 +153,9 @@ def store_plan(
         )
         rows = [
             {
-                "candidate_id": r.candidate_id,
-                "hr_owner": r.hr_owner,
-                "plan_date": day,
-                "action": r.action,
-                "content_id": r.content_id if isinstance(r.content_id, str) else None,
+                **action_row(r, day),
                 "reason": r.reason,
                 "reason_en": r.reason_en,
-                "risk": float(r.risk),
-                "expected_benefit": float(r.expected_benefit),
                 "status": "planned",
                 "place": int(r.place) if "place" in plan else None,
                 "urgent": bool(r.urgent) if "urgent" in plan else None,

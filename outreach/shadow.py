@@ -13,6 +13,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Engine, delete, insert
 
+from outreach.daily import action_row
 from outreach.plan import PlanConfig, in_holdout, make_plan
 from store.schema import ShadowAction
 
@@ -42,19 +43,8 @@ def shadow_plan(
 
 def store_shadow(engine: Engine, day: dt.date, shadow: pd.DataFrame) -> int:
     """Replace the day's shadow actions; returns how many were stored."""
-    rows = [
-        {
-            "candidate_id": r.candidate_id,
-            "hr_owner": r.hr_owner,
-            "plan_date": day,
-            "action": r.action,
-            "content_id": r.content_id if isinstance(r.content_id, str) else None,
-            "risk": float(r.risk),
-            "expected_benefit": float(r.expected_benefit),
-            "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
-        }
-        for r in shadow.itertuples(index=False)
-    ]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    rows = [{**action_row(r, day), "created_at": now} for r in shadow.itertuples(index=False)]
     with engine.begin() as conn:
         conn.execute(delete(ShadowAction).where(ShadowAction.plan_date == day))
         if rows:
