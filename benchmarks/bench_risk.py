@@ -19,29 +19,14 @@ import json
 import statistics
 
 import numpy as np
-from common import OUT, machine
+from common import machine, season_store
 
-from simulator import simulate_seasons, write_bundle
-from store.db import make_engine, migrate
-from store.ingest import ingest_bundle
 from training.config import load_config
 from training.evaluate import expected_calibration_error, segment_calibration, top_tie_share
 from training.model import CALIBRATORS, Calibration
 from training.train import load_season_data, train_model
 
 SEASONS = ["2023-autumn", "2024-autumn"]
-
-
-def _store(candidates: int, seed: int):  # type: ignore[no-untyped-def]
-    path = OUT / f"risk-store-{candidates}-{seed}.db"
-    engine = make_engine(f"sqlite:///{path}")
-    if not path.exists():
-        migrate(engine)
-        for r in simulate_seasons(SEASONS, candidates, seed, truth=False):
-            ingest_bundle(
-                engine, write_bundle(r, OUT / f"risk-bundles-{candidates}-{seed}" / r.season)
-            )
-    return engine
 
 
 def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
@@ -51,7 +36,7 @@ def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
 
 def run(candidates: int, seed: int) -> dict[str, object]:
     cfg = load_config()
-    engine = _store(candidates, seed)
+    engine = season_store("risk", candidates, seed)
     result = train_model(load_season_data(engine), SEASONS[:1], SEASONS[1], cfg)
     model, test = result.model, result.test
     train_y = model.train_y_

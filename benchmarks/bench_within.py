@@ -20,27 +20,13 @@ import statistics
 
 import numpy as np
 import pandas as pd
-from common import OUT, machine
+from common import OUT, machine, season_store
 
-from simulator import simulate_seasons, write_bundle
-from store.db import make_engine, migrate
-from store.ingest import ingest_bundle
 from training.config import load_config
 from training.evaluate import top_of_each_day
 from training.train import load_season_data, train_model
 
 SEASONS = ["2023-autumn", "2024-autumn"]
-
-
-def _store(candidates: int, seed: int):  # type: ignore[no-untyped-def]
-    path = OUT / f"within-store-{candidates}-{seed}.db"
-    engine = make_engine(f"sqlite:///{path}")
-    if not path.exists():
-        migrate(engine)
-        for r in simulate_seasons(SEASONS, candidates, seed, truth=False):
-            folder = OUT / f"within-bundles-{candidates}-{seed}" / r.season
-            ingest_bundle(engine, write_bundle(r, folder))
-    return engine
 
 
 def top_overlap(test: pd.DataFrame, share: float) -> float:
@@ -70,7 +56,7 @@ def main() -> None:
     print(f"risk_30d vs eventual risk, {args.candidates} candidates a season; {machine()}")
     tables, overlaps = [], []
     for seed in args.seeds:
-        data = load_season_data(_store(args.candidates, seed))
+        data = load_season_data(season_store("within", args.candidates, seed))
         result = train_model(data, SEASONS[:1], SEASONS[1], cfg)
         assert result.within is not None
         overlap = top_overlap(result.test, cfg.hr_capacity_share)

@@ -8,6 +8,10 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 OUT = Path(__file__).parent / "out"
 
@@ -53,3 +57,21 @@ def large_bundle(events_wanted: int = 1_000_000, seed: int = 11) -> Path:
     result.candidates = result.candidates[result.candidates["candidate_id"].isin(keep)]
     result.outcomes = result.outcomes[result.outcomes["candidate_id"].isin(keep)]
     return write_bundle(result, folder)
+
+
+def season_store(name: str, candidates: int, seed: int) -> Engine:
+    """A SQLite store of 2023-autumn and 2024-autumn, ``candidates`` each (no truth.csv),
+    simulated with ``seed`` and ingested once, then cached under ``OUT`` as ``name``."""
+    from simulator import simulate_seasons, write_bundle
+    from store.db import make_engine, migrate
+    from store.ingest import ingest_bundle
+
+    path = OUT / f"{name}-store-{candidates}-{seed}.db"
+    engine = make_engine(f"sqlite:///{path}")
+    if not path.exists():
+        migrate(engine)
+        seasons = ["2023-autumn", "2024-autumn"]
+        for r in simulate_seasons(seasons, candidates, seed, truth=False):
+            folder = OUT / f"{name}-bundles-{candidates}-{seed}" / r.season
+            ingest_bundle(engine, write_bundle(r, folder))
+    return engine
