@@ -131,14 +131,14 @@ CATALOGUE: tuple[Feature, ...] = (
             f"{key}_{w}d",
             "engagement",
             f"{desc} in the last {w} days",
-            zh + f" (近 {w} 天)",
+            zh + f"（近 {w} 天）",
             en + f" (last {w} days)",
         )
         for key, desc, zh, en in _WINDOWED
         for w in (7, 14, 30)
     ),
     *(
-        _f(f"{key}_total", "engagement", f"{desc} so far", zh + " (累计)", en + " (so far)")
+        _f(f"{key}_total", "engagement", f"{desc} so far", zh + "（累计）", en + " (so far)")
         for key, desc, zh, en in _WINDOWED
     ),
     _f(
@@ -194,7 +194,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "reply_trend",
         "engagement",
         "replies in the last 14 days minus the 16 days before",
-        "回复在减少 ({v:+.0f})",
+        "回复在减少（{v:+.0f}）",
         "replies falling ({v:+.0f})",
     ),
     _f(
@@ -308,7 +308,7 @@ CATALOGUE: tuple[Feature, ...] = (
             f"asked_{t}",
             "interest",
             f"questions about {t} so far",
-            f"关心{TOPIC_ZH[t]} (问过 {{v:.0f}} 次)",
+            f"关心{TOPIC_ZH[t]}（问过 {{v:.0f}} 次）",
             f"cares about {t.replace('_', ' ')}: asked num({{v:.0f}}) plural_noun('time')",
         )
         for t in TOPICS
@@ -317,7 +317,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "interview_score",
         "interest",
         "mean interview score (1-5)",
-        "面试评分 {v:.1f}: 抢手人才, 易被竞争对手争取",
+        "面试评分 {v:.1f}：抢手人才，易被竞争对手争取",
         "interview score {v:.1f}: sought after by competitors",
     ),
     # profile fit
@@ -325,7 +325,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "far_from_home",
         "profile",
         "home city differs from the work city",
-        "异地入职 (非本地)",
+        "异地入职（非本地）",
         "would move from another city",
     ),
     _f(
@@ -338,7 +338,7 @@ CATALOGUE: tuple[Feature, ...] = (
         "学历层级 {v:.0f}",
         "degree level {v:.0f}",
     ),
-    _f("role_family", "profile", "role family", "岗位类别: {v}", "role family: {v}", cat=True),
+    _f("role_family", "profile", "role family", "岗位类别：{v}", "role family: {v}", cat=True),
     _f(
         "major_role_fit",
         "profile",
@@ -351,14 +351,14 @@ CATALOGUE: tuple[Feature, ...] = (
         "competing_offer_signals",
         "outside",
         "consented public signals of a competing offer",
-        "公开信息显示有其他 offer ({v:.0f} 次)",
+        "公开信息显示有其他 offer（{v:.0f} 次）",
         "num({v:.0f}) plural('sign') of a competing offer",
     ),
     _f(
         "competing_offer_mentions",
         "outside",
         "times the candidate told HR about another offer",
-        "候选人提到其他 offer ({v:.0f} 次)",
+        "候选人提到其他 offer（{v:.0f} 次）",
         "mentioned another offer num({v:.0f}) plural_noun('time')",
     ),
     _f(
@@ -498,18 +498,18 @@ NONE_YET: dict[str, tuple[str, str, bool]] = {
         for w, (wz, we) in _WINDOW_WORDS.items()
     },
     "reply_rate_30d": (
-        "近 30 天 HR 没有发过消息, 尚无回复率",
+        "近 30 天 HR 没有发过消息，尚无回复率",
         "no HR message in 30 days to reply to",
         False,
     ),
-    "reply_rate_total": ("HR 还没有发过消息, 尚无回复率", "no HR message yet to reply to", False),
+    "reply_rate_total": ("HR 还没有发过消息，尚无回复率", "no HR message yet to reply to", False),
     "reply_rate_14d": (
-        "近 14 天 HR 没有发过消息, 尚无回复率",
+        "近 14 天 HR 没有发过消息，尚无回复率",
         "no HR message in 14 days to reply to",
         False,
     ),
-    "opens_rate_total": ("HR 还没有发过消息, 尚无打开率", "no HR message yet to open", False),
-    "clicks_rate_total": ("HR 还没有发过消息, 尚无点击率", "no HR message yet to click", False),
+    "opens_rate_total": ("HR 还没有发过消息，尚无打开率", "no HR message yet to open", False),
+    "clicks_rate_total": ("HR 还没有发过消息，尚无点击率", "no HR message yet to click", False),
     "reply_hours_30d": ("近 30 天还没有回复过", "no reply in the last 30 days yet", False),
     "reply_hours_total": ("还没有回复过消息", "has not replied to any message yet", False),
     "reply_trend": ("尚无回复趋势", "no trend in replies yet", False),

@@ -200,14 +200,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "holdout_effect": ("对照组效果", "The holdout's effect"),
     "holdout": ("对照组", "holdout"),
     "holdout_note": (
-        "对照组 (随机 10%) 只收到固定节奏的消息；毁约率 = 已毁约 / 所有收到 offer 的人；"
+        "对照组（随机 10%）只收到固定节奏的消息；毁约率 = 已毁约 / 所有收到 offer 的人；"
         "差值 = 对照组毁约率 − 计划组毁约率。",
         "The holdout (a random 10%) gets only the cadence; renege rate = reneged so far / "
         "everyone with an offer; effect = holdout rate minus planned rate.",
     ),
-    "action_effects": ("各项行动的效果 (从数据学得)", "Each action's effect (learned from data)"),
+    "action_effects": ("各项行动的效果（从数据学得）", "Each action's effect (learned from data)"),
     "action_effects_note": (
-        "效果 = 该行动使毁约风险降低的比例 (计划排序所用)，括号内为按候选人重抽样的 95% 区间；"
+        "效果 = 该行动使毁约风险降低的比例（计划排序所用），括号内为按候选人重抽样的 95% 区间；"
         "绝对值 = 毁约概率降低的百分点；支持 = 接受该行动的候选人 / 全部符合条件的候选人。"
         "数据不足或区间过宽时沿用预设值并注明。对照组一行比较计划给出该行动的候选人与"
         "对照组中计划本会给出该行动的候选人。",
@@ -219,13 +219,13 @@ TEXT: dict[str, tuple[str, str]] = {
         "candidates it would have given it.",
     ),
     "no_effects": (
-        "尚未学习行动效果 (运行 keepwarm effects)，计划使用预设值。",
+        "尚未学习行动效果（运行 keepwarm effects），计划使用预设值。",
         "No effects learned yet (run keepwarm effects): the plan uses the assumed defaults.",
     ),
     "segment": ("人群", "Segment"),
-    "relative_cut": ("效果 (95% 区间)", "Effect (95% interval)"),
-    "absolute_cut": ("绝对值 (百分点)", "Absolute (points)"),
-    "support": ("支持 (候选人)", "Support (candidates)"),
+    "relative_cut": ("效果（95% 区间）", "Effect (95% interval)"),
+    "absolute_cut": ("绝对值（百分点）", "Absolute (points)"),
+    "support": ("支持（候选人）", "Support (candidates)"),
     "effect_source": ("来源", "Source"),
     "learned": ("从数据学得", "learned"),
     "assumed": ("预设值", "assumed default"),
@@ -246,8 +246,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "n": ("样本数", "Rows"),
     "fairness": ("偏差审计（模型测试赛季）", "Bias audit (the model's test season)"),
     "fairness_note": (
-        "入选 = 每天名单的前 5% (优先联系)。影响比 = 该组入选率 / 最高组入选率，"
-        "低于 0.8 (五分之四规则) 需人工评估。性别从不作为模型输入。",
+        "入选 = 每天名单的前 5%（优先联系）。影响比 = 该组入选率 / 最高组入选率，"
+        "低于 0.8（五分之四规则）需人工评估。性别从不作为模型输入。",
         "Selected = the top 5% of each day's list (priority outreach). Impact ratio = the "
         "group's selection rate / the highest group's; under 0.8 (the four-fifths rule) "
         "needs a person's review. Gender is never a model input.",
@@ -276,11 +276,11 @@ TEXT: dict[str, tuple[str, str]] = {
         "PSI < 0.1 稳定；0.1–0.25 有变化；> 0.25 明显偏移，应考虑重新训练。",
         "PSI under 0.1: stable; 0.1 to 0.25: moving; over 0.25: shifted, consider retraining.",
     ),
-    "in_season": ("赛季中校准 (提前毁约)", "In-season calibration (early reneges)"),
+    "in_season": ("赛季中校准（提前毁约）", "In-season calibration (early reneges)"),
     "in_season_note": (
-        "每天的运行把最近几个窗口里实际发生的毁约数与模型预期的数目比较 (预期 = 风险 × "
-        "往季在该距入职天数下于窗口内毁约的比例)。比值的 95% 区间不含 1 即为失准，并据同样的"
-        "窗口重估截距 (logit 平移)，评分时使用；通过检查则平移归零。",
+        "每天的运行把最近几个窗口里实际发生的毁约数与模型预期的数目比较（预期 = 风险 × "
+        "往季在该距入职天数下于窗口内毁约的比例）。比值的 95% 区间不含 1 即为失准，并据同样的"
+        "窗口重估截距（logit 平移），评分时使用；通过检查则平移归零。",
         "Each daily run counts the reneges that happened in recent windows against the "
         "number the model expected (risk x the share of past seasons' reneges that came "
         "within the window at that many days to start). A ratio whose 95% interval excludes "
@@ -291,17 +291,17 @@ TEXT: dict[str, tuple[str, str]] = {
     "windows_col": ("窗口", "Windows"),
     "observed_n": ("实际毁约", "Observed reneges"),
     "expected_n": ("预期毁约", "Expected reneges"),
-    "oe_ratio": ("实际/预期 (95% 区间)", "Observed / expected (95% interval)"),
+    "oe_ratio": ("实际/预期（95% 区间）", "Observed / expected (95% interval)"),
     "verdict": ("结论", "Verdict"),
     "verdict_ok": ("校准正常", "calibrated"),
     "verdict_low": ("风险偏低", "risks too low"),
     "verdict_high": ("风险偏高", "risks too high"),
     "verdict_too_few": ("数据不足", "too few to judge"),
-    "shift_in_force": ("截距平移 (logit)", "Intercept shift (logit)"),
+    "shift_in_force": ("截距平移（logit）", "Intercept shift (logit)"),
     "expected_shifted": ("平移后预期", "Expected after the shift"),
     "window_start": ("窗口起始", "Window from"),
     "no_checks": (
-        "当前模型还没有赛季中检查 (每日运行 keepwarm score 时进行)。",
+        "当前模型还没有赛季中检查（每日运行 keepwarm score 时进行）。",
         "No in-season check of this model yet (the daily run, keepwarm score, makes one).",
     ),
     "score_bin": ("风险区间", "Risk band"),

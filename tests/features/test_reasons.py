@@ -78,3 +78,31 @@ def test_actions_name_real_features_and_never_a_profile_fact() -> None:
     assert reason_action("silent_days_total", "zh") == "主动联系候选人"
     assert reason_action("silent_days_total", "en") == "get in touch"
     assert reason_action("school_tier", "en") is None
+
+
+# An ASCII comma, colon, semicolon or bracket next to Chinese text (full-width ones belong there)
+_ASCII_IN_CHINESE = re.compile(r"[\u4e00-\u9fff][ ]?[(),;:?!]|[(),;:?!][ ]?[\u4e00-\u9fff]")
+
+
+def _chinese_texts() -> dict[str, str]:
+    from features.catalogue import ACTIONS
+    from outreach import alerts, plan
+    from serving import i18n
+
+    texts = {f"reason {f.name}": f.reason_zh for f in CATALOGUE}
+    texts |= {f"none yet {k}": v[0] for k, v in NONE_YET.items()}
+    texts |= {f"action {k}": v[0] for k, v in ACTIONS.items()}
+    for module in (i18n, plan, alerts):
+        for name, table in vars(module).items():
+            if isinstance(table, dict) and name.isupper():
+                for key, value in table.items():
+                    if isinstance(value, tuple) and value and isinstance(value[0], str):
+                        texts[f"{module.__name__}.{name} {key}"] = value[0]
+    return texts
+
+
+def test_chinese_text_uses_chinese_punctuation() -> None:
+    texts = _chinese_texts()
+    assert len(texts) > 200
+    wrong = {k: v for k, v in texts.items() if _ASCII_IN_CHINESE.search(v)}
+    assert wrong == {}
