@@ -739,10 +739,11 @@ def _print_plan(engine: Engine, day: dt.date) -> None:
     with engine.connect() as conn:
         alerts = pd.read_sql(select(Alert.kind).where(Alert.resolved_at.is_(None)), conn)
         plan = pd.read_sql(select(OutreachAction).where(OutreachAction.plan_date == day), conn)
+    from outreach.plan import ALERT_WORDS
+
     kinds = alerts["kind"].value_counts()
-    typer.echo(
-        f"\n预警 (open alerts): {len(alerts)}: " + ", ".join(f"{k} {v}" for k, v in kinds.items())
-    )
+    counts = "，".join(f"{ALERT_WORDS[k][0]} {v}" for k, v in kinds.items())
+    typer.echo(f"\n预警 (open alerts): {len(alerts)}：{counts}")
     tasks = plan[plan["status"] == "planned"]
     auto = plan[plan["status"] == "auto"]
     typer.echo(

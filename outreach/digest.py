@@ -20,6 +20,7 @@ from sqlalchemy import Engine, select
 from config import Settings
 from outreach.alerts import alert_text
 from store.schema import Alert, Candidate, OutreachAction
+from training.predictor import shown_risk
 
 TOP = 10
 
@@ -66,14 +67,14 @@ def build_digests(engine: Engine, day: dt.date) -> list[Digest]:
         # the plan's own order, as stored: urgent work first, then by expected benefit
         mine = plan[plan["hr_owner"] == owner].sort_values("action_id")
         warn = alerts[alerts["hr_owner"] == owner].sort_values("created_at")
-        lines = [f"今日待办 {len(mine)} 项 (紧急事项在前, 其余按预期收益排序):"]
+        lines = [f"今日待办 {len(mine)} 项（紧急事项在前，其余按预期收益排序）："]
         lines += [
-            f"{i}. {r.candidate_id}  风险 {r.risk:.0%}  {r.reason}"
+            f"{i}. {r.candidate_id}  风险 {shown_risk(r.risk)}  {r.reason}"
             for i, r in enumerate(mine.head(TOP).itertuples(index=False), 1)
         ]
         if len(mine) > TOP:
-            lines.append(f"… 另有 {len(mine) - TOP} 项, 见控制台")
-        lines.append(f"未处理预警 {len(warn)} 条:")
+            lines.append(f"… 另有 {len(mine) - TOP} 项，见控制台")
+        lines.append(f"未处理预警 {len(warn)} 条：")
         lines += [
             f"- {r.candidate_id}  {alert_text(r.kind, r.detail or {}, r.notify, day, 'zh')}"
             for r in warn.head(TOP).itertuples(index=False)
@@ -82,7 +83,7 @@ def build_digests(engine: Engine, day: dt.date) -> list[Digest]:
             Digest(
                 owner=owner,
                 day=day,
-                subject=f"keepwarm {day} {owner}: {len(mine)} 项待办, {len(warn)} 条预警",
+                subject=f"keepwarm {day} {owner}：{len(mine)} 项待办，{len(warn)} 条预警",
                 lines=lines,
                 tasks=len(mine),
                 alerts=len(warn),

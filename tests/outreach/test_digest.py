@@ -89,7 +89,7 @@ def test_digests_go_out_by_email_and_chat(
     report = send_digests(engine, settings, DAY)
     assert (report.emails, report.chats, report.failures) == (len(digests), len(digests), [])
     first = next(m for m in inbox.messages if m["To"] == "lead.recruiter@corp.example")
-    assert first["Subject"].startswith(f"keepwarm {DAY} {digests[0].owner}:")
+    assert first["Subject"].startswith(f"keepwarm {DAY} {digests[0].owner}：")
     assert "今日待办" in first.get_content()
     others = {m["To"] for m in inbox.messages} - {"lead.recruiter@corp.example"}
     assert others == {f"{d.owner}@corp.example" for d in digests[1:]}
