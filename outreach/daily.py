@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from features.source import PLAUSIBLE
 from outreach.alerts import AlertRules, find_alerts
-from outreach.plan import PlanConfig, build_plan, cadence
+from outreach.plan import PlanConfig, action_row, build_plan, cadence
 from store.db import chunks, upsert
 from store.schema import Alert, Candidate, Event, OutreachAction, Score
 
@@ -107,19 +107,6 @@ def birthdays(engine: Engine, candidate_ids: list[str]) -> pd.DataFrame:
             )
         ).all()
     return pd.DataFrame(rows, columns=["candidate_id", "birthday"])
-
-
-def action_row(r: Any, day: dt.date) -> dict[str, Any]:
-    """The columns a planned action and a shadow action share, from a ``make_plan`` row."""
-    return {
-        "candidate_id": r.candidate_id,
-        "hr_owner": r.hr_owner,
-        "plan_date": day,
-        "action": r.action,
-        "content_id": r.content_id if isinstance(r.content_id, str) else None,
-        "risk": float(r.risk),
-        "expected_benefit": float(r.expected_benefit),
-    }
 
 
 def store_plan(

@@ -706,3 +706,16 @@ def cadence(
                 }
             )
     return pd.DataFrame(rows, columns=["candidate_id", "plan_date", "action", "content_id"])
+
+
+def action_row(r: Any, day: dt.date) -> dict[str, Any]:
+    """The columns a planned action and a shadow action share, from a ``make_plan`` row."""
+    return {
+        "candidate_id": r.candidate_id,
+        "hr_owner": r.hr_owner,
+        "plan_date": day,
+        "action": r.action,
+        "content_id": r.content_id if isinstance(r.content_id, str) else None,
+        "risk": float(r.risk),
+        "expected_benefit": float(r.expected_benefit),
+    }

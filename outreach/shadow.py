@@ -13,8 +13,7 @@ import datetime as dt
 import pandas as pd
 from sqlalchemy import Engine, delete, insert
 
-from outreach.daily import action_row
-from outreach.plan import PlanConfig, in_holdout, make_plan
+from outreach.plan import PlanConfig, action_row, in_holdout, make_plan
 from store.schema import ShadowAction
 
 

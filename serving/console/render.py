@@ -16,6 +16,7 @@ from jinja2 import pass_context
 
 from serving.deps import Viewer, page_lang
 from serving.i18n import date_words, t
+from training.predictor import shown_risk
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -37,6 +38,11 @@ def _missing(value: Any) -> bool:
 
 def _fmt_pct(value: Any, digits: int = 1) -> str:
     return "–" if _missing(value) else f"{100 * float(value):.{digits}f}%"
+
+
+def _fmt_risk(value: Any) -> str:
+    """A risk as recruiters read it everywhere: a whole percentage, "> 90%", "< 1%"."""
+    return "–" if _missing(value) else shown_risk(float(value))
 
 
 def _fmt_pp(value: Any) -> str:
@@ -112,6 +118,7 @@ def _fmt_seasons(ctx: Any, values: Any) -> str:
 
 templates.env.filters.update(
     pct=_fmt_pct,
+    risk=_fmt_risk,
     pp=_fmt_pp,
     num=_fmt_num,
     date=_fmt_date,
