@@ -6,12 +6,14 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import pickle
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 SMALL_TRAINING = Path(__file__).parent / "data" / "training-small.toml"
 # Set before numpy, LightGBM or a child process starts, so the whole run sees them.
@@ -32,6 +34,9 @@ from sqlalchemy import Engine, text  # noqa: E402
 from config import Settings, get_settings  # noqa: E402
 from store.db import make_engine, migrate, open_store  # noqa: E402
 from store.pgserver import PostgresServer, running_postgres  # noqa: E402
+
+if TYPE_CHECKING:
+    from training.train import TrainResult
 
 SAMPLE = Path(__file__).parent / "data" / "contract_sample"
 KEEPWARM = str(Path(sys.executable).parent / "keepwarm")
@@ -157,6 +162,7 @@ def built_once(factory: pytest.TempPathFactory, name: str, build: Callable[[Path
 
 
 SEASONS = ("2023-autumn", "2024-autumn")
+TRAINED_RESULT = "trained-home.result.pickle"
 
 
 @pytest.fixture(scope="session")
@@ -209,6 +215,8 @@ def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPa
             ingest_bundle(engine, folder)
         cfg = load_config()
         result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", cfg)
+        with (home.parent / TRAINED_RESULT).open("wb") as fh:
+            pickle.dump(result, fh)  # the gate's tests meet their champions with this model
         test = result.test.rename(columns={"risk_keepwarm": "risk"})
         fairness = audit_scores(engine, test, cfg.hr_capacity_share, boot=50)
         params = {"train_seasons": "2023-autumn", "test_season": "2024-autumn"}
@@ -216,6 +224,14 @@ def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPa
         engine.dispose()
 
     return built_once(tmp_path_factory, "trained-home", build)
+
+
+@pytest.fixture(scope="session")
+def trained_result(trained_home: Path) -> TrainResult:
+    """The ``TrainResult`` behind ``trained_home``'s champion (read it, do not change it)."""
+    with (trained_home.parent / TRAINED_RESULT).open("rb") as fh:
+        result: TrainResult = pickle.load(fh)
+    return result
 
 
 DEMO_CANDIDATES = 60

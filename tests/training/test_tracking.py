@@ -24,7 +24,6 @@ from training.model import DropoutClassifier
 from training.tracking import Champion, current_champion, decide_promotion, log_and_register
 from training.train import (
     TrainResult,
-    fit_and_evaluate,
     load_season_data,
     season_snapshots,
 )
@@ -50,10 +49,10 @@ def snapshots(season_engine: Engine) -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture(scope="module")
-def challenger(snapshots: dict[str, pd.DataFrame], season_engine: Engine) -> TrainResult:
-    data = load_season_data(season_engine)
-    train, test = snapshots["2023-autumn"], snapshots["2024-autumn"]
-    return fit_and_evaluate(train, test, data.truth, ["2023-autumn"], "2024-autumn", load_config())
+def challenger(trained_result: TrainResult) -> TrainResult:
+    """The tests' configuration fitted on 2023-autumn and tested on 2024-autumn: the
+    shared trained home's model (tests/conftest.py), fitted once per test run."""
+    return trained_result
 
 
 def _fit(train: pd.DataFrame, features: list[str], seed: int = 7) -> DropoutClassifier:
