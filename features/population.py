@@ -27,7 +27,7 @@ from features.source import (
     load_events,
     load_outcomes,
 )
-from store.schema import Event, Outcome
+from store.schema import Candidate, Event, Outcome
 
 ENTRY_TYPES = ("offer_approval_requested", "offer_sent")
 
@@ -61,18 +61,23 @@ def active_ids(day: dt.date, candidate_ids: list[str] | None = None) -> Select[A
     Entered by an ``ENTRY_TYPES`` event dated on or before ``day`` (a plausible one,
     as ``load_events`` reads them), and no outcome dated on or before ``day``.
     ``candidate_ids`` narrows it to those candidates. Use it as a subquery
-    (``Event.candidate_id.in_(active_ids(day))``): it never leaves the store.
+    (``Event.candidate_id.in_(active_ids(day))``): the ids never leave the store.
     """
+    # Driven by the candidates, not by a scan of the events: a finished candidate is
+    # ruled out by its outcome (a key lookup), the entry is looked up on the index of
+    # per-candidate timelines. Every event's candidate is known (the checks refuse others).
     gone = select(Outcome.candidate_id).where(
-        Outcome.candidate_id == Event.candidate_id, Outcome.outcome_date <= day
+        Outcome.candidate_id == Candidate.candidate_id, Outcome.outcome_date <= day
     )
-    query = (
-        select(Event.candidate_id)
-        .where(PLAUSIBLE, Event.type.in_(ENTRY_TYPES), Event.local_day <= day, ~gone.exists())
-        .distinct()
+    entered = select(Event.candidate_id).where(
+        Event.candidate_id == Candidate.candidate_id,
+        Event.local_day <= day,
+        Event.type.in_(ENTRY_TYPES),
+        PLAUSIBLE,
     )
+    query = select(Candidate.candidate_id).where(~gone.exists(), entered.exists())
     if candidate_ids is not None:
-        query = query.where(Event.candidate_id.in_(candidate_ids))
+        query = query.where(Candidate.candidate_id.in_(candidate_ids))
     return query
 
 
