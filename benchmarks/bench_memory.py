@@ -20,6 +20,12 @@ memory is its maximum resident set (``os.wait4``'s ``ru_maxrss``):
 ``--only-this`` sizes run this checkout alone (the other would not fit in memory).
 Steps 1 and 2 run once (their memory is the point, and they take minutes), the
 day's run ``--runs`` times: medians, and the runs. Prints a table and JSON lines.
+
+``--day-only`` sizes measure the day's run alone, both checkouts on one store: this
+checkout ingests (the ingest code is the same in both), the other gets a copy of the
+store, and the model is a small one trained on another simulated season
+(``outreach.replay.train_replay_model``): for sizes whose training would not fit in
+the time at hand.
 """
 
 from __future__ import annotations
@@ -49,6 +55,14 @@ engine = open_store(get_settings())
 result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", load_config())
 result.model.save(Path(sys.argv[1]))
 print(len(result.train), "training rows", len(result.test), "test rows")
+"""
+
+SMALL_MODEL = """
+import sys
+from pathlib import Path
+from outreach.replay import train_replay_model
+from training.config import load_config
+train_replay_model(1000, 20, load_config()).save(Path(sys.argv[1]))
 """
 
 DAY = """
@@ -95,7 +109,8 @@ def child(tree: Path, home: Path, args: list[str]) -> tuple[float, float, str]:
     seconds = time.perf_counter() - start
     if status != 0:
         raise SystemExit(f"{args[:2]} failed in {tree} (status {status})")
-    return seconds, usage.ru_maxrss / 1024**2, out.strip()  # ru_maxrss is in KB on Linux
+    last = (out.strip().splitlines() or [""])[-1]  # after any progress bars
+    return seconds, usage.ru_maxrss / 1024**2, last  # ru_maxrss is in KB on Linux
 
 
 def bundles(size: int) -> Path:
@@ -139,11 +154,53 @@ def measure(tree: Path, name: str, size: int, runs: int) -> dict[str, object]:
     return figures
 
 
+def day_only(against: Path, size: int, runs: int) -> list[dict[str, object]]:
+    """The day's run of both checkouts on one store (see the module's docstring)."""
+    data = bundles(size)
+    work = OUT / "memory" / f"day-{size}"
+    shutil.rmtree(work, ignore_errors=True)
+    homes = {"this": work / "this", "against": work / "against"}
+    model = work / "model"
+    homes["this"].mkdir(parents=True)
+    ingest = [
+        child(HERE, homes["this"], ["keepwarm", "ingest", str(data / s)]) for s in SEASONS[1:]
+    ]
+    child(HERE, homes["this"], ["python", "-c", SMALL_MODEL, str(model)])
+    day = child(HERE, homes["this"], ["python", "-c", BUSIEST])[2]
+    rows = {name: {"tree": name, "candidates": size, "day": day} for name in homes}
+    rows["this"].update(
+        ingest_s=round(sum(t for t, _, _ in ingest), 1),
+        ingest_gb=round(max(m for _, m, _ in ingest), 2),
+    )
+    for label in ("day1", "day2"):
+        if label == "day2":
+            seconds, peak, _ = child(
+                HERE, homes["this"], ["keepwarm", "ingest", str(data / SEASONS[0])]
+            )
+            rows["this"].update(ingest3_s=round(seconds, 1), ingest3_gb=round(peak, 2))
+        shutil.rmtree(homes["against"], ignore_errors=True)
+        shutil.copytree(homes["this"], homes["against"])
+        for name, tree in (("against", against), ("this", HERE)):
+            done = [
+                child(tree, homes[name], ["python", "-c", DAY, str(model), day])
+                for _ in range(runs)
+            ]
+            rows[name][f"{label}_s"] = round(statistics.median(t for t, _, _ in done), 1)
+            rows[name][f"{label}_gb"] = round(statistics.median(m for _, m, _ in done), 2)
+            rows[name][f"{label}_runs"] = [round(t, 1) for t, _, _ in done]
+            rows[name]["scored"] = done[0][2]
+    for row in rows.values():
+        print(json.dumps(row), flush=True)
+    shutil.rmtree(work)
+    return list(rows.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--against", type=Path, required=True, help="another checkout, installed")
     parser.add_argument("--sizes", default="5000,20000")
     parser.add_argument("--only-this", default="", help="sizes to run this checkout alone")
+    parser.add_argument("--day-only", default="", help="sizes to measure the day's run alone")
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     print(f"{machine()}; load {os.getloadavg()[0]:.2f}", flush=True)
@@ -153,15 +210,18 @@ def main() -> None:
         rows.append(measure(HERE, "this", size, args.runs))
     for size in [int(s) for s in args.only_this.split(",") if s]:
         rows.append(measure(HERE, "this", size, args.runs))
+    for size in [int(s) for s in args.day_only.split(",") if s]:
+        rows.extend(day_only(args.against.resolve(), size, args.runs))
     print(f"load after {os.getloadavg()[0]:.2f}")
     print("| candidates/season | tree | ingest 2 seasons | training | day run (1 season behind) "
           "| day run (2 seasons behind) |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for r in rows:
+        ingest = f"{r['ingest_s']} s, {r['ingest_gb']} GB" if "ingest_s" in r else "(copied)"
+        train = f"{r['train_s']} s, {r['train_gb']} GB" if "train_s" in r else "(small model)"
         print(
-            f"| {r['candidates']:,} | {r['tree']} | {r['ingest_s']} s, {r['ingest_gb']} GB "
-            f"| {r['train_s']} s, {r['train_gb']} GB | {r['day1_s']} s, {r['day1_gb']} GB "
-            f"| {r['day2_s']} s, {r['day2_gb']} GB |"
+            f"| {r['candidates']:,} | {r['tree']} | {ingest} | {train} "
+            f"| {r['day1_s']} s, {r['day1_gb']} GB | {r['day2_s']} s, {r['day2_gb']} GB |"
         )
 
 
