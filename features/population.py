@@ -4,19 +4,30 @@ A candidate enters the scored population on the day of its first
 ``offer_approval_requested`` or ``offer_sent`` and leaves it on its outcome
 date (the data contract). "Active on day D" is one rule, ``active_on``, and one
 loader, ``load_day``: training's spine, the daily batch, the service and the
-console's history all go through them.
+console's history all go through them. ``active_ids`` is the same rule as a query,
+run inside the store, so a day reads its active candidates' events and nothing of
+the finished seasons behind it (``tests/features/test_population.py`` holds the two
+to agree).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Select, select
 
-from features.source import load_candidates, load_content, load_events, load_outcomes
+from features.source import (
+    PLAUSIBLE,
+    load_candidates,
+    load_content,
+    load_events,
+    load_outcomes,
+)
+from store.schema import Candidate, Event, Outcome
 
 ENTRY_TYPES = ("offer_approval_requested", "offer_sent")
 
@@ -44,13 +55,45 @@ def active_on(population: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     return population.loc[entered & ~gone]
 
 
+def active_ids(day: dt.date, candidate_ids: list[str] | None = None) -> Select[Any]:
+    """``active_on``'s rule as a query on the store: the ids active at the end of ``day``.
+
+    Entered by an ``ENTRY_TYPES`` event dated on or before ``day`` (a plausible one,
+    as ``load_events`` reads them), and no outcome dated on or before ``day``.
+    ``candidate_ids`` narrows it to those candidates. Use it as a subquery
+    (``Event.candidate_id.in_(active_ids(day))``): the ids never leave the store.
+    """
+    # Driven by the candidates, not by a scan of the events: a finished candidate is
+    # ruled out by its outcome (a key lookup), the entry is looked up on the index of
+    # per-candidate timelines. Every event's candidate is known (the checks refuse others).
+    gone = select(Outcome.candidate_id).where(
+        Outcome.candidate_id == Candidate.candidate_id, Outcome.outcome_date <= day
+    )
+    entered = select(Event.candidate_id).where(
+        Event.candidate_id == Candidate.candidate_id,
+        Event.local_day <= day,
+        Event.type.in_(ENTRY_TYPES),
+        PLAUSIBLE,
+    )
+    query = select(Candidate.candidate_id).where(~gone.exists(), entered.exists())
+    if candidate_ids is not None:
+        query = query.where(Candidate.candidate_id.in_(candidate_ids))
+    return query
+
+
+def read_ids(engine: Engine, query: Select[Any]) -> list[str]:
+    """The ids a query selects, in the order ``scored_population`` gives them (sorted)."""
+    with engine.connect() as conn:
+        return sorted(str(c) for c in conn.execute(query).scalars())
+
+
 @dataclass
 class DayInputs:
     """What the store knew at the end of ``as_of``, and who was active then.
 
     ``spine`` is ``(candidate_id, as_of)``, one row per active candidate: the feature
-    builder's entity frame. ``events`` hold only what happened up to the end of the day,
-    ``candidates`` the profiles as known then (``store.profiles``).
+    builder's entity frame. ``events`` hold the active candidates' events up to the end
+    of the day, ``candidates`` their profiles as known then (``store.profiles``).
     """
 
     as_of: dt.date
@@ -61,15 +104,20 @@ class DayInputs:
 
 
 def load_day(engine: Engine, as_of: dt.date, candidate_ids: list[str] | None = None) -> DayInputs:
-    """Everyone (or the given candidates) active at the end of ``as_of``, with their inputs."""
-    events = load_events(engine, until=as_of, candidate_ids=candidate_ids)
-    outcomes = load_outcomes(engine, candidate_ids=candidate_ids)
-    known = outcomes[outcomes["outcome_date"] <= as_of]
-    ids = active_on(scored_population(events, known), as_of)["candidate_id"].astype(str).tolist()
+    """Everyone (or the given candidates) active at the end of ``as_of``, with their inputs.
+
+    The store picks the active candidates (``active_ids``) and only their events and
+    profiles are read: the day costs what its active candidates cost, however many
+    finished seasons the store holds.
+    """
+    active = active_ids(as_of, candidate_ids)
+    ids = read_ids(engine, active)
+    keep = set(ids)  # a write between the reads does not add anyone to the day
+    events = load_events(engine, until=as_of, candidate_ids=active)
+    events = events[events["candidate_id"].isin(keep)].reset_index(drop=True)
+    candidates = load_candidates(engine, candidate_ids=active, as_of=as_of)
+    candidates = candidates[candidates["candidate_id"].isin(keep)].reset_index(drop=True)
     spine = pd.DataFrame({"candidate_id": ids, "as_of": [as_of] * len(ids)})
-    candidates = load_candidates(
-        engine, candidate_ids=ids if candidate_ids is not None else None, as_of=as_of
-    )
     return DayInputs(as_of, events, candidates, load_content(engine), spine)
 
 

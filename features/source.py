@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 
 from features.build import CANDIDATE_COLUMNS, EVENT_COLUMNS
 from store.contract import EARLIEST, LATEST
@@ -18,13 +19,18 @@ PLAUSIBLE = Event.local_day.between(EARLIEST, LATEST) & Event.ts_utc.between(
     dt.datetime.combine(EARLIEST, dt.time()), dt.datetime.combine(LATEST, dt.time.max)
 )
 
+# Which candidates to read: a list of ids, or a query selecting them (run inside the
+# store, so a day's active candidates never travel as a long ``IN (...)`` list).
+CandidateIds = list[str] | Select[Any]
+
 
 def load_events(
-    engine: Engine, until: dt.date | None = None, candidate_ids: list[str] | None = None
+    engine: Engine, until: dt.date | None = None, candidate_ids: CandidateIds | None = None
 ) -> pd.DataFrame:
     """Events known by the end of ``until`` (all when None); never the ``text`` column.
 
-    ``candidate_ids`` narrows it to those candidates (the serving side refreshes a few).
+    ``candidate_ids`` narrows it to those candidates (the serving side refreshes a few;
+    a day reads its active candidates by query, ``features.population.active_ids``).
     """
     query = select(*(getattr(Event, c) for c in EVENT_COLUMNS), Event.content_id).where(PLAUSIBLE)
     if until is not None:
@@ -40,7 +46,7 @@ def load_events(
 def load_candidates(
     engine: Engine,
     seasons: list[str] | None = None,
-    candidate_ids: list[str] | None = None,
+    candidate_ids: CandidateIds | None = None,
     as_of: dt.date | None = None,
 ) -> pd.DataFrame:
     """One row per candidate: profile fields, season, owner, department.
@@ -60,7 +66,9 @@ def load_candidates(
         return frame if as_of is None else as_of_profiles(conn, frame, as_of)
 
 
-def load_profile_versions(engine: Engine, candidate_ids: list[str] | None = None) -> pd.DataFrame:
+def load_profile_versions(
+    engine: Engine, candidate_ids: CandidateIds | None = None
+) -> pd.DataFrame:
     """Every known version of the profile fields features read, with ``known_from``.
 
     ``features.build.build_features`` takes this in place of ``load_candidates`` when a
@@ -71,7 +79,7 @@ def load_profile_versions(engine: Engine, candidate_ids: list[str] | None = None
         return history(conn, candidate_ids)
 
 
-def load_outcomes(engine: Engine, candidate_ids: list[str] | None = None) -> pd.DataFrame:
+def load_outcomes(engine: Engine, candidate_ids: CandidateIds | None = None) -> pd.DataFrame:
     query = select(Outcome.candidate_id, Outcome.outcome, Outcome.outcome_date, Outcome.reason)
     if candidate_ids is not None:
         query = query.where(Outcome.candidate_id.in_(candidate_ids))

@@ -25,7 +25,6 @@ from prefect import flow, task
 from sqlalchemy import Engine
 
 from config import get_settings
-from features.build import build_features
 from flows.runs import RUN_STEP, notify_failure, one_at_a_time, remove_run_results, transient
 from flows.runtime import withhold_messages
 from outreach.digest import SendReport, send_digests
@@ -42,6 +41,7 @@ from training.train import (
     fit_and_evaluate,
     labelled,
     load_season_data,
+    season_features,
     season_spine,
 )
 
@@ -69,13 +69,11 @@ def load_data_task(engine: Engine) -> SeasonData:
     return load_season_data(engine)
 
 
-@task(name="build-features", **_STEP)
+@task(name="build-features", timeout_seconds=STORE_TIMEOUT, **_SERVER, **_STEP)
 @withhold_messages
-def build_features_task(
-    events: pd.DataFrame, candidates: pd.DataFrame, spine: pd.DataFrame, content: pd.DataFrame
-) -> pd.DataFrame:
-    """The one feature builder, shared by retraining and daily scoring."""
-    return build_features(events, candidates, spine, content)
+def build_features_task(engine: Engine, spine: pd.DataFrame, content: pd.DataFrame) -> pd.DataFrame:
+    """The one feature builder (shared with daily scoring), a part of candidates at a time."""
+    return season_features(engine, spine, content, load_config().feature_chunk_candidates)
 
 
 @task(name="fit-and-evaluate", **_STEP)
@@ -163,16 +161,8 @@ def _train(
     data = load_data_task(engine)
     train_spine = season_spine(data, train_seasons, cfg)
     test_spine = season_spine(data, [test_season], cfg, with_truth_days=True)
-    train = labelled(
-        build_features_task(data.events, data.feature_profiles(), train_spine, data.content),
-        train_spine,
-        data,
-    )
-    test = labelled(
-        build_features_task(data.events, data.feature_profiles(), test_spine, data.content),
-        test_spine,
-        data,
-    )
+    train = labelled(build_features_task(engine, train_spine, data.content), train_spine, data)
+    test = labelled(build_features_task(engine, test_spine, data.content), test_spine, data)
     result = fit_task(train, test, data, train_seasons, test_season)
     fairness = fairness_task(engine, result)
     registered = register_task(result, train_seasons, test_season, promote, fairness, refit_winner)

@@ -20,7 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, Select, insert, select
 
 from config import get_settings
 from store.contract import EARLIEST
@@ -153,9 +153,14 @@ def as_of_profiles(conn: Connection, candidates: pd.DataFrame, as_of: dt.date) -
 
 
 def history(
-    conn: Connection, ids: Sequence[str] | None = None, until: dt.date | None = None
+    conn: Connection,
+    ids: Sequence[str] | Select[Any] | None = None,
+    until: dt.date | None = None,
 ) -> pd.DataFrame:
-    """Versions (``candidate_id``, ``known_from``, tracked fields), oldest first per candidate."""
+    """Versions (``candidate_id``, ``known_from``, tracked fields), oldest first per candidate.
+
+    ``ids``: a list of candidates, or a query selecting them (one round trip, no list).
+    """
     cols = [
         ProfileVersion.candidate_id,
         ProfileVersion.known_from,
@@ -167,6 +172,10 @@ def history(
     names = ["candidate_id", "known_from", *TRACKED, "version_id"]
     if ids is None:
         frame = pd.DataFrame(conn.execute(query).all(), columns=names)
+    elif isinstance(ids, Select):
+        frame = pd.DataFrame(
+            conn.execute(query.where(ProfileVersion.candidate_id.in_(ids))).all(), columns=names
+        )
     else:
         parts = [
             pd.DataFrame(

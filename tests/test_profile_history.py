@@ -15,7 +15,7 @@ from sqlalchemy import Engine, delete, select
 
 from features.build import build_features
 from features.population import load_day
-from features.source import load_candidates, load_profile_versions
+from features.source import load_candidates, load_events, load_profile_versions
 from store.ingest import check_items, ingest_bundle, load_bundle
 from store.profiles import record_versions
 from store.schema import ProfileVersion
@@ -103,8 +103,8 @@ def test_each_row_reads_the_version_known_by_its_day(store: Engine, known_from: 
         record_versions(conn, [RENEGED], known_from=known_from)
     days = [known_from - dt.timedelta(days=1), known_from, known_from + dt.timedelta(days=7)]
     spine = pd.DataFrame({"candidate_id": [RENEGED] * 3, "as_of": days})
-    data = load_season_data(store)
-    rows = build_features(data.events, load_profile_versions(store, [RENEGED]), spine)
+    events = load_events(store, candidate_ids=[RENEGED])
+    rows = build_features(events, load_profile_versions(store, [RENEGED]), spine)
     start = [dt.date(2023, 7, 6), dt.date(2023, 9, 1), dt.date(2023, 9, 1)]
     assert rows["days_to_start"].tolist() == [
         (s - d).days for s, d in zip(start, days, strict=True)

@@ -53,6 +53,9 @@ class TrainConfig(BaseModel):
     # candidate-clustered bootstrap draws behind its held-out intervals
     within_boot: int = Field(200, ge=0)
     gate: GateRules = Field(default_factory=GateRules)
+    # features are built for at most this many candidates at a time, each part reading
+    # only its own events: training's peak memory follows this, not the season's size
+    feature_chunk_candidates: int = Field(5000, ge=1)
 
 
 def load_config(path: Path | None = None) -> TrainConfig:

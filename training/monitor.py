@@ -42,10 +42,10 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 from scipy.stats import chi2
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, insert, select, union
 
 from features.build import build_features
-from features.population import ENTRY_TYPES, active_on, scored_population
+from features.population import ENTRY_TYPES, active_ids, read_ids
 from features.source import PLAUSIBLE, load_content, load_events, load_profile_versions
 from store.schema import CalibrationCheck, Candidate, Event, Outcome
 from training.predictor import Predictor, shift_risk
@@ -240,7 +240,7 @@ def _cohorts(engine: Engine, model: Predictor, as_of: dt.date, cfg: MonitorConfi
     (within the window), ``season``. Everything read was known by the end of ``as_of``;
     each row's features only what was known at the end of its ``window_start``.
     """
-    events = load_events(engine, until=as_of)
+    days = [as_of - dt.timedelta(days=k * cfg.window_days) for k in range(1, cfg.windows + 1)]
     with engine.connect() as conn:
         outcomes = pd.read_sql(
             select(Outcome.candidate_id, Outcome.outcome, Outcome.outcome_date).where(
@@ -250,20 +250,21 @@ def _cohorts(engine: Engine, model: Predictor, as_of: dt.date, cfg: MonitorConfi
         )
         seasons = pd.read_sql(select(Candidate.candidate_id, Candidate.season), conn)
     outcomes["outcome_date"] = pd.to_datetime(outcomes["outcome_date"]).dt.date
-    population = scored_population(events, outcomes)
-    parts = []
-    for k in range(1, cfg.windows + 1):
-        day = as_of - dt.timedelta(days=k * cfg.window_days)
-        ids = active_on(population, day)["candidate_id"].astype(str)
-        parts.append(pd.DataFrame({"candidate_id": ids.to_numpy(), "as_of": day}))
-    spine = pd.concat(parts, ignore_index=True)
+    # who was active on each window's first day, picked in the store: only their
+    # events are read, never the finished seasons' (``features.population.active_ids``)
+    spine = pd.concat(
+        [pd.DataFrame({"candidate_id": read_ids(engine, active_ids(d)), "as_of": d}) for d in days],
+        ignore_index=True,
+    )
     columns = ["window_start", "candidate_id", "risk", "days_to_start", "reneged", "season"]
     if spine.empty:
         return pd.DataFrame(columns=columns)
     ids = sorted(set(spine["candidate_id"]))
+    cohort = union(*(active_ids(d) for d in days)).subquery()
+    events = load_events(engine, until=as_of, candidate_ids=select(cohort.c.candidate_id))
     frame = build_features(
         events[events["candidate_id"].isin(ids)],
-        load_profile_versions(engine, ids),
+        load_profile_versions(engine, select(cohort.c.candidate_id)),
         spine,
         load_content(engine),
     )

@@ -6,13 +6,15 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from features.build import build_features
+from features.build import build_features, empty_features
 from features.catalogue import FEATURE_NAMES
-from features.population import scored_population
+from features.population import ENTRY_TYPES, scored_population
 from features.source import (
+    PLAUSIBLE,
     load_candidates,
     load_content,
     load_events,
@@ -20,7 +22,8 @@ from features.source import (
     load_profile_versions,
 )
 from store.bundle import KeepwarmError
-from store.schema import Truth
+from store.db import chunks
+from store.schema import Event, Truth
 from training.baselines import fit_logistic, logistic_proba, rules_score
 from training.config import TrainConfig
 from training.evaluate import evaluate, oracle_comparison, within_comparison
@@ -30,19 +33,26 @@ from training.snapshots import snapshot_spine
 
 @dataclass
 class SeasonData:
-    """Everything a training run reads from the store, read once."""
+    """What a training run reads from the store up front: one row per candidate, no events.
 
-    events: pd.DataFrame
+    The events and profile versions are read when features are built, a part of at most
+    ``TrainConfig.feature_chunk_candidates`` candidates at a time (``season_features``):
+    a season's events are never all in memory at once.
+    """
+
+    engine: Engine = field(repr=False)
     candidates: pd.DataFrame
     population: pd.DataFrame  # with season
     truth: pd.DataFrame
     content: pd.DataFrame
-    # every version of the profiles, with known_from: what features read (point-in-time)
-    profiles: pd.DataFrame | None = None
 
-    def feature_profiles(self) -> pd.DataFrame:
-        """The profiles to build features from: versions when read from a store."""
-        return self.profiles if self.profiles is not None else self.candidates
+    def __getstate__(self) -> dict[str, object]:
+        # a persisted task result (flows) holds no connection pool or credentials
+        return {k: v for k, v in self.__dict__.items() if k != "engine"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        # read back from a persisted result: the flow passes its own engine on
+        self.__dict__.update(state, engine=None)
 
 
 @dataclass
@@ -74,17 +84,52 @@ class TrainResult:
 
 
 def load_season_data(engine: Engine) -> SeasonData:
-    events = load_events(engine)
     candidates = load_candidates(engine)
-    population = scored_population(events, load_outcomes(engine)).merge(
+    with engine.connect() as conn:
+        # each candidate's first entry: all ``scored_population`` reads of the events
+        entries = pd.read_sql(
+            select(Event.candidate_id, func.min(Event.local_day).label("local_day"))
+            .where(PLAUSIBLE, Event.type.in_(ENTRY_TYPES))
+            .group_by(Event.candidate_id),
+            conn,
+        )
+        truth = pd.read_sql(select(Truth.candidate_id, Truth.as_of, Truth.p_true), conn)
+    entries["type"] = ENTRY_TYPES[0]
+    entries["local_day"] = pd.to_datetime(entries["local_day"]).dt.date
+    population = scored_population(entries, load_outcomes(engine)).merge(
         candidates[["candidate_id", "season"]], on="candidate_id"
     )
-    with engine.connect() as conn:
-        truth = pd.read_sql(select(Truth.candidate_id, Truth.as_of, Truth.p_true), conn)
     truth["as_of"] = pd.to_datetime(truth["as_of"]).dt.date
-    return SeasonData(
-        events, candidates, population, truth, load_content(engine), load_profile_versions(engine)
-    )
+    return SeasonData(engine, candidates, population, truth, load_content(engine))
+
+
+def season_features(
+    engine: Engine, spine: pd.DataFrame, content: pd.DataFrame, chunk_candidates: int
+) -> pd.DataFrame:
+    """``build_features`` for ``spine`` (in its order), a part of candidates at a time.
+
+    Each part reads only its candidates' events and profile versions from the store,
+    so the peak memory follows ``chunk_candidates``, not the seasons. Features are per
+    candidate: the rows equal one build over everything
+    (``tests/training/test_season_features.py``).
+    """
+    if spine.empty:
+        return empty_features()
+    ids = sorted(set(spine["candidate_id"].astype(str)))
+    # the part each spine row falls in: candidates in sorted order, chunk_candidates a part
+    part_of = pd.Index(ids).get_indexer(spine["candidate_id"].astype(str)) // chunk_candidates
+    parts = []
+    for k, part in enumerate(chunks(ids, chunk_candidates)):
+        rows = np.flatnonzero(part_of == k)
+        events = pd.concat(
+            [load_events(engine, candidate_ids=list(few)) for few in chunks(part)],
+            ignore_index=True,
+        )
+        profiles = load_profile_versions(engine, list(part))
+        built = build_features(events, profiles, spine.iloc[rows], content)
+        parts.append(built.set_axis(rows))
+        del events, profiles
+    return pd.concat(parts).sort_index().reset_index(drop=True)
 
 
 def season_spine(
@@ -119,7 +164,7 @@ def season_snapshots(
     data: SeasonData, seasons: list[str], cfg: TrainConfig, with_truth_days: bool = False
 ) -> pd.DataFrame:
     spine = season_spine(data, seasons, cfg, with_truth_days)
-    features = build_features(data.events, data.feature_profiles(), spine, data.content)
+    features = season_features(data.engine, spine, data.content, cfg.feature_chunk_candidates)
     return labelled(features, spine, data)
 
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 
 from features.build import build_features
 from features.incremental import FeatureState
-from features.population import ENTRY_TYPES, active_on, load_day, scored_population
-from features.source import PLAUSIBLE, load_candidates, load_content, load_events, load_outcomes
+from features.population import active_ids, load_day, read_ids
+from features.source import PLAUSIBLE, load_candidates, load_content, load_events
 from outreach.daily import day_alerts, plan_day, store_alerts
 from store import audit
 from store.db import chunks, upsert
@@ -130,11 +130,12 @@ class DayRun:
         }
 
 
-def _event_counts(engine: Engine, as_of: dt.date) -> dict[str, int]:
-    """Events known by the end of ``as_of``, per candidate (what ``load_events`` would read)."""
+def _event_counts(engine: Engine, as_of: dt.date, active: Select[Any]) -> dict[str, int]:
+    """Events known by the end of ``as_of`` per active candidate (what ``load_events``
+    would read for them)."""
     query = (
         select(Event.candidate_id, func.count())
-        .where(PLAUSIBLE, Event.local_day <= as_of)
+        .where(PLAUSIBLE, Event.local_day <= as_of, Event.candidate_id.in_(active))
         .group_by(Event.candidate_id)
     )
     with engine.connect() as conn:
@@ -148,42 +149,32 @@ def day_features(
 
     With ``state`` (kept between days), only candidates whose events changed since the
     state last saw them are read and rebuilt; without, everything is (``load_day``). The
-    rows are equal either way (``tests/features/test_incremental.py``). Returns
-    ``(features, candidates, rebuilt)``.
+    rows are equal either way (``tests/features/test_incremental.py``). Either way only
+    the active candidates are read (``active_ids``), and the state drops the rows of
+    those no longer active. Returns ``(features, candidates, rebuilt)``.
     """
     if state is None:
         inputs = load_day(engine, as_of)
         feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
         return feats, inputs.candidates, int(inputs.events["candidate_id"].nunique())
-    counts = _event_counts(engine, as_of)
+    active = active_ids(as_of)
+    counts = _event_counts(engine, as_of, active)
+    # a candidate no longer active is stale too: with no events read it loses its rows
     stale = state.stale(counts)
+    fresh = [c for c in stale if c in counts]
     events = pd.concat(
-        [load_events(engine, until=as_of, candidate_ids=list(part)) for part in chunks(stale)]
+        [load_events(engine, until=as_of, candidate_ids=list(part)) for part in chunks(fresh)]
         or [load_events(engine, until=as_of, candidate_ids=[])],
         ignore_index=True,
     )
     content = load_content(engine)
     state.update(events, content, candidate_ids=stale)
-    with engine.connect() as conn:
-        entries = pd.read_sql(
-            select(Event.candidate_id, func.min(Event.local_day).label("local_day"))
-            .where(PLAUSIBLE, Event.local_day <= as_of, Event.type.in_(ENTRY_TYPES))
-            .group_by(Event.candidate_id),
-            conn,
-        )
-    entries["type"] = ENTRY_TYPES[0]
-    entries["local_day"] = pd.to_datetime(entries["local_day"]).dt.date
-    outcomes = load_outcomes(engine)
-    known = outcomes[outcomes["outcome_date"] <= as_of]
-    ids = active_on(scored_population(entries, known), as_of)["candidate_id"].astype(str).tolist()
+    ids = read_ids(engine, active)
     spine = pd.DataFrame({"candidate_id": ids, "as_of": [as_of] * len(ids)})
-    candidates = pd.concat(
-        # the profiles as known at the end of the day (issue 16: profile history)
-        [load_candidates(engine, candidate_ids=list(part), as_of=as_of) for part in chunks(ids)]
-        or [load_candidates(engine, candidate_ids=[], as_of=as_of)],
-        ignore_index=True,
-    )
-    return state.features(spine, candidates), candidates, len(stale)
+    # the profiles as known at the end of the day (issue 16: profile history)
+    candidates = load_candidates(engine, candidate_ids=active, as_of=as_of)
+    candidates = candidates[candidates["candidate_id"].isin(set(ids))].reset_index(drop=True)
+    return state.features(spine, candidates), candidates, len(fresh)
 
 
 def run_day(
