@@ -27,10 +27,12 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 TENANT_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,30}")
 # What a tenant's own keepwarm.env may set, over the process environment: how its
-# recruiters work (their day, tiers, sign-in, retention, digests, webhook secret). Where its
-# data lives (home, database, MLflow, Prefect) and how the process runs are the operator's.
+# recruiters work (their day, tiers, sign-in, retention, digests, webhook secret), and the
+# store URL of its own PostgreSQL role (deploy/tenant-role.sql). Where the rest lives
+# (home, MLflow, Prefect) and how the process runs are the operator's, for all tenants.
 TENANT_KEYS = frozenset(
     {
+        "database_url",
         "timezone",
         "tier_high",
         "tier_medium",
