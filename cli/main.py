@@ -41,6 +41,33 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _tenant(
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="The tenant to work for (its own store, model and settings; README, Tenants).",
+            envvar="KEEPWARM_TENANT",
+            show_envvar=True,
+        ),
+    ] = None,
+) -> None:
+    """keepwarm: keep campus candidates warm between offer and first day."""
+    from config.settings import TENANT_PATTERN
+
+    if tenant is None or not tenant.strip():
+        return
+    if not TENANT_PATTERN.fullmatch(tenant):
+        raise KeepwarmError(
+            f"--tenant: {tenant!r} is not a tenant name (a lower-case letter, then up to 30 "
+            "lower-case letters, digits or _)"
+        )
+    # The environment, not a global: `keepwarm serve`'s workers and a flow's processes
+    # inherit it, and every get_settings() in this process now reads the tenant's.
+    os.environ["KEEPWARM_TENANT"] = tenant
+    get_settings.cache_clear()
+
+
 def _parse_seasons(value: str) -> list[str]:
     seasons = []
     for part in value.split(","):

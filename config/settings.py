@@ -2,24 +2,90 @@
 
 Everything keepwarm keeps (the store, MLflow's tracking data, Prefect's home)
 lives under ``KEEPWARM_HOME`` unless a URL points elsewhere.
+
+Tenants (README, "Tenants"): with ``KEEPWARM_TENANT`` set, the home is
+``<KEEPWARM_HOME>/tenants/<tenant>``, a PostgreSQL store is the schema
+``tenant_<tenant>`` of ``KEEPWARM_DATABASE_URL``'s database, a shared MLflow
+server keeps the tenant's model under its own name, and the tenant's own file
+``<tenant home>/keepwarm.env`` sets its ``TENANT_KEYS`` over the environment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+import re
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, FilePath, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+TENANT_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,30}")
+# What a tenant's own keepwarm.env may set, over the process environment: how its
+# recruiters work (their day, tiers, sign-in, retention, digests, webhook secret), and the
+# store URL of its own PostgreSQL role (deploy/tenant-role.sql). Where the rest lives
+# (home, MLflow, Prefect) and how the process runs are the operator's, for all tenants.
+TENANT_KEYS = frozenset(
+    {
+        "database_url",
+        "timezone",
+        "tier_high",
+        "tier_medium",
+        "rate_limit",
+        "greenhouse_secret",
+        "session_hours",
+        "sign_in_limit",
+        "audit_keep_days",
+        "retention_days",
+        "retention_mode",
+        "review_contact",
+        "smtp_from",
+        "digest_email_domain",
+        "digest_emails",
+        "chat_webhook_url",
+        "chat_flavor",
+        "ops_email",
+        "ops_chat_webhook_url",
+        "training_config",
+        "max_reported_problems",
+    }
+)
+TENANT_FILE = "keepwarm.env"
+
+
+class _TenantFile(PydanticBaseSettingsSource):
+    """The tenant's keepwarm.env (pydantic-settings' dotenv source), its TENANT_KEYS only."""
+
+    def __init__(self, settings_cls: type[BaseSettings], dotenv: PydanticBaseSettingsSource):
+        super().__init__(settings_cls)
+        self._dotenv = dotenv
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # unused: __call__ answers for all fields at once
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._dotenv().items() if k in TENANT_KEYS}
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KEEPWARM_", extra="ignore")
 
     home: Path = Field(default=Path(".keepwarm"), description="Directory holding all state.")
+    tenant: str | None = Field(
+        default=None,
+        description="The tenant this process works for (a short slug): its own home under "
+        "home/tenants/, its own PostgreSQL schema, model name and keepwarm.env.",
+    )
+    tenants: list[str] | None = Field(
+        default=None,
+        description='The tenants the fan-out flow runs (JSON list, e.g. ["acme","globex"]); '
+        "the folders under home/tenants/ when unset.",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of the store; SQLite under home when unset.",
@@ -137,6 +203,39 @@ class Settings(BaseSettings):
         default=None, description="A WeCom or Feishu bot's webhook for failed scheduled runs."
     )
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # No env file is read unless load_settings names the tenant's (``_env_file``): then
+        # its TENANT_KEYS come before the environment, and nothing else of it is read.
+        tenant_file = _TenantFile(settings_cls, dotenv_settings)
+        return init_settings, tenant_file, env_settings, file_secret_settings
+
+    @field_validator("tenant", mode="before")
+    @classmethod
+    def _tenant_slug(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None  # KEEPWARM_TENANT= means no tenant
+        if value is not None and not TENANT_PATTERN.fullmatch(str(value)):
+            raise ValueError(
+                f"KEEPWARM_TENANT: {value!r} is not a tenant name (a lower-case letter, then "
+                "up to 30 lower-case letters, digits or _)"
+            )
+        return value
+
+    @field_validator("tenants", mode="after")
+    @classmethod
+    def _tenant_slugs(cls, value: list[str] | None) -> list[str] | None:
+        for name in value or []:
+            cls._tenant_slug(name)
+        return value
+
     @field_validator("timezone", mode="after")
     @classmethod
     def _known_zone(cls, value: str) -> str:
@@ -157,8 +256,23 @@ class Settings(BaseSettings):
         return value
 
     @property
-    def resolved_home(self) -> Path:
+    def base_home(self) -> Path:
+        """``KEEPWARM_HOME`` itself, whatever the tenant."""
         return self.home.expanduser().resolve()
+
+    @property
+    def resolved_home(self) -> Path:
+        """Where this process keeps its state: the tenant's own folder when one is set."""
+        if self.tenant:
+            return self.base_home / "tenants" / self.tenant
+        return self.base_home
+
+    @property
+    def database_schema(self) -> str | None:
+        """The tenant's PostgreSQL schema (None: the database's default, or SQLite)."""
+        if self.tenant and self.database_url and not self.database_url.startswith("sqlite"):
+            return f"tenant_{self.tenant}"
+        return None
 
     @property
     def zone(self) -> ZoneInfo:
@@ -194,6 +308,52 @@ class Settings(BaseSettings):
         return home
 
 
+def load_settings(**values: Any) -> Settings:
+    """Settings from the environment (``values`` over it); a tenant's with its keepwarm.env."""
+    settings = Settings(**values)
+    if settings.tenant is None:
+        return settings
+    tenant_file = settings.resolved_home / TENANT_FILE
+    if not tenant_file.is_file():
+        return settings
+    return Settings(_env_file=tenant_file, **values)  # type: ignore[call-arg]
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return load_settings()
+
+
+def list_tenants(settings: Settings) -> list[str]:
+    """``KEEPWARM_TENANTS``, else the tenants' folders under the home, sorted."""
+    if settings.tenants is not None:
+        return list(settings.tenants)
+    root = settings.base_home / "tenants"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and TENANT_PATTERN.fullmatch(p.name))
+
+
+@contextlib.contextmanager
+def tenant_scope(tenant: str | None) -> Iterator[Settings]:
+    """This process works for ``tenant`` (None: as it was) until the block ends.
+
+    A flow run started by a process worker has a process of its own, so the tenant set
+    here is the only one in it; the previous value is put back (and the cached settings
+    dropped) however the block ends.
+    """
+    if tenant is None:
+        yield get_settings()
+        return
+    Settings(tenant=tenant)  # refuse a bad name before anything changes
+    before = os.environ.get("KEEPWARM_TENANT")
+    os.environ["KEEPWARM_TENANT"] = tenant
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        if before is None:
+            os.environ.pop("KEEPWARM_TENANT", None)
+        else:
+            os.environ["KEEPWARM_TENANT"] = before
+        get_settings.cache_clear()

@@ -15,7 +15,7 @@ last start dates of the season before, on every closed season), all in
 
 from __future__ import annotations
 
-from config import get_settings
+from config import get_settings, tenant_scope
 from config.logs import install_safe_formatting
 from flows.runtime import configure_prefect
 
@@ -42,17 +42,18 @@ from training.train import closed_seasons  # noqa: E402
     on_failure=[notify_failure],
     on_crashed=[notify_failure],
 )
-def retrain_closed_seasons() -> str:
+def retrain_closed_seasons(tenant: str | None = None) -> str:
     """Train on every closed season but the newest, test on the newest, gate against the
     champion there; a promoted challenger is refitted on every closed season."""
-    engine = open_store(get_settings())
-    try:
-        seasons = closed_seasons(engine)
-    finally:
-        engine.dispose()
+    with tenant_scope(tenant) as settings:
+        engine = open_store(settings)
+        try:
+            seasons = closed_seasons(engine)
+        finally:
+            engine.dispose()
     if len(seasons) < 2:
         raise KeepwarmError("retraining needs two closed seasons")
-    _, registered = train_flow(seasons[:-1], seasons[-1], "auto", refit_winner=True)
+    _, registered = train_flow(seasons[:-1], seasons[-1], "auto", refit_winner=True, tenant=tenant)
     return f"{registered.version} -> {registered.alias}: {registered.reason}"
 
 

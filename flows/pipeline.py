@@ -9,8 +9,12 @@ ends). Tasks that reach a server (the store, MLflow, SMTP or a chat bot) retry
 and have a timeout. Every task's result is persisted under the run's own cache
 key (``flows.runs.RUN_STEP``): "Retry" on a failed run in Prefect's UI (or its
 API) resumes it from the tasks that had finished; a finished run's results are
-removed. Daily runs hold a one-slot global concurrency limit; a failure
-after the last retry is reported to the operators (``flows.runs.notify_failure``).
+removed. Daily runs hold a one-slot global concurrency limit (one per tenant); a
+failure after the last retry is reported to the operators (``flows.runs.notify_failure``).
+
+Each flow takes a ``tenant`` (README, "Tenants"): the run works with that tenant's
+settings, store and model (``config.tenant_scope``); ``flows.tenants`` starts one run
+of a deployment per tenant through the work pool.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import pandas as pd
 from prefect import flow, task
 from sqlalchemy import Engine
 
-from config import get_settings
+from config import get_settings, tenant_scope
 from flows.runs import RUN_STEP, notify_failure, one_at_a_time, remove_run_results, transient
 from flows.runtime import withhold_messages
 from outreach.digest import SendReport, send_digests
@@ -140,13 +144,14 @@ def train_flow(
     test_season: str,
     promote: Promote = "auto",
     refit_winner: bool = False,
+    tenant: str | None = None,
 ) -> tuple[TrainResult, Registered]:
     """Snapshots -> features -> fit -> evaluate -> bias audit -> gate -> log -> register.
 
     With ``refit_winner``, a challenger the gate promotes is refitted on the training and
     test seasons together before it is registered (training.tracking.log_and_register).
     """
-    with _run_engine() as engine:
+    with tenant_scope(tenant), _run_engine() as engine:
         return _train(engine, train_seasons, test_season, promote, refit_winner)
 
 
@@ -206,17 +211,15 @@ def day_of_run(as_of: dt.date | None) -> dt.date:
 
 @flow(name="retention", log_prints=False, **_HOOKS)
 @withhold_messages
-def retention_flow(today: dt.date | None = None) -> dict[str, Any]:
+def retention_flow(today: dt.date | None = None, tenant: str | None = None) -> dict[str, Any]:
     """Apply the retention periods: candidates whose outcome is old, and old audit entries.
 
     One transaction for the candidates (all of them or none), recorded in the audit log
     with counts only; then the audit entries past ``audit_keep_days`` (never under six
     months: the store refuses).
     """
-    settings = get_settings()
-    day = day_of_run(today)
-    with _run_engine() as engine:
-        return _retain(engine, settings, day)
+    with tenant_scope(tenant) as settings, _run_engine() as engine:
+        return _retain(engine, settings, day_of_run(today))
 
 
 def _retain(engine: Engine, settings: Any, day: dt.date) -> dict[str, Any]:
@@ -241,16 +244,25 @@ def _retain(engine: Engine, settings: Any, day: dt.date) -> dict[str, Any]:
 
 @flow(name="daily-scoring", log_prints=False, **_HOOKS)
 @withhold_messages
-def daily_scoring_flow(as_of: dt.date | None = None) -> tuple[pd.DataFrame, str]:
+def daily_scoring_flow(
+    as_of: dt.date | None = None, tenant: str | None = None
+) -> tuple[pd.DataFrame, str]:
     """The day's run (``serving.services.daily.run_day``: calibration check, scores and
     reasons, history, alerts, plans), then the recruiters' digests.
 
-    ``as_of`` defaults to today in ``KEEPWARM_TIMEZONE``. One daily run at a time: a
-    second one waits for the first (``DAILY_LOCK_WAIT_SECONDS``), then fails with
-    ``RunLocked``.
+    ``as_of`` defaults to today in ``KEEPWARM_TIMEZONE`` (the tenant's). One daily run
+    at a time per tenant: a second one waits for the first (``DAILY_LOCK_WAIT_SECONDS``),
+    then fails with ``RunLocked``.
     """
-    day = day_of_run(as_of)
-    with one_at_a_time(DAILY_LOCK, DAILY_LOCK_WAIT_SECONDS), _run_engine() as engine:
-        run = day_run_task(engine, day)
-        digest_task(engine, day)
-        return run.scores, run.model_version
+    with tenant_scope(tenant) as settings:
+        day = day_of_run(as_of)
+        lock = daily_lock(settings.tenant)
+        with one_at_a_time(lock, DAILY_LOCK_WAIT_SECONDS), _run_engine() as engine:
+            run = day_run_task(engine, day)
+            digest_task(engine, day)
+            return run.scores, run.model_version
+
+
+def daily_lock(tenant: str | None) -> str:
+    """The daily runs' concurrency limit: one run per day and tenant, tenants side by side."""
+    return DAILY_LOCK if tenant is None else f"{DAILY_LOCK}-{tenant}"

@@ -155,7 +155,7 @@ def notify_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """
     from prefect.settings import PREFECT_UI_URL
 
-    from config import get_settings
+    from config import tenant_scope
     from outreach.digest import send_notice
 
     ui = PREFECT_UI_URL.value()
@@ -169,4 +169,6 @@ def notify_failure(flow: Any, flow_run: Any, state: Any) -> None:
         "Retry the run in Prefect (it resumes from the tasks that finished), or run "
         "`keepwarm score --as-of DAY` for a daily run.",
     ]
-    send_notice(get_settings(), subject, lines)
+    # a tenant's run is reported through that tenant's channels (its keepwarm.env)
+    with tenant_scope((flow_run.parameters or {}).get("tenant")) as settings:
+        send_notice(settings, subject, lines)

@@ -126,7 +126,7 @@ class AppState:
         """
         from mlflow.exceptions import MlflowException
 
-        from training.tracking import MODEL_NAME, configure, load_model_version
+        from training.tracking import configure, load_model_version, model_name
 
         with self._reload_lock:
             self._refresh_shift()
@@ -137,8 +137,8 @@ class AppState:
                 self.registry_error = "model registry unreachable"
                 return current, False
             try:
-                client = configure(self.settings)
-                version = str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+                client, name = configure(self.settings), model_name(self.settings)
+                version = str(client.get_model_version_by_alias(name, "champion").version)
             except MlflowException as exc:
                 # the registry answered "no such alias": no champion yet, not a fault
                 answered = exc.error_code in ANSWERED
@@ -152,7 +152,9 @@ class AppState:
             if version == current or version in self.refused:
                 return current, False
             try:
-                loaded = in_force(self.engine, Predictor.of(load_model_version(version), version))
+                loaded = in_force(
+                    self.engine, Predictor.of(load_model_version(version, name), version)
+                )
             except Exception as exc:
                 # a registry or store that failed mid-download is retried at the next
                 # poll; a version whose content is wrong is not asked for again

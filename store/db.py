@@ -36,14 +36,44 @@ def chunks(values: Sequence[T], size: int = 5000) -> Iterator[Sequence[T]]:
         yield values[start : start + size]
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, schema: str | None = None) -> Engine:
+    """An engine on ``url``; on PostgreSQL, ``schema`` is every connection's only schema.
+
+    A tenant's engine (``Settings.database_schema``) sees its own schema's tables and no
+    other's: ``search_path`` is set when each connection opens, so every query, migration
+    and alembic's version table stay in it.
+    """
     # Hidden parameters: an error's message never repeats the rows it was writing
     # (a candidate's school, birthday, gender), wherever the message is logged.
     if url.startswith("sqlite"):
+        if schema is not None:
+            raise ValueError("a schema is a PostgreSQL store's; a SQLite store is its own file")
         engine = create_engine(url, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    if schema is None:
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
+    engine = create_engine(
+        url,
+        pool_pre_ping=True,
+        hide_parameters=True,
+        connect_args={"options": f"-csearch_path={_quoted(schema)}"},
+    )
+    with engine.begin() as conn:
+        # Looked up first: a tenant's own role (deploy/tenant-role.sql) may use its schema
+        # without the right to create schemas, which CREATE SCHEMA IF NOT EXISTS asks for.
+        found = conn.exec_driver_sql(
+            "SELECT 1 FROM pg_namespace WHERE nspname = %(s)s", {"s": schema}
+        ).first()
+        if found is None:
+            conn.exec_driver_sql(f"CREATE SCHEMA {_quoted(schema)}")
+    return engine
+
+
+def _quoted(schema: str) -> str:
+    if not schema.replace("_", "").isalnum() or not schema.islower():
+        raise ValueError(f"{schema!r} is not a tenant schema name")
+    return f'"{schema}"'
 
 
 def alembic_config(engine: Engine) -> Config:
@@ -65,7 +95,7 @@ def open_store(settings: Settings) -> Engine:
     """An engine on the configured store, migrated to the current schema."""
     if settings.database_url is None:
         settings.ensure_home()
-    engine = make_engine(settings.store_url)
+    engine = make_engine(settings.store_url, settings.database_schema)
     migrate(engine)
     return engine
 

@@ -76,6 +76,9 @@ def keepwarm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     home = tmp_path / "keepwarm-home"
     monkeypatch.setenv("KEEPWARM_HOME", str(home))
     monkeypatch.delenv("KEEPWARM_DATABASE_URL", raising=False)
+    # a shell working for a tenant would move every test's store and model under tenants/
+    monkeypatch.delenv("KEEPWARM_TENANT", raising=False)
+    monkeypatch.delenv("KEEPWARM_TENANTS", raising=False)
     # MLflow's set_tracking_uri exports MLFLOW_TRACKING_URI; keep it from leaking between tests.
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     get_settings.cache_clear()

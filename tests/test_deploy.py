@@ -15,6 +15,8 @@ which CI runs, and not ``make test``. The backup script's test is quick and runs
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import re
 import shlex
@@ -267,6 +269,113 @@ def test_a_daily_run_through_the_worker_reaches_the_store_and_the_api(
     assert risk.status_code == 200, risk.text
     rows = risk.json()["rows"]
     assert len(rows) == mine and {r["hr_owner"] for r in rows} == {owner}
+
+
+def _worker(stack: Stack) -> None:
+    """The work pool and its process worker, as the first test left them (or started here)."""
+    if "keepwarm-prefect-worker.service" in stack.processes:
+        return
+    stack.run("prefect", "work-pool", "create", "keepwarm", "--type", "process", "--overwrite")
+    stack.start("keepwarm-prefect-worker.service")
+
+
+def _tenant_runs(stack: Stack, flow: str) -> dict[str, tuple[str, str | None]]:
+    """Each tenant's run of ``flow``: its final state and the pool it went through."""
+    api = stack.env["PREFECT_API_URL"]
+    found = httpx.post(
+        f"{api}/flow_runs/filter",
+        json={"flows": {"name": {"any_": [flow]}}, "limit": 50},
+        timeout=30,
+    )
+    assert found.status_code == 200, found.text
+    return {
+        run["parameters"]["tenant"]: (run["state_type"], run["work_pool_name"])
+        for run in found.json()
+        if run["parameters"].get("tenant")
+    }
+
+
+@pytest.mark.deploy
+def test_two_tenants_daily_runs_fan_out_through_the_one_work_pool(
+    stack: Stack, small_seasons: dict[str, Path]
+) -> None:
+    """An HR-SaaS vendor: prefect-tenants.yaml on the same servers, pool and worker.
+
+    Each tenant's store is a schema of the one keepwarm database and its model is its own
+    on the one MLflow server; the fan-outs start each tenant's retraining and daily run
+    through the worker. One candidate is erased in globex only: its run must not score
+    them, while acme's does (a run reading the other's schema would show it).
+    """
+    from features.population import load_day
+    from store.db import make_engine
+
+    home = Path(stack.env["KEEPWARM_HOME"])
+    for tenant in ("acme", "globex"):
+        (home / "tenants" / tenant).mkdir(parents=True, exist_ok=True)
+        for folder in small_seasons.values():
+            stack.run("keepwarm", "--tenant", tenant, "ingest", str(folder))
+    # globex's recruiters work in Berlin: its own file, read by its runs only
+    (home / "tenants" / "globex" / "keepwarm.env").write_text(
+        "KEEPWARM_TIMEZONE=Europe/Berlin\n", encoding="utf-8"
+    )
+    url = stack.env["KEEPWARM_DATABASE_URL"]
+    acme = make_engine(url, "tenant_acme")
+    erased = load_day(acme, dt.date.fromisoformat(DAY)).spine["candidate_id"].iloc[0]
+    acme.dispose()
+    stack.run("keepwarm", "--tenant", "globex", "forget", erased, "--yes")
+
+    _worker(stack)
+    deployed = stack.run(
+        "prefect", "--no-prompt", "deploy", "--all", "--prefect-file", "prefect-tenants.yaml"
+    )
+    for name in ("daily-all-tenants", "retrain-all-tenants", "retention-all-tenants"):
+        assert name in deployed.stdout
+    stack.run(
+        "prefect", "deployment", "run", "all-tenants/retrain-all-tenants",
+        "--watch", "--watch-timeout", str(RUN_BUDGET),
+        budget=RUN_BUDGET + 60,
+    )  # fmt: skip
+    stack.run(
+        "prefect", "deployment", "run", "all-tenants/daily-all-tenants",
+        "--params", json.dumps({"parameters": {"as_of": DAY}}),
+        "--watch", "--watch-timeout", str(RUN_BUDGET),
+        budget=RUN_BUDGET + 60,
+    )  # fmt: skip
+    assert stack.processes["keepwarm-prefect-worker.service"].poll() is None
+    pool = "keepwarm"
+    for flow in ("retrain-on-closed-seasons", "daily-scoring"):
+        runs = _tenant_runs(stack, flow)
+        assert runs == {"acme": ("COMPLETED", pool), "globex": ("COMPLETED", pool)}, flow
+
+    store = create_engine(url)
+    with store.connect() as conn:
+        scored = {
+            tenant: set(
+                conn.execute(
+                    text(f"SELECT candidate_id FROM tenant_{tenant}.scores WHERE as_of = :d"),
+                    {"d": DAY},
+                ).scalars()
+            )
+            for tenant in ("acme", "globex")
+        }
+        versions = (
+            conn.execute(text("SELECT DISTINCT model_version FROM tenant_acme.scores"))
+            .scalars()
+            .all()
+        )
+    store.dispose()
+    assert len(scored["acme"]) > 100 and versions == ["1"]  # acme's own first version
+    assert scored["globex"] == scored["acme"] - {erased}
+
+    # each tenant's champion under its own name on the one MLflow server
+    ml = stack.env["MLFLOW_TRACKING_URI"]
+    for tenant in ("acme", "globex"):
+        got = httpx.get(
+            f"{ml}/api/2.0/mlflow/registered-models/alias",
+            params={"name": f"keepwarm-dropout-{tenant}", "alias": "champion"},
+            timeout=30,
+        )
+        assert got.status_code == 200 and got.json()["model_version"]["version"] == "1"
 
 
 def test_the_backup_script_dumps_every_database_and_the_artifacts(tmp_path: Path) -> None:

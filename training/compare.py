@@ -21,7 +21,7 @@ from store.db import open_store
 from store.errors import KeepwarmError
 from training.config import TrainConfig
 from training.gate import Comparison, by_day, paired_comparison, segments
-from training.tracking import MODEL_NAME, Champion, configure, load_version
+from training.tracking import Champion, configure, load_version, model_name
 from training.train import closed_seasons, load_season_data, season_snapshots
 
 
@@ -101,7 +101,9 @@ def compare_versions(
     client = configure(settings)
     if champion is None:
         try:
-            champion = str(client.get_model_version_by_alias(MODEL_NAME, "champion").version)
+            champion = str(
+                client.get_model_version_by_alias(model_name(settings), "champion").version
+            )
         except mlflow.exceptions.MlflowException as exc:
             raise KeepwarmError("no champion model yet: give --champion V") from exc
     new, old = load_version(settings, challenger), load_version(settings, champion)

@@ -2,7 +2,8 @@
 
 Tracking lives under KEEPWARM_HOME by default (a SQLite backend and local
 artifacts); MLFLOW_TRACKING_URI points it at a server. Serving and scoring load
-the model by alias (``models:/keepwarm-dropout@champion``), never by a path.
+the model by alias (``models:/keepwarm-dropout@champion``), never by a path. A tenant
+on a shared server has its own registered model and experiment (``model_name``).
 """
 
 from __future__ import annotations
@@ -63,6 +64,26 @@ class Registered:
     decision: GateDecision | None = None
 
 
+def model_name(settings: Settings) -> str:
+    """The registered model's name: a tenant's own on a shared tracking server.
+
+    A tenant without ``MLFLOW_TRACKING_URI`` has a registry of its own under its home, where
+    the plain name is already its own (and a company's home moved under ``tenants/`` keeps
+    its models); on a shared server each tenant's versions and ``champion`` alias live
+    under ``keepwarm-dropout-<tenant>``.
+    """
+    if settings.tenant and settings.mlflow_tracking_uri:
+        return f"{MODEL_NAME}-{settings.tenant}"
+    return MODEL_NAME
+
+
+def experiment_name(settings: Settings) -> str:
+    """The experiment training runs are logged in: a tenant's own on a shared server."""
+    if settings.tenant and settings.mlflow_tracking_uri:
+        return f"{EXPERIMENT}-{settings.tenant}"
+    return EXPERIMENT
+
+
 def configure(settings: Settings) -> MlflowClient:
     """Point MLflow at keepwarm's store and make sure the experiment exists."""
     if settings.mlflow_tracking_uri is None:
@@ -70,12 +91,13 @@ def configure(settings: Settings) -> MlflowClient:
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
     client = MlflowClient()
-    if client.get_experiment_by_name(EXPERIMENT) is None:
+    experiment = experiment_name(settings)
+    if client.get_experiment_by_name(experiment) is None:
         artifacts = None
         if settings.mlflow_tracking_uri is None:
             artifacts = (settings.resolved_home / "mlartifacts").as_uri()
-        client.create_experiment(EXPERIMENT, artifact_location=artifacts)
-    mlflow.set_experiment(EXPERIMENT)
+        client.create_experiment(experiment, artifact_location=artifacts)
+    mlflow.set_experiment(experiment)
     return client
 
 
@@ -164,51 +186,53 @@ def _fitted_on(run_id: str | None) -> list[str] | None:
     return [str(s) for s in seasons] if seasons else None
 
 
-def _champion(client: MlflowClient) -> Champion | None:
+def _champion(client: MlflowClient, name: str = MODEL_NAME) -> Champion | None:
     try:
-        mv = client.get_model_version_by_alias(MODEL_NAME, "champion")
+        mv = client.get_model_version_by_alias(name, "champion")
     except MlflowException:
         return None
-    return Champion(str(mv.version), load_model_version(mv.version), _fitted_on(mv.run_id))
+    return Champion(str(mv.version), load_model_version(mv.version, name), _fitted_on(mv.run_id))
 
 
-def load_model_version(model_version: str) -> DropoutClassifier:
+def load_model_version(model_version: str, name: str = MODEL_NAME) -> DropoutClassifier:
     with tempfile.TemporaryDirectory() as tmp:
         local = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{MODEL_NAME}/{model_version}", dst_path=tmp
+            artifact_uri=f"models:/{name}/{model_version}", dst_path=tmp
         )
         return DropoutClassifier.load(Path(local) / "artifacts" / "model_dir")
 
 
 def load_version(settings: Settings, model_version: str) -> Champion:
     """A registered version, with the seasons it was fitted on; KeepwarmError if none."""
-    client = configure(settings)
+    client, name = configure(settings), model_name(settings)
     try:
-        mv = client.get_model_version(MODEL_NAME, model_version)
+        mv = client.get_model_version(name, model_version)
     except MlflowException as exc:
         if exc.error_code not in _NOT_FOUND:
             raise
-        raise KeepwarmError(f"no model version {model_version} of {MODEL_NAME}") from exc
-    return Champion(str(mv.version), load_model_version(str(mv.version)), _fitted_on(mv.run_id))
+        raise KeepwarmError(f"no model version {model_version} of {name}") from exc
+    return Champion(
+        str(mv.version), load_model_version(str(mv.version), name), _fitted_on(mv.run_id)
+    )
 
 
 def current_champion(settings: Settings) -> Champion | None:
     """The version behind the ``champion`` alias with its fitted-on seasons, or None."""
-    return _champion(configure(settings))
+    return _champion(configure(settings), model_name(settings))
 
 
 def load_champion(settings: Settings) -> tuple[DropoutClassifier, str]:
     """The model behind the ``champion`` alias, and its version."""
-    client = configure(settings)
+    client, name = configure(settings), model_name(settings)
     try:
-        mv = client.get_model_version_by_alias(MODEL_NAME, "champion")
+        mv = client.get_model_version_by_alias(name, "champion")
     except MlflowException as exc:
         # Only "no such model or alias" means there is none; a registry that failed to
         # answer is a different problem, and the caller names it.
         if exc.error_code not in _NOT_FOUND:
             raise
         raise KeepwarmError("no champion model yet: run `keepwarm train` first") from exc
-    return load_model_version(mv.version), str(mv.version)
+    return load_model_version(mv.version, name), str(mv.version)
 
 
 def _seasons(result: TrainResult, key: str) -> list[str]:
@@ -445,9 +469,9 @@ def log_and_register(
     figures are the recipe's, measured before the refit. With ``register=False`` the run
     (the gate's view included) is logged and the model stays unregistered.
     """
-    client = configure(settings)
+    client, name = configure(settings), model_name(settings)
     # a forced promotion needs no champion: it is not downloaded
-    champion = None if promote == "force" else _champion(client)
+    champion = None if promote == "force" else _champion(client, name)
     decision = decide_promotion(result, promote, champion)
     reason = decision.reason
     note = standing_note(decision, "the logistic regression")
@@ -539,7 +563,7 @@ def log_and_register(
             signature=_signature(model.features_),
             input_example=example,
             pip_requirements=[f"{p}=={version(p)}" for p in PYFUNC_REQUIREMENTS],
-            registered_model_name=MODEL_NAME if register else None,
+            registered_model_name=name if register else None,
         )
         model_version = str(info.registered_model_version) if register else ""
         card = build_card(
@@ -549,8 +573,8 @@ def log_and_register(
         mlflow.log_text(card_markdown(card, model_version), "model_card.md")
         alias = "champion" if decision.promoted else "challenger"
         if register:
-            client.set_registered_model_alias(MODEL_NAME, alias, model_version)
-            client.set_model_version_tag(MODEL_NAME, model_version, "promotion", reason)
+            client.set_registered_model_alias(name, alias, model_version)
+            client.set_model_version_tag(name, model_version, "promotion", reason)
         else:
             alias, reason = "unregistered", f"not registered; the gate's view: {reason}"
         mlflow.set_tags(
@@ -591,11 +615,11 @@ def _run_dict(run_id: str, name: str) -> dict[str, Any]:
 
 def model_history(settings: Settings) -> list[dict[str, Any]]:
     """Every registered version, newest first: when, on which data, how good, and its fate."""
-    client = configure(settings)
+    client, name = configure(settings), model_name(settings)
     try:
-        versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+        versions = client.search_model_versions(f"name='{name}'")
         # a search leaves versions' aliases empty; the registered model has them
-        aliases = client.get_registered_model(MODEL_NAME).aliases
+        aliases = client.get_registered_model(name).aliases
     except MlflowException:
         return []
     out = []
@@ -623,7 +647,7 @@ def version_details(settings: Settings, model_version: str) -> dict[str, Any]:
     """A registered version's data fingerprint, held-out evaluation, bias audit, parameters."""
     client = configure(settings)
     try:
-        run_id = client.get_model_version(MODEL_NAME, model_version).run_id
+        run_id = client.get_model_version(model_name(settings), model_version).run_id
     except MlflowException:
         return {}
     if not run_id:
