@@ -273,13 +273,19 @@ class AlertState:
         risk_history: pd.DataFrame | None = None,
     ) -> pd.DataFrame:
         """``find_alerts(events, as_of, self.rules, active, risk_history)``."""
-        ev = _known(events, as_of, active)
-        counts = ev["candidate_id"].value_counts().to_dict()
+        # one pass over the whole log: a mask, never a copy of it
+        known = (events["local_day"] <= as_of).to_numpy(dtype=bool, copy=True)
+        if active is not None:
+            known &= events["candidate_id"].isin(active).to_numpy(dtype=bool)
+        cands = events["candidate_id"].to_numpy()
+        counts = pd.Series(cands[known]).value_counts().to_dict()
         ids = set(counts) | {c for c, n in self._seen.items() if n} if active is None else active
         changed = {c for c in ids if self._seen.get(c, 0) != counts.get(c, 0)}
         self.rebuilt = len(changed)
         if changed:
-            fresh = _episodes(ev[ev["candidate_id"].isin(changed)], self.rules)
+            mine = known & events["candidate_id"].isin(changed).to_numpy(dtype=bool)
+            ev = events[mine].rename(columns={"ts_utc": "ts"})
+            fresh = _episodes(ev, self.rules)
             if not fresh.empty:
                 fresh["detail"] = [_detail(r) for r in fresh.itertuples(index=False)]
             kept = self._episodes
@@ -292,7 +298,10 @@ class AlertState:
         ep = self._episodes
         if not ep.empty and active is not None:
             ep = ep[ep["candidate_id"].isin(active)]
-        return _alerts_of(ep, ev, as_of, self.rules, risk_history)
+        # the risk jumps read only HR's contacts
+        contact = known & events["type"].isin(HR_CONTACT).to_numpy(dtype=bool)
+        contacts = events[contact].rename(columns={"ts_utc": "ts"})
+        return _alerts_of(ep, contacts, as_of, self.rules, risk_history)
 
 
 def _detail(row: Any) -> dict[str, object]:
