@@ -37,6 +37,7 @@ def _store(candidates: int) -> Engine:
     from simulator import simulate_season, write_bundle
     from store.ingest import ingest_bundle
 
+    OUT.mkdir(parents=True, exist_ok=True)  # a fresh clone has no benchmarks/out yet
     path = OUT / f"day-run-{candidates}.sqlite"
     engine = make_engine(f"sqlite:///{path}")
     if not path.exists():
