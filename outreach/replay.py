@@ -365,11 +365,14 @@ def policy_eval(
     """Train the model on an earlier simulated season, then replay ``seeds`` seasons.
 
     Seeds run in parallel processes when there are cores for it; each seed's
-    result depends only on its seed, not on how many workers ran it.
+    result depends only on its seed, not on how many workers ran it. Up to twice as
+    many processes as cores: 3 seeds on 2 cores then share both cores to the end
+    (about 1.5 seeds' time) instead of the last seed running alone (2 seeds' time).
     """
     model = train_replay_model(train_candidates, first_seed - 1, cfg)
     todo = [first_seed + k for k in range(seeds)]
-    workers = min(seeds, workers or os.cpu_count() or 1)
+    cores = os.cpu_count() or 1
+    workers = min(seeds, workers or (seeds if seeds <= 2 * cores else cores))
     if workers <= 1:
         results = [replay_seed(candidates, seed, capacity, model) for seed in todo]
     else:
