@@ -345,12 +345,13 @@ def build_plan(
     # one row object per candidate, read once: a label lookup per candidate costs more
     # than the rest of the plan together
     rows_of = {f.candidate_id: f for f in features.itertuples(index=False)}
-    open_by = alerts.groupby("candidate_id")["kind"].agg(set).to_dict() if len(alerts) else {}
+    # sets per candidate in plain Python: a group-by's ``agg(set)`` makes a Series per
+    # candidate (seconds for a few thousand)
+    open_by = _sets(alerts["candidate_id"], alerts["kind"]) if len(alerts) else {}
     since = day - dt.timedelta(days=cfg.repeat_window_days)
     sent = events[(events["type"] == "message_sent") & (events["local_day"] > since)]
-    recently: dict[str, set[str]] = (
-        sent.dropna(subset=["content_id"]).groupby("candidate_id")["content_id"].agg(set).to_dict()
-    )
+    sent = sent.dropna(subset=["content_id"])
+    recently: dict[str, set[str]] = _sets(sent["candidate_id"], sent["content_id"])
     items = library(content)
     asked = interests(events, items)
     unanswered = question_topics(events)
@@ -433,6 +434,15 @@ def build_plan(
     not_planned = _not_planned(day, scores, rows_of, open_by, unanswered, planned, skipped, cfg)
     out = planned.drop(columns=["planned", "ranked_by_value"]).reset_index(drop=True)
     return Plan(out[TASK_COLUMNS], not_planned)
+
+
+def _sets(keys: pd.Series, values: pd.Series) -> dict[Any, set[Any]]:
+    """``values`` gathered into a set per key (missing keys left out, as a group-by does)."""
+    out: dict[Any, set[Any]] = {}
+    for k, v in zip(keys, values, strict=True):
+        if not pd.isna(k):
+            out.setdefault(k, set()).add(v)
+    return out
 
 
 def action_value(risk: float, action: str, cfg: PlanConfig, urgency: float = 1.0) -> float:
