@@ -10,6 +10,9 @@ the most active candidates. Each run: a fresh ``FeatureState`` runs the day befo
 whose previous day the service already ran. For comparison, the same day without a
 state (everything rebuilt, as the Prefect flow in a fresh process does). Prints the
 active candidates, the day's new events, medians and each run.
+
+``--candidates 2700`` gives the issue's size: about 2,600 active on the chosen day
+(with about 600 new events that day: the busiest day by events is another one).
 """
 
 from __future__ import annotations
