@@ -37,7 +37,7 @@ def test_incremental_alerts_equal_find_alerts_day_after_day(
     compared = kept = 0
     kinds: set[str] = set()
     resolved = open_ = 0
-    for k in range(0, 150, 2):
+    for k in range(0, 150, 3):
         day = first + dt.timedelta(days=k)
         ids = active_on(population, day)["candidate_id"].astype(str).tolist()
         history = [*history[-4:], _risks(ids, day)]
