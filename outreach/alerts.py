@@ -104,11 +104,13 @@ def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
     """For each trigger, the first answer strictly after it (same candidate)."""
     if triggers.empty:
         return triggers.assign(answered_at=pd.Series(dtype="datetime64[ns]"), answered_by=None)
-    left = triggers.sort_values("ts").reset_index(drop=True)
+    # stable sorts: a candidate's rows keep their order on equal times, whoever else is
+    # in the frame (``AlertState`` rebuilds a few candidates at a time)
+    left = triggers.sort_values("ts", kind="stable").reset_index(drop=True)
     right = answers[["candidate_id", "ts", "event_id"]].rename(
         columns={"ts": "answered_at", "event_id": "answered_by"}
     )
-    right = right.sort_values("answered_at")
+    right = right.sort_values("answered_at", kind="stable")
     # one resolution on both sides: stores and frames disagree (s, us, ns)
     right["_key"] = right["answered_at"].astype("datetime64[ns]")
     left["_key"] = (left["ts"] + pd.Timedelta(microseconds=1)).astype("datetime64[ns]")
@@ -202,13 +204,31 @@ def find_alerts(
     ``active``: candidates still in the scored population (others get no alert).
     ``risk_history``: candidate_id, as_of, risk (the daily scores) for ``risk_jump``.
     """
+    ev = _known(events, as_of, active)
+    return _alerts_of(_episodes(ev, rules), ev, as_of, rules, risk_history)
+
+
+def _known(events: pd.DataFrame, as_of: dt.date, active: set[str] | None) -> pd.DataFrame:
+    """The events alerts read on ``as_of``: known by the end of it, of ``active`` only."""
     ev = events[events["local_day"] <= as_of].rename(columns={"ts_utc": "ts"})
     if active is not None:
         ev = ev[ev["candidate_id"].isin(active)]
-    ep = _episodes(ev, rules)
+    return ev
+
+
+def _alerts_of(
+    ep: pd.DataFrame,
+    ev: pd.DataFrame,
+    as_of: dt.date,
+    rules: AlertRules,
+    risk_history: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """The alerts known at the end of ``as_of`` from the episodes ``ep`` (``_episodes``
+    of ``ev``; with a ``detail`` column already, it is kept)."""
     if ep.empty:
         alerts = pd.DataFrame(columns=COLUMNS)
     else:
+        ep = ep.copy()
         ep["created_at"] = ep["ts"] + pd.to_timedelta(ep["window"], unit="D")
         day_end = _end_of_day_utc(as_of, ep["utc_offset_min"])
         late = ep["answered_at"].isna() | (ep["answered_at"] > ep["created_at"])
@@ -217,12 +237,71 @@ def find_alerts(
         known = ep["answered_at"].notna() & (ep["answered_at"] <= day_end)
         ep["resolved_at"] = ep["answered_at"].where(known)
         ep["resolved_by"] = ep["answered_by"].where(known)
-        ep["detail"] = [_detail(r) for r in ep.itertuples(index=False)]
+        if "detail" not in ep:
+            ep["detail"] = [_detail(r) for r in ep.itertuples(index=False)]
         alerts = ep.rename(columns={"event_id": "trigger_event_id"})
     if risk_history is not None and not risk_history.empty:
         alerts = pd.concat([alerts, _risk_jumps(ev, as_of, rules, risk_history)], ignore_index=True)
     alerts["alert_id"] = alerts["kind"] + ":" + alerts["trigger_event_id"].astype(str)
     return alerts[COLUMNS].sort_values(["created_at", "alert_id"]).reset_index(drop=True)
+
+
+class AlertState:
+    """Each candidate's alert episodes, kept between days: ``find_alerts`` without
+    re-reading everyone's whole history every day.
+
+    An episode (trigger, window, first answer) depends only on the candidate's own
+    events known by then, so it is rebuilt only for candidates whose count of such
+    events changed since the state last saw them (new, late or erased events; the
+    same rule as ``features.incremental.FeatureState``); whether it is due, open or
+    resolved on the day is worked out for everyone each day, as ``find_alerts`` does.
+    ``alerts`` equals ``find_alerts`` on the same arguments
+    (``tests/outreach/test_alerts_incremental.py``).
+    """
+
+    def __init__(self, rules: AlertRules) -> None:
+        self.rules = rules
+        self._seen: dict[str, int] = {}
+        self._episodes: pd.DataFrame = pd.DataFrame()
+        self.rebuilt = 0  # candidates rebuilt by the last ``alerts``
+
+    def alerts(
+        self,
+        events: pd.DataFrame,
+        as_of: dt.date,
+        active: set[str] | None = None,
+        risk_history: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """``find_alerts(events, as_of, self.rules, active, risk_history)``."""
+        # one pass over the whole log: a mask, never a copy of it
+        known = (events["local_day"] <= as_of).to_numpy(dtype=bool, copy=True)
+        if active is not None:
+            known &= events["candidate_id"].isin(active).to_numpy(dtype=bool)
+        cands = events["candidate_id"].to_numpy()
+        counts = pd.Series(cands[known]).value_counts().to_dict()
+        ids = set(counts) | {c for c, n in self._seen.items() if n} if active is None else active
+        changed = {c for c in ids if self._seen.get(c, 0) != counts.get(c, 0)}
+        self.rebuilt = len(changed)
+        if changed:
+            mine = known & events["candidate_id"].isin(changed).to_numpy(dtype=bool)
+            ev = events[mine].rename(columns={"ts_utc": "ts"})
+            fresh = _episodes(ev, self.rules)
+            if not fresh.empty:
+                fresh["detail"] = [_detail(r) for r in fresh.itertuples(index=False)]
+            kept = self._episodes
+            if not kept.empty:
+                kept = kept[~kept["candidate_id"].isin(changed)]
+            parts = [p for p in (kept, fresh) if not p.empty]
+            self._episodes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            for c in changed:
+                self._seen[c] = counts.get(c, 0)
+        ep = self._episodes
+        if not ep.empty and active is not None:
+            ep = ep[ep["candidate_id"].isin(active)]
+        # the risk jumps read only HR's contacts
+        contact = known & events["type"].isin(HR_CONTACT).to_numpy(dtype=bool)
+        contacts = events[contact].rename(columns={"ts_utc": "ts"})
+        return _alerts_of(ep, contacts, as_of, self.rules, risk_history)
 
 
 def _detail(row: Any) -> dict[str, object]:
@@ -319,6 +398,7 @@ __all__ = [
     "COLUMNS",
     "KINDS",
     "AlertRules",
+    "AlertState",
     "alert_text",
     "asks_reply",
     "find_alerts",

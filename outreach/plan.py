@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 from collections import Counter
 from typing import Any, NamedTuple
 
 import holidays
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
@@ -341,25 +341,28 @@ def build_plan(
     ``watch_top`` highest risks or with an open question who has no task, with a reason
     code (``NOT_PLANNED``) and its words in Chinese and English.
     """
-    feats = features.set_index("candidate_id")
-    open_by = alerts.groupby("candidate_id")["kind"].agg(set).to_dict() if len(alerts) else {}
+    # one row object per candidate, read once: a label lookup per candidate costs more
+    # than the rest of the plan together
+    rows_of = {f.candidate_id: f for f in features.itertuples(index=False)}
+    # sets per candidate in plain Python: a group-by's ``agg(set)`` makes a Series per
+    # candidate (seconds for a few thousand)
+    open_by = _sets(alerts["candidate_id"], alerts["kind"]) if len(alerts) else {}
     since = day - dt.timedelta(days=cfg.repeat_window_days)
     sent = events[(events["type"] == "message_sent") & (events["local_day"] > since)]
-    recently: dict[str, set[str]] = (
-        sent.dropna(subset=["content_id"]).groupby("candidate_id")["content_id"].agg(set).to_dict()
-    )
+    sent = sent.dropna(subset=["content_id"])
+    recently: dict[str, set[str]] = _sets(sent["candidate_id"], sent["content_id"])
     items = library(content)
     asked = interests(events, items)
     unanswered = question_topics(events)
     rows: list[dict[str, Any]] = []
     skipped: dict[str, tuple[str, dict[str, Any]]] = {}
     for s in scores.itertuples(index=False):
-        if s.candidate_id not in feats.index:
+        f = rows_of.get(s.candidate_id)
+        if f is None:
             continue
         if in_holdout(s.candidate_id, cfg):
             skipped[s.candidate_id] = ("holdout", {})
             continue
-        f = feats.loc[s.candidate_id]
         kinds = open_by.get(s.candidate_id, set())
         action = choose_action(f, kinds, cfg)
         if action == "leave_alone":
@@ -420,23 +423,25 @@ def build_plan(
             }
         )
     tasks = pd.DataFrame(rows, columns=TASK_COLUMNS[:-1])
-    parts = []
-    for owner, own in tasks.groupby("hr_owner", sort=True):
-        parts.append(rank(own, cfg.capacity_by_owner.get(str(owner), cfg.capacity), cfg))
-    ranked = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame(columns=[*TASK_COLUMNS, "planned", "ranked_by_value"])
-    )
+    ranked = _rank_owners(tasks, cfg)
     on = ranked["planned"].astype(bool)
     planned, queued = ranked.loc[on], ranked.loc[~on]
     for r in queued.itertuples(index=False):
         capacity = cfg.capacity_by_owner.get(str(r.hr_owner), cfg.capacity)
         code = "capacity_question" if r.action in URGENT_ACTIONS else "capacity"
         skipped[r.candidate_id] = (code, {"place": int(r.place), "cap": capacity})
-    not_planned = _not_planned(day, scores, feats, open_by, unanswered, planned, skipped, cfg)
+    not_planned = _not_planned(day, scores, rows_of, open_by, unanswered, planned, skipped, cfg)
     out = planned.drop(columns=["planned", "ranked_by_value"]).reset_index(drop=True)
     return Plan(out[TASK_COLUMNS], not_planned)
+
+
+def _sets(keys: pd.Series, values: pd.Series) -> dict[Any, set[Any]]:
+    """``values`` gathered into a set per key (missing keys left out, as a group-by does)."""
+    out: dict[Any, set[Any]] = {}
+    for k, v in zip(keys, values, strict=True):
+        if not pd.isna(k):
+            out.setdefault(k, set()).add(v)
+    return out
 
 
 def action_value(risk: float, action: str, cfg: PlanConfig, urgency: float = 1.0) -> float:
@@ -463,25 +468,54 @@ def rank(tasks: pd.DataFrame, capacity: int, cfg: PlanConfig) -> pd.DataFrame:
     (1 = first), ``planned`` (place within ``capacity``) and ``ranked_by_value`` (an
     urgent task that was weighed by value because the urgent share was full).
     """
-    by_value = tasks.sort_values(["expected_benefit", "candidate_id"], ascending=[False, True])
-    urgent = by_value[by_value["urgent"].astype(bool)]
-    slots = math.ceil(cfg.urgent_share * capacity)
-    first = urgent.iloc[:slots]
-    rest = by_value.drop(index=first.index)
-    ordered = pd.concat([first, rest])
-    ordered = ordered.assign(
-        place=range(1, len(ordered) + 1),
-        ranked_by_value=[False] * len(first) + rest["urgent"].astype(bool).tolist(),
-    )
-    ordered["urgent"] = [True] * len(first) + [False] * len(rest)
-    ordered["planned"] = ordered["place"] <= capacity
+    return _ranked(tasks, np.zeros(len(tasks), dtype=np.int64), np.full(len(tasks), capacity), cfg)
+
+
+def _rank_owners(tasks: pd.DataFrame, cfg: PlanConfig) -> pd.DataFrame:
+    """``rank`` for every recruiter at once, recruiters in sorted order (one sort, not one
+    per recruiter). Tasks without a recruiter are left out, as a group-by leaves them."""
+    tasks = tasks[tasks["hr_owner"].notna()]
+    if tasks.empty:
+        return pd.DataFrame(columns=[*TASK_COLUMNS, "planned", "ranked_by_value"])
+    codes, owners = pd.factorize(tasks["hr_owner"], sort=True)
+    caps = [cfg.capacity_by_owner.get(str(o), cfg.capacity) for o in owners]
+    ranked = _ranked(tasks, codes, np.asarray(caps, dtype=np.int64)[codes], cfg)
+    return ranked.reset_index(drop=True)
+
+
+def _ranked(
+    tasks: pd.DataFrame, group: np.ndarray, capacity: np.ndarray, cfg: PlanConfig
+) -> pd.DataFrame:
+    """``rank`` within each ``group`` (a code per row, in the order groups come out),
+    ``capacity`` per row."""
+    benefit = tasks["expected_benefit"].to_numpy(dtype=float)
+    ids = pd.factorize(tasks["candidate_id"], sort=True)[0]
+    by_value = np.lexsort((ids, -benefit, group))  # group, value high first, then id
+    g = group[by_value]
+    urgent = tasks["urgent"].to_numpy(dtype=bool)[by_value]
+    slots = np.ceil(cfg.urgent_share * capacity[by_value]).astype(np.int64)
+    # the urgent tasks' running count within their group, in value order
+    count = np.cumsum(urgent)
+    start = np.r_[0, np.flatnonzero(np.diff(g)) + 1] if len(g) else np.zeros(0, dtype=np.int64)
+    before = np.repeat(np.r_[0, count][start], np.diff(np.r_[start, len(g)]))
+    first = urgent & (count - before <= slots)
+    order = np.lexsort((np.arange(len(g)), ~first, g))
+    rows = by_value[order]
+    ordered = tasks.iloc[rows].copy()
+    g_sorted = g[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1] if len(g) else start
+    place = np.arange(len(g)) - np.repeat(starts, np.diff(np.r_[starts, len(g)])) + 1
+    ordered["place"] = place
+    ordered["ranked_by_value"] = ~first[order] & urgent[order]
+    ordered["urgent"] = first[order]
+    ordered["planned"] = place <= capacity[rows]
     return ordered
 
 
 def _not_planned(
     day: dt.date,
     scores: pd.DataFrame,
-    feats: pd.DataFrame,
+    rows_of: dict[str, Any],
     open_by: dict[str, set[str]],
     unanswered: dict[str, list[str]],
     planned: pd.DataFrame,
@@ -490,7 +524,7 @@ def _not_planned(
 ) -> pd.DataFrame:
     """Watched candidates without a task: each recruiter's top risks and open questions."""
     done = set(planned["candidate_id"])
-    scored = scores[scores["candidate_id"].isin(feats.index)]
+    scored = scores[scores["candidate_id"].isin(list(rows_of))]
     top = set(
         scored.sort_values(["risk", "candidate_id"], ascending=[False, True])
         .groupby("hr_owner")
@@ -502,7 +536,7 @@ def _not_planned(
     ):
         cid = s.candidate_id
         asks = "question_unanswered" in open_by.get(cid, set()) or bool(unanswered.get(cid))
-        asks = asks or float(feats.loc[cid].open_questions or 0) > 0
+        asks = asks or float(rows_of[cid].open_questions or 0) > 0
         if cid in done or not (cid in top or asks):
             continue
         code, values = skipped.get(cid, ("no_action", {}))
