@@ -268,14 +268,13 @@ class Predictor:
         key = -np.abs(contrib) if both_ways else -contrib
         pool = top if both_ways else max(top, REASON_POOL)
         order = np.argsort(key, axis=1, kind="stable")[:, :pool]
-        actionable = np.array([f in ACTIONS for f in self.features])
         out = []
         for i in range(len(X)):
             picked = [
                 j for j in order[i] if contrib[i, j] != 0 and (both_ways or contrib[i, j] > 0)
             ]
             if not both_ways:  # stable: each group keeps its strongest-first order
-                picked = sorted(picked, key=lambda j: not actionable[j])[:top]
+                picked = sorted(picked, key=lambda j: self.features[j] not in ACTIONS)[:top]
             row = []
             for j in picked:
                 name = self.features[j]
