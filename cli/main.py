@@ -53,15 +53,12 @@ def _tenant(
     ] = None,
 ) -> None:
     """keepwarm: keep campus candidates warm between offer and first day."""
-    from config.settings import TENANT_PATTERN
+    from config.settings import TENANT_PATTERN, not_a_tenant
 
     if tenant is None or not tenant.strip():
         return
     if not TENANT_PATTERN.fullmatch(tenant):
-        raise KeepwarmError(
-            f"--tenant: {tenant!r} is not a tenant name (a lower-case letter, then up to 30 "
-            "lower-case letters, digits or _)"
-        )
+        raise KeepwarmError(f"--tenant: {not_a_tenant(tenant)}")
     # The environment, not a global: `keepwarm serve`'s workers and a flow's processes
     # inherit it, and every get_settings() in this process now reads the tenant's.
     os.environ["KEEPWARM_TENANT"] = tenant

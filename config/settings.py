@@ -26,6 +26,16 @@ from pydantic import AliasChoices, Field, FilePath, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 TENANT_PATTERN = re.compile(r"[a-z][a-z0-9_]{0,30}")
+
+
+def not_a_tenant(value: object) -> str:
+    """What is wrong with a tenant name that does not match ``TENANT_PATTERN``."""
+    return (
+        f"{value!r} is not a tenant name (a lower-case letter, then up to 30 lower-case "
+        "letters, digits or _)"
+    )
+
+
 # What a tenant's own keepwarm.env may set, over the process environment: how its
 # recruiters work (their day, tiers, sign-in, retention, digests, webhook secret), and the
 # store URL of its own PostgreSQL role (deploy/tenant-role.sql). Where the rest lives
@@ -223,10 +233,7 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None  # KEEPWARM_TENANT= means no tenant
         if value is not None and not TENANT_PATTERN.fullmatch(str(value)):
-            raise ValueError(
-                f"KEEPWARM_TENANT: {value!r} is not a tenant name (a lower-case letter, then "
-                "up to 30 lower-case letters, digits or _)"
-            )
+            raise ValueError(f"KEEPWARM_TENANT: {not_a_tenant(value)}")
         return value
 
     @field_validator("tenants", mode="after")
