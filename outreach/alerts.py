@@ -25,6 +25,7 @@ D if its window ran out by the end of D and no answer came by then.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 import pandas as pd
@@ -265,6 +266,55 @@ class AlertState:
         self._episodes: pd.DataFrame = pd.DataFrame()
         self.rebuilt = 0  # candidates rebuilt by the last ``alerts``
 
+    def forget(self, candidate_ids: Iterable[str]) -> None:
+        """Rebuild these candidates at the next update whatever their event count."""
+        for c in candidate_ids:
+            self._seen.pop(str(c), None)
+
+    def update(self, events: pd.DataFrame, counts: dict[str, int]) -> list[str]:
+        """Rebuild the episodes of candidates whose count of known events is not the last
+        one seen; returns them.
+
+        ``counts``: every candidate's count of events known on the day (absent: none; a
+        candidate seen before and absent now loses its episodes). ``events``: the known
+        events (the columns of ``find_alerts``), complete at least for the changed ones.
+        """
+        ids = set(counts) | {c for c, n in self._seen.items() if n}
+        changed = {c for c in ids if self._seen.get(c, 0) != counts.get(c, 0)}
+        self.rebuilt = len(changed)
+        if changed:
+            ev = events[events["candidate_id"].isin(changed)].rename(columns={"ts_utc": "ts"})
+            fresh = _episodes(ev, self.rules)
+            if not fresh.empty:
+                fresh["detail"] = [_detail(r) for r in fresh.itertuples(index=False)]
+            kept = self._episodes
+            if not kept.empty:
+                kept = kept[~kept["candidate_id"].isin(changed)]
+            parts = [p for p in (kept, fresh) if not p.empty]
+            self._episodes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+            for c in changed:
+                if counts.get(c, 0):
+                    self._seen[c] = counts[c]
+                else:
+                    self._seen.pop(c, None)
+        return sorted(changed)
+
+    def current(
+        self,
+        contacts: pd.DataFrame,
+        as_of: dt.date,
+        active: set[str] | None = None,
+        risk_history: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """The alerts known at the end of ``as_of`` from the kept episodes (``update``
+        first). ``contacts``: the known events of ``active`` (or at least HR's contacts
+        from the day before ``as_of`` on: the risk jumps' answers)."""
+        ep = self._episodes
+        if not ep.empty and active is not None:
+            ep = ep[ep["candidate_id"].isin(active)]
+        contacts = contacts[contacts["type"].isin(HR_CONTACT)].rename(columns={"ts_utc": "ts"})
+        return _alerts_of(ep, contacts, as_of, self.rules, risk_history)
+
     def alerts(
         self,
         events: pd.DataFrame,
@@ -279,29 +329,10 @@ class AlertState:
             known &= events["candidate_id"].isin(active).to_numpy(dtype=bool)
         cands = events["candidate_id"].to_numpy()
         counts = pd.Series(cands[known]).value_counts().to_dict()
-        ids = set(counts) | {c for c, n in self._seen.items() if n} if active is None else active
-        changed = {c for c in ids if self._seen.get(c, 0) != counts.get(c, 0)}
-        self.rebuilt = len(changed)
-        if changed:
-            mine = known & events["candidate_id"].isin(changed).to_numpy(dtype=bool)
-            ev = events[mine].rename(columns={"ts_utc": "ts"})
-            fresh = _episodes(ev, self.rules)
-            if not fresh.empty:
-                fresh["detail"] = [_detail(r) for r in fresh.itertuples(index=False)]
-            kept = self._episodes
-            if not kept.empty:
-                kept = kept[~kept["candidate_id"].isin(changed)]
-            parts = [p for p in (kept, fresh) if not p.empty]
-            self._episodes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-            for c in changed:
-                self._seen[c] = counts.get(c, 0)
-        ep = self._episodes
-        if not ep.empty and active is not None:
-            ep = ep[ep["candidate_id"].isin(active)]
-        # the risk jumps read only HR's contacts
-        contact = known & events["type"].isin(HR_CONTACT).to_numpy(dtype=bool)
-        contacts = events[contact].rename(columns={"ts_utc": "ts"})
-        return _alerts_of(ep, contacts, as_of, self.rules, risk_history)
+        if active is not None:  # the inactive keep their episodes, only filtered out
+            counts = {**{c: n for c, n in self._seen.items() if c not in active}, **counts}
+        self.update(events[known], counts)
+        return self.current(events[known], as_of, active, risk_history)
 
 
 def _detail(row: Any) -> dict[str, object]:

@@ -30,6 +30,7 @@ def alert_events(
         Event.type,
         Event.topic,
         Event.actor,
+        Event.value,  # the features' too: a day with a state reads its events once
     ]
     frames = []
     for part in chunks(candidate_ids):
@@ -207,6 +208,10 @@ def candidate_owners(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     return found
 
 
+# Days of events the plan reads before its day (at least; ``PlanConfig.repeat_window_days``).
+RECENT_DAYS = 30
+
+
 def plan_day(
     engine: Engine,
     day: dt.date,
@@ -214,8 +219,13 @@ def plan_day(
     features: pd.DataFrame,
     alerts: pd.DataFrame,
     cfg: PlanConfig | None = None,
+    recent: pd.DataFrame | None = None,
 ) -> int:
-    """Make and store the day's plans from the day's scores, features and alerts."""
+    """Make and store the day's plans from the day's scores, features and alerts.
+
+    ``recent``: the scored candidates' events (``alert_events``) from ``RECENT_DAYS``
+    before ``day`` or earlier, when the caller has read them already.
+    """
     from features.source import load_content
     from outreach.effects import load_effects, plan_effects
     from outreach.shadow import shadow_plan, store_shadow
@@ -225,8 +235,11 @@ def plan_day(
     if len(learned):  # learned effects where the data supports them, the defaults elsewhere
         cfg = cfg.model_copy(update={"effects": plan_effects(learned, cfg.effects)})
     active = scores["candidate_id"].tolist()
-    since = day - dt.timedelta(days=max(30, cfg.repeat_window_days))
-    events = alert_events(engine, day, active, since=since)
+    since = day - dt.timedelta(days=max(RECENT_DAYS, cfg.repeat_window_days))
+    if recent is not None and cfg.repeat_window_days <= RECENT_DAYS:
+        events = recent[recent["local_day"] >= since].reset_index(drop=True)
+    else:
+        events = alert_events(engine, day, active, since=since)
     content = load_content(engine)
     open_alerts = alerts[alerts["resolved_at"].isna()] if len(alerts) else alerts
     plan = build_plan(day, scores, features, open_alerts, events, content, cfg)

@@ -21,11 +21,11 @@ from limits.strategies import MovingWindowRateLimiter, SlidingWindowCounterRateL
 from sqlalchemy import Engine
 
 from config import Settings
-from features.incremental import FeatureState
 from serving.auth import KeyCache
 from serving.metrics import Metrics
 from serving.schemas import Tier
 from serving.scorer import Scorer
+from serving.services.daily import DayState
 from serving.services.scope import DataRange
 from store import audit
 from training.config import load_config
@@ -57,8 +57,9 @@ class AppState:
         self.sign_in_limiter = MovingWindowRateLimiter(MemoryStorage())
         self.scorer = Scorer(engine, load_config().rules)
         self.data_range = DataRange(engine)  # the days a request may ask for
-        # the daily run's running feature totals, kept between days (``POST /v1/runs/daily``)
-        self.day_features = FeatureState()
+        # what the daily run keeps between days (``POST /v1/runs/daily``): it rebuilds
+        # only the candidates, alerts and check cohorts that changed
+        self.day_state = DayState()
         self.metrics = Metrics()
         self.zone = ZoneInfo(settings.timezone)
         self._reload_lock = threading.Lock()

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -42,12 +43,12 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 from scipy.stats import chi2
-from sqlalchemy import Engine, func, insert, select, union
+from sqlalchemy import Engine, case, func, insert, select
 
 from features.build import build_features
 from features.population import ENTRY_TYPES, active_ids, read_ids
 from features.source import PLAUSIBLE, load_content, load_events, load_profile_versions
-from store.schema import CalibrationCheck, Candidate, Event, Outcome
+from store.schema import CalibrationCheck, Candidate, Content, Event, Outcome, ProfileVersion
 from training.predictor import Predictor, shift_risk
 
 MAX_SHIFT = 3.0  # logit units: a factor of 20 in the odds; beyond it, retrain
@@ -233,7 +234,126 @@ def _reference(
     return pop[pop["season"].isin(closed)], starts, closed
 
 
-def _cohorts(engine: Engine, model: Predictor, as_of: dt.date, cfg: MonitorConfig) -> pd.DataFrame:
+def _window_rows(engine: Engine, model: Predictor, day: dt.date) -> pd.DataFrame:
+    """Everyone active at the end of ``day``, scored from what was known then.
+
+    Columns ``candidate_id`` (sorted, as ``read_ids`` gives them), ``risk`` (the model's
+    own calibrated risk, never a shifted one) and ``days_to_start``. Only the cohort's
+    events are read (``features.population.active_ids``), never the finished seasons'.
+    """
+    ids = read_ids(engine, active_ids(day))
+    if not ids:
+        return pd.DataFrame(columns=["candidate_id", "risk", "days_to_start"])
+    cohort = select(active_ids(day).subquery().c.candidate_id)
+    events = load_events(engine, until=day, candidate_ids=cohort)
+    spine = pd.DataFrame({"candidate_id": ids, "as_of": day})
+    frame = build_features(
+        events, load_profile_versions(engine, cohort), spine, load_content(engine)
+    )
+    risk = model.own_calibration(model.raw(model.matrix(frame)))
+    return pd.DataFrame(
+        {
+            "candidate_id": spine["candidate_id"].to_numpy(),
+            "risk": np.asarray(risk, dtype=float),
+            "days_to_start": frame["days_to_start"].to_numpy(dtype=float),
+        }
+    )
+
+
+def _fingerprints(engine: Engine, days: list[dt.date]) -> dict[dt.date, tuple[int, ...]]:
+    """What ``_window_rows`` of each of ``days`` reads, counted store-wide (one pass per
+    table): events and profile versions dated by then, outcomes dated by then (who is
+    in the cohort), and the content library. Store-wide counts are coarser than the
+    cohort's own (a late event of anyone dated by then changes them) and far cheaper."""
+
+    def upto(column: Any) -> list[Any]:
+        return [func.coalesce(func.sum(case((column <= d, 1), else_=0)), 0) for d in days]
+
+    with engine.connect() as conn:
+        events = conn.execute(select(*upto(Event.local_day)).where(PLAUSIBLE)).one()
+        versions = conn.execute(select(*upto(ProfileVersion.known_from))).one()
+        outcomes = conn.execute(select(*upto(Outcome.outcome_date))).one()
+        content = conn.execute(select(func.count()).select_from(Content)).scalar_one()
+    return {
+        d: (int(events[i]), int(versions[i]), int(outcomes[i]), int(content))
+        for i, d in enumerate(days)
+    }
+
+
+class CohortCache:
+    """The check's scored cohorts, kept between days: ``_window_rows`` once per window.
+
+    The windows' first days move with the day checked (``as_of - k * window_days``),
+    so on consecutive days each window is new, but a window's first day comes back
+    ``window_days`` later as the next window: kept, a day's check scores one cohort
+    instead of ``windows``. A kept cohort is used again only for the same model and
+    while the counts of what it read are unchanged (``_fingerprints``: late,
+    new or erased events, profile versions, content); otherwise it is scored again,
+    so the check equals ``check_calibration`` without a cache
+    (``tests/training/test_monitor.py``). As with ``features.incremental``, an event
+    corrected in place (same counts) needs ``forget``.
+    Thread-safe; keeps the cohorts of the last ``keep_days`` days before the newest.
+    """
+
+    def __init__(self, keep_days: int = 120) -> None:
+        self.keep_days = keep_days
+        self._lock = threading.Lock()
+        self._kept: dict[dt.date, tuple[object, tuple[int, ...], pd.DataFrame]] = {}
+        self.scored = 0  # cohorts scored so far (not found kept)
+
+    def forget(self) -> None:
+        with self._lock:
+            self._kept.clear()
+
+    def rows(self, engine: Engine, model: Predictor, days: list[dt.date]) -> list[pd.DataFrame]:
+        """``_window_rows(engine, model, day)`` of each of ``days``, from the kept ones
+        when still true."""
+        marks = _fingerprints(engine, days)
+        out = []
+        for day in days:
+            with self._lock:
+                kept = self._kept.get(day)
+            if kept is not None and kept[0] is model.booster and kept[1] == marks[day]:
+                out.append(kept[2])
+                continue
+            rows = _window_rows(engine, model, day)
+            self.scored += 1
+            self._keep(model, day, marks[day], rows)
+            out.append(rows)
+        return out
+
+    def keep(self, engine: Engine, model: Predictor, day: dt.date, features: pd.DataFrame) -> None:
+        """Keep the cohort of ``day`` from that day's own feature rows (everyone active at
+        its end, as the daily run builds them): when ``day`` becomes a window's first
+        day, it is not scored again unless what it read changed since."""
+        mark = _fingerprints(engine, [day])[day]
+        risk = model.own_calibration(model.raw(model.matrix(features)))
+        rows = pd.DataFrame(
+            {
+                "candidate_id": features["candidate_id"].astype(str).to_numpy(),
+                "risk": np.asarray(risk, dtype=float),
+                "days_to_start": features["days_to_start"].to_numpy(dtype=float),
+            }
+        )
+        self._keep(model, day, mark, rows.sort_values("candidate_id", ignore_index=True))
+
+    def _keep(
+        self, model: Predictor, day: dt.date, mark: tuple[int, ...], rows: pd.DataFrame
+    ) -> None:
+        with self._lock:
+            self._kept[day] = (model.booster, mark, rows)
+            newest = max(self._kept)
+            for old in [d for d in self._kept if (newest - d).days > self.keep_days]:
+                del self._kept[old]
+
+
+def _cohorts(
+    engine: Engine,
+    model: Predictor,
+    as_of: dt.date,
+    cfg: MonitorConfig,
+    cache: CohortCache | None = None,
+) -> pd.DataFrame:
     """One row per candidate and window: risk as of the window's first day, and the outcome.
 
     Columns: ``window_start``, ``candidate_id``, ``risk``, ``days_to_start``, ``reneged``
@@ -250,44 +370,38 @@ def _cohorts(engine: Engine, model: Predictor, as_of: dt.date, cfg: MonitorConfi
         )
         seasons = pd.read_sql(select(Candidate.candidate_id, Candidate.season), conn)
     outcomes["outcome_date"] = pd.to_datetime(outcomes["outcome_date"]).dt.date
-    # who was active on each window's first day, picked in the store: only their
-    # events are read, never the finished seasons' (``features.population.active_ids``)
-    spine = pd.concat(
-        [pd.DataFrame({"candidate_id": read_ids(engine, active_ids(d)), "as_of": d}) for d in days],
-        ignore_index=True,
-    )
     columns = ["window_start", "candidate_id", "risk", "days_to_start", "reneged", "season"]
-    if spine.empty:
-        return pd.DataFrame(columns=columns)
-    ids = sorted(set(spine["candidate_id"]))
-    cohort = union(*(active_ids(d) for d in days)).subquery()
-    events = load_events(engine, until=as_of, candidate_ids=select(cohort.c.candidate_id))
-    frame = build_features(
-        events[events["candidate_id"].isin(ids)],
-        load_profile_versions(engine, select(cohort.c.candidate_id)),
-        spine,
-        load_content(engine),
+    rows = (
+        cache.rows(engine, model, days) if cache else [_window_rows(engine, model, d) for d in days]
     )
-    risk = model.own_calibration(model.raw(model.matrix(frame)))  # never a shifted risk
+    scored = [r.assign(window_start=d) for r, d in zip(rows, days, strict=True)]
+    frame = pd.concat([s for s in scored if len(s)] or [pd.DataFrame()], ignore_index=True)
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
     out = outcomes.set_index("candidate_id")
-    ends = pd.to_datetime(spine["as_of"]) + pd.Timedelta(days=cfg.window_days)
-    day_out = pd.to_datetime(spine["candidate_id"].map(out["outcome_date"]))
-    kind = spine["candidate_id"].map(out["outcome"])
-    hit = (kind == "reneged") & (day_out > pd.to_datetime(spine["as_of"])) & (day_out <= ends)
+    starts = pd.to_datetime(frame["window_start"])
+    ends = starts + pd.Timedelta(days=cfg.window_days)
+    day_out = pd.to_datetime(frame["candidate_id"].map(out["outcome_date"]))
+    kind = frame["candidate_id"].map(out["outcome"])
+    hit = (kind == "reneged") & (day_out > starts) & (day_out <= ends)
     return pd.DataFrame(
         {
-            "window_start": spine["as_of"].to_numpy(),
-            "candidate_id": spine["candidate_id"].to_numpy(),
-            "risk": np.asarray(risk, dtype=float),
+            "window_start": frame["window_start"].to_numpy(),
+            "candidate_id": frame["candidate_id"].to_numpy(),
+            "risk": frame["risk"].to_numpy(dtype=float),
             "days_to_start": frame["days_to_start"].to_numpy(dtype=float),
             "reneged": hit.to_numpy(dtype=bool),
-            "season": spine["candidate_id"].map(seasons.set_index("candidate_id")["season"]),
+            "season": frame["candidate_id"].map(seasons.set_index("candidate_id")["season"]),
         }
     )
 
 
 def check_calibration(
-    engine: Engine, model: Predictor, as_of: dt.date, cfg: MonitorConfig | None = None
+    engine: Engine,
+    model: Predictor,
+    as_of: dt.date,
+    cfg: MonitorConfig | None = None,
+    cache: CohortCache | None = None,
 ) -> CheckResult:
     """Grade the model's risks on the reneges of the last ``windows`` windows before ``as_of``.
 
@@ -295,9 +409,11 @@ def check_calibration(
     graded (``expected``); ``expected_shown`` is the same windows under the shift that
     ``model`` carries (what was shown, when a refit was in force). Raises nothing for a
     store with too little data: the verdict is then ``too_few`` and the shift 0.
+    ``cache`` (kept between days by the service's daily runs) saves scoring a window's
+    cohort again; the result is the same with or without.
     """
     cfg = cfg or MonitorConfig()
-    cohort = _cohorts(engine, model, as_of, cfg)
+    cohort = _cohorts(engine, model, as_of, cfg, cache)
     ref_pop, starts, reference = _reference(engine, as_of, set(cohort["season"].dropna()))
     timing = renege_timing(ref_pop, starts, cfg)
     pooled = timing.loc[timing["bin"] == -1, "share"].iloc[0]

@@ -31,5 +31,5 @@ def daily_run(body: DailyRunIn, principal: Scheduler, state: StateDep, who: Who)
     state.data_range.refresh(force=True)
     day = check_day(body.as_of, state.data_range.first_day(), state.today())
     with state.write_lock:
-        run = run_day(state.engine, model, day, state.day_features, who)
+        run = run_day(state.engine, model, day, state.day_state, who)
     return DailyRunOut(**run.counts())

@@ -19,12 +19,20 @@ from sqlalchemy import Engine, Select, func, select
 from features.build import build_features
 from features.incremental import FeatureState
 from features.population import active_ids, load_day, read_ids
-from features.source import PLAUSIBLE, load_candidates, load_content, load_events
-from outreach.daily import day_alerts, plan_day, store_alerts
+from features.source import PLAUSIBLE, load_candidates, load_content
+from outreach.alerts import AlertRules, AlertState
+from outreach.daily import (
+    RECENT_DAYS,
+    alert_events,
+    day_alerts,
+    plan_day,
+    risk_history,
+    store_alerts,
+)
 from store import audit
-from store.db import chunks, upsert
+from store.db import upsert
 from store.schema import Event, Score
-from training.monitor import check_calibration, in_force, store_check
+from training.monitor import CohortCache, check_calibration, in_force, store_check
 from training.predictor import Predictor, rank_order
 
 COLUMNS = [
@@ -142,46 +150,114 @@ def _event_counts(engine: Engine, as_of: dt.date, active: Select[Any]) -> dict[s
         return {str(c): int(n) for c, n in conn.execute(query)}
 
 
-def day_features(
-    engine: Engine, as_of: dt.date, state: FeatureState | None = None
-) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+class DayState:
+    """What the service keeps between its day runs, so that a day rebuilds only what changed.
+
+    ``features``: the running feature totals (``features.incremental.FeatureState``);
+    ``alerts``: the alert episodes (``outreach.alerts.AlertState``); ``cohorts``: the
+    in-season check's scored cohorts (``training.monitor.CohortCache``). The first two
+    rebuild a candidate whose count of known events changed since the last run (new,
+    late or erased events), the third a cohort whose counts changed. A day's run stores
+    the same with a state or without (``tests/test_flows.py``,
+    ``tests/features/test_population.py``). One run at a time uses a state (the
+    service's write lock).
+    """
+
+    def __init__(self, rules: AlertRules | None = None) -> None:
+        self.features = FeatureState()
+        self.alerts = AlertState(rules or AlertRules())
+        self.cohorts = CohortCache()
+
+    def forget(self, candidate_ids: list[str]) -> None:
+        """Rebuild these candidates at the next run whatever their event counts
+        (an event corrected in place: the counts stay the same)."""
+        self.features.forget(candidate_ids)
+        self.alerts.forget(candidate_ids)
+        self.cohorts.forget()
+
+
+@dataclass
+class DayInputs:
+    """A day's feature rows of everyone active at its end, with what the rest of the run reads.
+
+    ``rebuilt``: the candidates whose features were built from their events. With a
+    ``DayState``, ``events`` holds their whole known history in ``outreach.daily.
+    alert_events``' columns (what the alerts rebuild from) and ``counts`` the known
+    events per active candidate; without, ``events`` is ``load_day``'s and ``counts``
+    None.
+    """
+
+    features: pd.DataFrame
+    candidates: pd.DataFrame
+    events: pd.DataFrame
+    rebuilt: list[str]
+    counts: dict[str, int] | None = None
+
+
+def day_inputs(engine: Engine, as_of: dt.date, state: DayState | None = None) -> DayInputs:
     """The day's feature rows of everyone active at the end of ``as_of``, and their candidates.
 
     With ``state`` (kept between days), only candidates whose events changed since the
     state last saw them are read and rebuilt; without, everything is (``load_day``). The
-    rows are equal either way (``tests/features/test_incremental.py``). Either way only
+    rows are equal either way (``tests/features/test_population.py``). Either way only
     the active candidates are read (``active_ids``), and the state drops the rows of
-    those no longer active. Returns ``(features, candidates, rebuilt)``.
+    those no longer active.
     """
     if state is None:
         inputs = load_day(engine, as_of)
         feats = build_features(inputs.events, inputs.candidates, inputs.spine, inputs.content)
-        return feats, inputs.candidates, int(inputs.events["candidate_id"].nunique())
+        ids = sorted(inputs.events["candidate_id"].astype(str).unique())
+        return DayInputs(feats, inputs.candidates, inputs.events, ids)
     active = active_ids(as_of)
     counts = _event_counts(engine, as_of, active)
     # a candidate no longer active is stale too: with no events read it loses its rows
-    stale = state.stale(counts)
+    stale = state.features.stale(counts)
     fresh = [c for c in stale if c in counts]
-    events = pd.concat(
-        [load_events(engine, until=as_of, candidate_ids=list(part)) for part in chunks(fresh)]
-        or [load_events(engine, until=as_of, candidate_ids=[])],
-        ignore_index=True,
-    )
+    # one read for the features and the alerts (alert_events' columns hold both)
+    events = alert_events(engine, as_of, fresh)
     content = load_content(engine)
-    state.update(events, content, candidate_ids=stale)
+    state.features.update(events, content, candidate_ids=stale)
     ids = read_ids(engine, active)
     spine = pd.DataFrame({"candidate_id": ids, "as_of": [as_of] * len(ids)})
     # the profiles as known at the end of the day (issue 16: profile history)
     candidates = load_candidates(engine, candidate_ids=active, as_of=as_of)
     candidates = candidates[candidates["candidate_id"].isin(set(ids))].reset_index(drop=True)
-    return state.features(spine, candidates), candidates, len(fresh)
+    feats = state.features.features(spine, candidates)
+    return DayInputs(feats, candidates, events, fresh, counts)
+
+
+def day_features(
+    engine: Engine, as_of: dt.date, state: DayState | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, int]:
+    """``day_inputs``' feature rows and candidates, and how many candidates were rebuilt."""
+    inputs = day_inputs(engine, as_of, state)
+    return inputs.features, inputs.candidates, len(inputs.rebuilt)
+
+
+def _day_alerts(
+    engine: Engine,
+    as_of: dt.date,
+    active: list[str],
+    inputs: DayInputs,
+    recent: pd.DataFrame,
+    state: DayState | None,
+) -> pd.DataFrame:
+    """The day's alerts: from the state's kept episodes, or from everyone's history."""
+    if state is None or inputs.counts is None:
+        return day_alerts(engine, as_of, active)
+    rules = state.alerts.rules
+    state.alerts.update(inputs.events, inputs.counts)
+    # the risk jumps' answers are HR's contacts from the day's start (UTC) on: in
+    # ``recent``, which holds the last 30 days and more
+    history = risk_history(engine, as_of, rules.risk_jump_days)
+    return state.alerts.current(recent, as_of, set(active), history)
 
 
 def run_day(
     engine: Engine,
     model: Predictor,
     as_of: dt.date,
-    state: FeatureState | None = None,
+    state: DayState | None = None,
     actor: audit.Actor | None = None,
 ) -> DayRun:
     """The day's run: check the calibration, score everyone active, store the scores,
@@ -192,15 +268,22 @@ def run_day(
     (``training.monitor``), stored with the intercept shift it leaves in force, which
     the day's scores then use. Rerunning a day replaces what it stored (scores by
     ``(candidate, day, version)``, alerts by id, the day's planned actions; done ones
-    stay), so it is idempotent. The run is recorded in the audit log with counts only.
+    stay), so it is idempotent. With ``state`` (the service keeps one), only what
+    changed since the previous run is rebuilt; the result is the same. The run is
+    recorded in the audit log with counts only.
     """
     who = actor or audit.Actor.flow("daily-scoring")
-    store_check(engine, check_calibration(engine, model, as_of), str(model.version), who.name)
+    cohorts = state.cohorts if state is not None else None
+    check = check_calibration(engine, model, as_of, cache=cohorts)
+    store_check(engine, check, str(model.version), who.name)
     model = in_force(engine, model)
-    feats, candidates, rebuilt = day_features(engine, as_of, state)
-    scores = rank_scores(model, feats, candidates)
+    inputs = day_inputs(engine, as_of, state)
+    feats = inputs.features
+    scores = rank_scores(model, feats, inputs.candidates)
     version = str(model.version)
     store_scores(engine, scores, version)
+    if state is not None:  # the day's cohort, for the checks of the weeks to come
+        state.cohorts.keep(engine, model, as_of, feats)
     audit.record(
         engine,
         who,
@@ -209,10 +292,20 @@ def run_day(
         detail={"as_of": as_of.isoformat(), "candidates": len(scores), "model_version": version},
     )
     active = scores["candidate_id"].astype(str).tolist()
-    alerts = day_alerts(engine, as_of, active)
+    # the active candidates' recent events, read once: the plan's and the risk jumps'
+    recent = alert_events(engine, as_of, active, since=as_of - dt.timedelta(days=RECENT_DAYS))
+    alerts = _day_alerts(engine, as_of, active, inputs, recent, state)
     store_alerts(engine, alerts, as_of)
-    actions = plan_day(engine, as_of, scores, feats, alerts)
+    actions = plan_day(engine, as_of, scores, feats, alerts, recent=recent)
     open_alerts = int(alerts["resolved_at"].isna().sum()) if len(alerts) else 0
     return DayRun(
-        as_of, version, len(scores), rebuilt, len(alerts), open_alerts, actions, scores, feats
+        as_of,
+        version,
+        len(scores),
+        len(inputs.rebuilt),
+        len(alerts),
+        open_alerts,
+        actions,
+        scores,
+        feats,
     )

@@ -18,7 +18,6 @@ from sqlalchemy import Engine
 
 from features.build import build_features
 from features.catalogue import FEATURE_NAMES, ROLE_FAMILIES
-from features.incremental import FeatureState
 from features.population import (
     DayInputs,
     active_ids,
@@ -28,7 +27,7 @@ from features.population import (
     scored_population,
 )
 from features.source import load_candidates, load_content, load_events, load_outcomes
-from serving.services.daily import day_features, rank_scores
+from serving.services.daily import DayState, day_features, rank_scores
 from simulator import simulate_season, write_bundle
 from store.ingest import ingest_bundle
 from training.model import DropoutClassifier
@@ -151,7 +150,7 @@ def test_the_kept_state_gives_the_days_features_and_forgets_the_inactive(
 ) -> None:
     population = _two_seasons(store, tmp_path)
     first = min(population["entry_day"])
-    state = FeatureState()
+    state = DayState()
     for k in range(0, 400, 20):
         day = first + dt.timedelta(days=k)
         kept, candidates, _ = day_features(store, day, state)
@@ -163,8 +162,9 @@ def test_the_kept_state_gives_the_days_features_and_forgets_the_inactive(
         )
     # rows of candidates no longer active were dropped, not kept for ever
     last_ids = set(read_ids(store, active_ids(day)))
-    with state._lock:
+    kept_state = state.features
+    with kept_state._lock:
         held = set(
-            state._con.execute("SELECT DISTINCT candidate_id FROM daily").df()["candidate_id"]
+            kept_state._con.execute("SELECT DISTINCT candidate_id FROM daily").df()["candidate_id"]
         )
     assert held <= last_ids
