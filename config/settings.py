@@ -53,6 +53,8 @@ TENANT_KEYS = frozenset(
         "audit_keep_days",
         "retention_days",
         "retention_mode",
+        "plan_capacity",
+        "plan_capacity_by_owner",
         "review_contact",
         "smtp_from",
         "digest_email_domain",
@@ -171,6 +173,15 @@ class Settings(BaseSettings):
         ge=183,
         description="How long audit entries are kept (the store refuses to delete any "
         "younger than 183 days, the EU AI Act's six months).",
+    )
+    plan_capacity: int = Field(
+        default=15,
+        ge=0,
+        description="Planned actions per recruiter per day (the daily plan's capacity).",
+    )
+    plan_capacity_by_owner: dict[str, int] = Field(
+        default_factory=dict,
+        description='Capacities of single recruiters over plan_capacity (JSON, e.g. {"hr_li": 8}).',
     )
     retention_days: int = Field(
         default=365,

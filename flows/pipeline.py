@@ -31,6 +31,7 @@ from sqlalchemy import Engine
 from config import get_settings, tenant_scope
 from flows.runs import RUN_STEP, notify_failure, one_at_a_time, remove_run_results, transient
 from flows.runtime import withhold_messages
+from outreach.daily import plan_config
 from outreach.digest import SendReport, send_digests
 from serving.services.daily import DayRun, run_day
 from store import audit, erasure
@@ -182,8 +183,9 @@ def day_run_task(engine: Engine, as_of: dt.date) -> DayRun:
 
     A retry reruns the whole day: every step replaces what it stored for the day.
     """
-    model, version = load_champion(get_settings())
-    return run_day(engine, Predictor.of(model, version), as_of)
+    settings = get_settings()
+    model, version = load_champion(settings)
+    return run_day(engine, Predictor.of(model, version), as_of, plan=plan_config(settings))
 
 
 @task(

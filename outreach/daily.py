@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Connection, Engine, delete, insert, select
 
+from config import Settings
 from features.source import PLAUSIBLE
 from outreach.alerts import AlertRules, find_alerts
 from outreach.plan import PlanConfig, action_row, build_plan, cadence
@@ -206,6 +207,14 @@ def candidate_owners(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
         )
         found.update({r[0]: r[1] for r in rows})
     return found
+
+
+def plan_config(settings: Settings) -> PlanConfig:
+    """The plan's rules with the tenant's own capacities (``KEEPWARM_PLAN_CAPACITY``,
+    ``KEEPWARM_PLAN_CAPACITY_BY_OWNER``); everything else as ``PlanConfig`` has it."""
+    return PlanConfig(
+        capacity=settings.plan_capacity, capacity_by_owner=settings.plan_capacity_by_owner
+    )
 
 
 # Days of events the plan reads before its day (at least; ``PlanConfig.repeat_window_days``).

@@ -15,15 +15,17 @@ import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, exc, func, select, text
 
 from config import Settings, get_settings, list_tenants, load_settings, tenant_scope
+from outreach.daily import plan_config
 from store.db import open_store
 from store.ingest import ingest_bundle
 from store.pgserver import PostgresServer, psql_command
-from store.schema import Candidate, Event, Score
+from store.schema import Candidate, Event, OutreachAction, Score
 from tests.conftest import SAMPLE, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +111,7 @@ def test_a_tenants_file_sets_its_own_keys_over_the_environment_and_nothing_else(
         "KEEPWARM_TIMEZONE=Europe/Berlin\n"
         "KEEPWARM_TIER_HIGH=0.5\n"
         "KEEPWARM_RETENTION_MODE=delete\n"
+        'KEEPWARM_PLAN_CAPACITY_BY_OWNER={"hr_li": 8}\n'
         "KEEPWARM_HOME=/elsewhere\n"  # not a tenant's key: ignored
         "MLFLOW_TRACKING_URI=http://elsewhere:5000\n"
         "KEEPWARM_WORKERS=8\n",
@@ -117,6 +120,8 @@ def test_a_tenants_file_sets_its_own_keys_over_the_environment_and_nothing_else(
     mine = load_settings(tenant="acme")
     assert (mine.timezone, mine.tier_high, mine.retention_mode) == ("Europe/Berlin", 0.5, "delete")
     assert mine.retention_days == 400  # not in its file: the environment's
+    assert plan_config(mine).capacity_by_owner == {"hr_li": 8} and plan_config(mine).capacity == 15
+    assert plan_config(load_settings(tenant="globex")).capacity_by_owner == {}
     assert mine.resolved_home == acme and mine.mlflow_tracking_uri is None and mine.workers == 1
     # another tenant, and the process without one, never read acme's file
     for other in (load_settings(tenant="globex"), load_settings()):
@@ -349,6 +354,10 @@ def test_a_daily_run_for_one_tenant_writes_only_into_its_store(
 
     for name in ("acme", "globex"):  # two tenants with the same history and model
         shutil.copytree(trained_home, keepwarm_home / "tenants" / name)
+    # acme's recruiters plan one action a day (its own setting); the default is 15
+    (keepwarm_home / "tenants" / "acme" / "keepwarm.env").write_text(
+        "KEEPWARM_PLAN_CAPACITY=1\n", encoding="utf-8"
+    )
     scores, version = daily_scoring_flow(DAY, tenant="acme")
     assert len(scores) > 0 and version == "1"
     assert "KEEPWARM_TENANT" not in os.environ  # the test process is nobody's again
@@ -359,6 +368,18 @@ def test_a_daily_run_for_one_tenant_writes_only_into_its_store(
     try:
         assert _count(acme, Score, Score.as_of == DAY) == len(scores)
         assert _count(globex, Score) == 0
+        with acme.connect() as conn:
+            planned = pd.read_sql(
+                select(OutreachAction.hr_owner, OutreachAction.status, OutreachAction.action).where(
+                    OutreachAction.plan_date == DAY
+                ),
+                conn,
+            )
+        per_owner = planned[planned["status"] == "planned"].groupby("hr_owner").size()
+        assert len(per_owner) > 1 and per_owner.max() == 1
+        # the rest waits its turn, and says so
+        waiting = planned[planned["status"] == "not_planned"]["action"]
+        assert waiting.str.startswith("capacity").any()
     finally:
         acme.dispose()
         globex.dispose()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
+from outreach.daily import plan_config
 from serving.auth import Principal
 from serving.deps import StateDep, Who, allow
 from serving.errors import ERRORS, UNAVAILABLE, ApiError
@@ -31,5 +32,6 @@ def daily_run(body: DailyRunIn, principal: Scheduler, state: StateDep, who: Who)
     state.data_range.refresh(force=True)
     day = check_day(body.as_of, state.data_range.first_day(), state.today())
     with state.write_lock:
-        run = run_day(state.engine, model, day, state.day_state, who)
+        plan = plan_config(state.settings)
+        run = run_day(state.engine, model, day, state.day_state, who, plan)
     return DailyRunOut(**run.counts())

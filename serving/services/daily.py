@@ -29,6 +29,7 @@ from outreach.daily import (
     risk_history,
     store_alerts,
 )
+from outreach.plan import PlanConfig
 from store import audit
 from store.db import upsert
 from store.schema import Event, Score
@@ -259,6 +260,7 @@ def run_day(
     as_of: dt.date,
     state: DayState | None = None,
     actor: audit.Actor | None = None,
+    plan: PlanConfig | None = None,
 ) -> DayRun:
     """The day's run: check the calibration, score everyone active, store the scores,
     the alerts and the plans.
@@ -269,7 +271,8 @@ def run_day(
     the day's scores then use. Rerunning a day replaces what it stored (scores by
     ``(candidate, day, version)``, alerts by id, the day's planned actions; done ones
     stay), so it is idempotent. With ``state`` (the service keeps one), only what
-    changed since the previous run is rebuilt; the result is the same. The run is
+    changed since the previous run is rebuilt; the result is the same. ``plan``: the
+    plan's rules (``outreach.daily.plan_config``: the tenant's capacities). The run is
     recorded in the audit log with counts only.
     """
     who = actor or audit.Actor.flow("daily-scoring")
@@ -296,7 +299,7 @@ def run_day(
     recent = alert_events(engine, as_of, active, since=as_of - dt.timedelta(days=RECENT_DAYS))
     alerts = _day_alerts(engine, as_of, active, inputs, recent, state)
     store_alerts(engine, alerts, as_of)
-    actions = plan_day(engine, as_of, scores, feats, alerts, recent=recent)
+    actions = plan_day(engine, as_of, scores, feats, alerts, plan, recent=recent)
     open_alerts = int(alerts["resolved_at"].isna().sum()) if len(alerts) else 0
     return DayRun(
         as_of,
