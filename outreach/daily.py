@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 from config import Settings
 from features.source import PLAUSIBLE
 from outreach.alerts import AlertRules, find_alerts
-from outreach.plan import PlanConfig, action_row, build_plan, cadence
+from outreach.plan import PlanConfig, action_row, cadence, plan_with_shadow
 from store.db import chunks, upsert
 from store.schema import Alert, Candidate, Event, OutreachAction, Score
 
@@ -237,7 +237,7 @@ def plan_day(
     """
     from features.source import load_content
     from outreach.effects import load_effects, plan_effects
-    from outreach.shadow import shadow_plan, store_shadow
+    from outreach.shadow import store_shadow
 
     cfg = cfg or PlanConfig()
     learned = load_effects(engine, day)
@@ -251,9 +251,8 @@ def plan_day(
         events = alert_events(engine, day, active, since=since)
     content = load_content(engine)
     open_alerts = alerts[alerts["resolved_at"].isna()] if len(alerts) else alerts
-    plan = build_plan(day, scores, features, open_alerts, events, content, cfg)
+    # with the holdout's shadow plan: the control group of each action (outreach.effects)
+    plan, shadow = plan_with_shadow(day, scores, features, open_alerts, events, content, cfg)
     auto = cadence(day, birthdays(engine, active), features, content)
-    # the holdout's shadow plan: the control group of each action (outreach.effects)
-    shadow = shadow_plan(day, scores, features, open_alerts, events, content, cfg)
     store_shadow(engine, day, shadow)
     return store_plan(engine, day, plan.tasks, auto, plan.not_planned)

@@ -341,6 +341,37 @@ def build_plan(
     ``watch_top`` highest risks or with an open question who has no task, with a reason
     code (``NOT_PLANNED``) and its words in Chinese and English.
     """
+    return _plans(day, scores, features, alerts, events, content, cfg, shadow=False)[0]
+
+
+def plan_with_shadow(
+    day: dt.date,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    alerts: pd.DataFrame,
+    events: pd.DataFrame,
+    content: pd.DataFrame,
+    cfg: PlanConfig,
+) -> tuple[Plan, pd.DataFrame]:
+    """``build_plan`` and the holdout's shadow plan (``outreach.shadow.shadow_plan``)
+    from one pass over the candidates: each candidate's task is worked out once, then
+    ranked without the holdout (the plan) and with it (the shadow, cut to the holdout).
+    Equal to the two made apart (``tests/outreach/test_plan.py``)."""
+    plan, shadow = _plans(day, scores, features, alerts, events, content, cfg, shadow=True)
+    assert shadow is not None
+    return plan, shadow
+
+
+def _plans(
+    day: dt.date,
+    scores: pd.DataFrame,
+    features: pd.DataFrame,
+    alerts: pd.DataFrame,
+    events: pd.DataFrame,
+    content: pd.DataFrame,
+    cfg: PlanConfig,
+    shadow: bool,
+) -> tuple[Plan, pd.DataFrame | None]:
     # one row object per candidate, read once: a label lookup per candidate costs more
     # than the rest of the plan together
     rows_of = {f.candidate_id: f for f in features.itertuples(index=False)}
@@ -355,23 +386,28 @@ def build_plan(
     asked = interests(events, items)
     unanswered = question_topics(events)
     rows: list[dict[str, Any]] = []
+    held_rows: list[dict[str, Any]] = []  # the holdout's tasks, for the shadow plan only
     skipped: dict[str, tuple[str, dict[str, Any]]] = {}
     for s in scores.itertuples(index=False):
         f = rows_of.get(s.candidate_id)
         if f is None:
             continue
-        if in_holdout(s.candidate_id, cfg):
+        held = in_holdout(s.candidate_id, cfg)
+        if held:
             skipped[s.candidate_id] = ("holdout", {})
-            continue
+            if not shadow:
+                continue
+        # the holdout's other reasons are the shadow plan's, never recorded
+        noted: dict[str, tuple[str, dict[str, Any]]] = {} if held else skipped
         kinds = open_by.get(s.candidate_id, set())
         action = choose_action(f, kinds, cfg)
         if action == "leave_alone":
-            skipped[s.candidate_id] = ("over_contacted", {"n": int(f.hr_messages_7d)})
+            noted[s.candidate_id] = ("over_contacted", {"n": int(f.hr_messages_7d)})
             continue
         urgent = action in URGENT_ACTIONS or bool(kinds & URGENT_ALERTS)
         last = f.days_since_hr_contact
         if not urgent and pd.notna(last) and last < cfg.cooldown_days:
-            skipped[s.candidate_id] = ("contacted_recently", {"d": int(last)})
+            noted[s.candidate_id] = ("contacted_recently", {"d": int(last)})
             continue  # heard from HR lately: another touch can wait
         item, zh, en = None, "", ""
         stage = stage_of(f.offer_accepted, f.days_to_start, cfg)
@@ -392,7 +428,7 @@ def build_plan(
                 items,
             )
             if item is None:
-                skipped[s.candidate_id] = ("no_content", {})
+                noted[s.candidate_id] = ("no_content", {})
                 continue
         why_zh, why_en = WORDS[action]
         if action == "call":
@@ -408,7 +444,7 @@ def build_plan(
             why_zh += "（预警：" + "、".join(ALERT_WORDS[k][0] for k in sorted(kinds)) + "）"
             why_en += " (alerts: " + ", ".join(ALERT_WORDS[k][1] for k in sorted(kinds)) + ")"
         risk = float(s.risk)
-        rows.append(
+        (held_rows if held else rows).append(
             {
                 "candidate_id": s.candidate_id,
                 "hr_owner": s.hr_owner,
@@ -423,6 +459,14 @@ def build_plan(
             }
         )
     tasks = pd.DataFrame(rows, columns=TASK_COLUMNS[:-1])
+    held_plan = None
+    if shadow:  # everyone ranked as if nobody were held out, then cut to the holdout
+        whole = pd.DataFrame(rows + held_rows, columns=TASK_COLUMNS[:-1])
+        ranked_all = _rank_owners(whole, cfg)
+        ranked_all = ranked_all[ranked_all["planned"].astype(bool)]
+        held_ids = {r["candidate_id"] for r in held_rows}
+        held_plan = ranked_all[ranked_all["candidate_id"].isin(held_ids)]
+        held_plan = held_plan[TASK_COLUMNS].reset_index(drop=True)
     ranked = _rank_owners(tasks, cfg)
     on = ranked["planned"].astype(bool)
     planned, queued = ranked.loc[on], ranked.loc[~on]
@@ -432,7 +476,7 @@ def build_plan(
         skipped[r.candidate_id] = (code, {"place": int(r.place), "cap": capacity})
     not_planned = _not_planned(day, scores, rows_of, open_by, unanswered, planned, skipped, cfg)
     out = planned.drop(columns=["planned", "ranked_by_value"]).reset_index(drop=True)
-    return Plan(out[TASK_COLUMNS], not_planned)
+    return Plan(out[TASK_COLUMNS], not_planned), held_plan
 
 
 def _sets(keys: pd.Series, values: pd.Series) -> dict[Any, set[Any]]:

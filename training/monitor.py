@@ -43,7 +43,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit, logit
 from scipy.stats import chi2
-from sqlalchemy import Engine, case, func, insert, select
+from sqlalchemy import Engine, case, func, insert, select, union
 
 from features.build import build_features
 from features.population import ENTRY_TYPES, active_ids, read_ids
@@ -234,30 +234,39 @@ def _reference(
     return pop[pop["season"].isin(closed)], starts, closed
 
 
-def _window_rows(engine: Engine, model: Predictor, day: dt.date) -> pd.DataFrame:
-    """Everyone active at the end of ``day``, scored from what was known then.
+def _window_rows(
+    engine: Engine, model: Predictor, days: list[dt.date]
+) -> dict[dt.date, pd.DataFrame]:
+    """Everyone active at the end of each of ``days``, scored from what was known then.
 
-    Columns ``candidate_id`` (sorted, as ``read_ids`` gives them), ``risk`` (the model's
-    own calibrated risk, never a shifted one) and ``days_to_start``. Only the cohort's
-    events are read (``features.population.active_ids``), never the finished seasons'.
+    Per day, columns ``candidate_id`` (sorted, as ``read_ids`` gives them), ``risk`` (the
+    model's own calibrated risk, never a shifted one) and ``days_to_start``. One read
+    and one feature build for all the days; only the cohorts' events are read
+    (``features.population.active_ids``), never the finished seasons'.
     """
-    ids = read_ids(engine, active_ids(day))
-    if not ids:
-        return pd.DataFrame(columns=["candidate_id", "risk", "days_to_start"])
-    cohort = select(active_ids(day).subquery().c.candidate_id)
-    events = load_events(engine, until=day, candidate_ids=cohort)
-    spine = pd.DataFrame({"candidate_id": ids, "as_of": day})
+    columns = ["candidate_id", "risk", "days_to_start"]
+    spine = pd.concat(
+        [pd.DataFrame({"candidate_id": read_ids(engine, active_ids(d)), "as_of": d}) for d in days]
+        or [pd.DataFrame(columns=["candidate_id", "as_of"])],
+        ignore_index=True,
+    )
+    if spine.empty:
+        return {d: pd.DataFrame(columns=columns) for d in days}
+    cohort = select(union(*(active_ids(d) for d in days)).subquery().c.candidate_id)
+    events = load_events(engine, until=max(days), candidate_ids=cohort)
     frame = build_features(
         events, load_profile_versions(engine, cohort), spine, load_content(engine)
     )
     risk = model.own_calibration(model.raw(model.matrix(frame)))
-    return pd.DataFrame(
+    rows = pd.DataFrame(
         {
             "candidate_id": spine["candidate_id"].to_numpy(),
+            "as_of": spine["as_of"].to_numpy(),
             "risk": np.asarray(risk, dtype=float),
             "days_to_start": frame["days_to_start"].to_numpy(dtype=float),
         }
     )
+    return {d: rows.loc[rows["as_of"] == d, columns].reset_index(drop=True) for d in days}
 
 
 def _fingerprints(engine: Engine, days: list[dt.date]) -> dict[dt.date, tuple[int, ...]]:
@@ -306,21 +315,23 @@ class CohortCache:
             self._kept.clear()
 
     def rows(self, engine: Engine, model: Predictor, days: list[dt.date]) -> list[pd.DataFrame]:
-        """``_window_rows(engine, model, day)`` of each of ``days``, from the kept ones
-        when still true."""
+        """``_window_rows(engine, model, days)``, in the order of ``days``, from the kept
+        ones when still true (the others scored together)."""
         marks = _fingerprints(engine, days)
-        out = []
+        found: dict[dt.date, pd.DataFrame] = {}
         for day in days:
             with self._lock:
                 kept = self._kept.get(day)
             if kept is not None and kept[0] is model.booster and kept[1] == marks[day]:
-                out.append(kept[2])
-                continue
-            rows = _window_rows(engine, model, day)
-            self.scored += 1
-            self._keep(model, day, marks[day], rows)
-            out.append(rows)
-        return out
+                found[day] = kept[2]
+        missing = [d for d in days if d not in found]
+        if missing:
+            scored = _window_rows(engine, model, missing)
+            self.scored += len(missing)
+            for day in missing:
+                self._keep(model, day, marks[day], scored[day])
+            found.update(scored)
+        return [found[d] for d in days]
 
     def keep(self, engine: Engine, model: Predictor, day: dt.date, features: pd.DataFrame) -> None:
         """Keep the cohort of ``day`` from that day's own feature rows (everyone active at
@@ -371,9 +382,11 @@ def _cohorts(
         seasons = pd.read_sql(select(Candidate.candidate_id, Candidate.season), conn)
     outcomes["outcome_date"] = pd.to_datetime(outcomes["outcome_date"]).dt.date
     columns = ["window_start", "candidate_id", "risk", "days_to_start", "reneged", "season"]
-    rows = (
-        cache.rows(engine, model, days) if cache else [_window_rows(engine, model, d) for d in days]
-    )
+    if cache is not None:
+        rows = cache.rows(engine, model, days)
+    else:
+        scored_days = _window_rows(engine, model, days)
+        rows = [scored_days[d] for d in days]
     scored = [r.assign(window_start=d) for r, d in zip(rows, days, strict=True)]
     frame = pd.concat([s for s in scored if len(s)] or [pd.DataFrame()], ignore_index=True)
     if frame.empty:

@@ -6,6 +6,7 @@ import datetime as dt
 from collections import Counter
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 
 from features.catalogue import FEATURE_NAMES
@@ -19,6 +20,7 @@ from outreach.plan import (
     library,
     make_plan,
     pick_content,
+    plan_with_shadow,
 )
 
 DAY = dt.date(2024, 12, 2)
@@ -235,6 +237,33 @@ def test_every_top_risk_and_open_question_is_planned_or_listed_with_why() -> Non
     held = build_plan(DAY, scores, feats, pd.DataFrame(columns=["candidate_id", "kind"]),
                       no_events(), CONTENT, PlanConfig(capacity=4, holdout_share=0.99))  # fmt: skip
     assert set(held.not_planned["code"]) == {"holdout"}
+
+
+def test_the_plan_and_its_shadow_from_one_pass_equal_the_two_made_apart() -> None:
+    from outreach.shadow import shadow_plan
+
+    n = 120
+    rng = np.random.default_rng(3)
+    feats = feature_rows(n)
+    feats["open_questions"] = (rng.random(n) < 0.3).astype(float)
+    feats["days_since_hr_contact"] = rng.integers(0, 10, n).astype(float)
+    feats.loc[rng.random(n) < 0.1, ["hr_messages_7d", "replies_7d"]] = [4.0, 0.0]
+    scores = pd.DataFrame(
+        {
+            "candidate_id": feats["candidate_id"],
+            "risk": rng.random(n).round(3),
+            "hr_owner": [f"hr{i % 4}" for i in range(n)],
+        }
+    )
+    alerts = pd.DataFrame({"candidate_id": ["c005", "c017"], "kind": ["competing_offer"] * 2})
+    cfg = PlanConfig(capacity=6, holdout_share=0.3)
+    plan, shadow = plan_with_shadow(DAY, scores, feats, alerts, no_events(), CONTENT, cfg)
+    apart = build_plan(DAY, scores, feats, alerts, no_events(), CONTENT, cfg)
+    pd.testing.assert_frame_equal(plan.tasks, apart.tasks)
+    pd.testing.assert_frame_equal(plan.not_planned, apart.not_planned)
+    alone = shadow_plan(DAY, scores, feats, alerts, no_events(), CONTENT, cfg)
+    assert len(shadow) > 0 and (shadow["candidate_id"].map(lambda c: in_holdout(c, cfg))).all()
+    pd.testing.assert_frame_equal(shadow, alone)
 
 
 def test_questions_beyond_the_urgent_share_compete_by_value_and_say_so() -> None:
