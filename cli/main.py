@@ -23,7 +23,7 @@ from typer.exceptions import TyperException
 
 from config import get_settings
 from config.logs import SafeFormatter, WithheldError, public_url, safe_traceback
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 
 if TYPE_CHECKING:
     import pandas as pd
