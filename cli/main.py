@@ -23,7 +23,7 @@ from typer.exceptions import TyperException
 
 from config import get_settings
 from config.logs import SafeFormatter, WithheldError, public_url, safe_traceback
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -387,9 +387,6 @@ def fairness(
 ) -> None:
     """Bias audit of the champion on a finished season, by gender, school tier, home region."""
     from store.db import open_store
-    from training.config import load_config
-    from training.fairness import FOUR_FIFTHS, GROUPINGS, audit_season
-    from training.tracking import load_champion
     from training.train import closed_seasons
 
     settings = get_settings()
@@ -402,6 +399,11 @@ def fairness(
         raise KeepwarmError(
             f"--season {season} is not a finished season; finished: {', '.join(finished)}"
         )
+    # after the checks: MLflow and fairlearn take seconds to import, a refusal needs neither
+    from training.config import load_config
+    from training.fairness import FOUR_FIFTHS, GROUPINGS, audit_season
+    from training.tracking import load_champion
+
     model, version = load_champion(settings)
     share = load_config().hr_capacity_share
     typer.echo(

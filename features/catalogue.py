@@ -7,10 +7,13 @@ feature names, so whatever the model blames can be said in plain words.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import inflect
+if TYPE_CHECKING:
+    import inflect
 
 
 @dataclass(frozen=True)
@@ -457,7 +460,7 @@ def reason_text(name: str, value: float | str | None, lang: str = "zh") -> str:
     if number == 0 and zero_is_none:
         return none
     text = template.format(v=number) if "{v" in template else template
-    return _ENGLISH.inflect(text) if lang != "zh" else text
+    return _english().inflect(text) if lang != "zh" else text
 
 
 # What a reason says when its value is missing (nothing to measure yet: no reply to time,
@@ -566,4 +569,11 @@ FLAG_OFF: dict[str, tuple[str, str]] = {
     "far_from_home": ("在家乡城市入职", "would work in their home city"),
     "major_role_fit": ("专业与岗位不匹配", "major does not fit the role"),
 }
-_ENGLISH = inflect.engine()
+
+
+@functools.cache
+def _english() -> inflect.engine:
+    """inflect takes about 2 s of CPU to import (typeguard): only English reasons need it."""
+    import inflect
+
+    return inflect.engine()

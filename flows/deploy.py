@@ -32,8 +32,8 @@ from prefect.schedules import Cron  # noqa: E402
 
 from flows.pipeline import train_flow  # noqa: E402
 from flows.runs import notify_failure  # noqa: E402
-from store.bundle import KeepwarmError  # noqa: E402
 from store.db import open_store  # noqa: E402
+from store.errors import KeepwarmError  # noqa: E402
 from training.train import closed_seasons  # noqa: E402
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from prefect.cache_policies import CachePolicy
 from prefect.context import FlowRunContext, TaskRunContext
 
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 
 # Persisted task results are named after their run, so that a finished run's can be found
 # and removed: they hold candidates' rows, which keepwarm's retention rules also cover.

@@ -33,7 +33,7 @@ import httpx
 
 from config import Settings
 from config.logs import SafeFormatter, WithheldError, public_url
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -18,7 +18,7 @@ from prefect.context import FlowRunContext
 from config import get_settings, list_tenants
 from flows.runs import notify_failure
 from flows.runtime import withhold_messages
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 
 # How long the fan-out waits for its tenants' runs, all together.
 FAN_OUT_WAIT_SECONDS = 6 * 3600.0

@@ -19,7 +19,7 @@ from typing import Literal
 
 from sqlalchemy import Engine, insert, select, update
 
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 from store.schema import ApiKey
 
 # scheduler: an outside system that runs the day (``POST /v1/runs/daily``) and reads nothing

@@ -46,8 +46,8 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from store import audit
-from store.bundle import KeepwarmError
 from store.contract import EARLIEST, ID_MAX, ID_RULE, LATEST, is_id, normalise_code
+from store.errors import KeepwarmError
 from store.ingest import check_items, load_bundle
 from store.profiles import record_versions
 from store.schema import AtsLink, Candidate, IngestBatch, WebhookDelivery

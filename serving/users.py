@@ -19,7 +19,7 @@ from pwdlib import PasswordHash
 from sqlalchemy import Engine, delete, insert, select, update
 
 from serving.auth import Principal
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 from store.schema import ConsoleSession, ConsoleUser
 
 USER_ROLES = ("hr", "lead", "admin")

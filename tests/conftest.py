@@ -5,11 +5,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import inspect
+import json
 import os
 import pickle
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,13 +305,20 @@ def run_daily(engine: Engine, day: dt.date = dt.date(2024, 12, 2)) -> None:
 
 
 def run_cli(
-    *args: str, home: Path, timeout: int = 300, input: str | None = None
+    *args: str,
+    home: Path,
+    timeout: int = 300,
+    input: str | None = None,
+    prefect_api: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed ``keepwarm`` as a user would: fresh process, no Prefect settings."""
+    """Run the installed ``keepwarm`` as a user would: fresh process, no Prefect settings
+    (Prefect's temporary server), or a user's PREFECT_API_URL when ``prefect_api`` is given."""
     # A user's shell: no Prefect settings, and no MLflow URI that MLflow exported into
     # this process for another test's home.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
     env["KEEPWARM_HOME"] = str(home)
+    if prefect_api is not None:
+        env["PREFECT_API_URL"] = prefect_api
     return subprocess.run(
         [KEEPWARM, *args],
         capture_output=True,
@@ -316,3 +328,117 @@ def run_cli(
         check=False,
         input=input if input is not None else "",
     )
+
+
+PREFECT_SERVER_BUDGET = 300  # wall-clock seconds: a fresh server takes 10-15 idle, far more busy
+
+
+@dataclass
+class PrefectServer:
+    """The run's own Prefect server: its API URL and the folder its database is in."""
+
+    url: str
+    home: Path
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrefectServer]:
+    """One Prefect server for the whole test run, shared by both workers, as PREFECT_API_URL.
+
+    A CLI flow run (train, score, retention) without one starts Prefect's temporary server,
+    about 20 s of CPU each time; tests that are not about that server give this one to the
+    CLI instead (``run_cli(..., prefect_api=prefect_server.url)``), as a user with a server
+    does. The demo run and the temporary server's own tests keep the temporary server.
+
+    The workers count themselves in and out under a lock; the last one out stops it (and
+    a worker that asks after that starts another).
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    lock, state = root / "prefect-server.lock", root / "prefect-server.json"
+    home = root / "prefect-server"
+    with _locked(lock):
+        info = json.loads(state.read_text()) if state.exists() else None
+        if info is None:
+            info = {**_start_prefect_server(home), "users": 0}
+        info["users"] += 1
+        state.write_text(json.dumps(info))
+    try:
+        yield PrefectServer(info["url"], home)
+    finally:
+        with _locked(lock):
+            info = json.loads(state.read_text())
+            info["users"] -= 1
+            if info["users"] == 0:
+                _stop(info["pid"])
+                state.unlink()
+            else:
+                state.write_text(json.dumps(info))
+
+
+def drain_prefect_workers() -> None:
+    """Send this process's pending Prefect logs and events while its server still answers
+    (what Prefect's test harness does on leaving): left for exit, they retry for a minute
+    against a server stopped by then."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        with contextlib.suppress(RuntimeError):  # never started: nothing to send
+            result = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        result = EventsWorker.drain_all()
+        if inspect.isawaitable(result):
+            await result
+
+    run_coro_as_sync(drain())
+
+
+def _start_prefect_server(home: Path) -> dict[str, object]:
+    import httpx
+
+    home.mkdir(parents=True, exist_ok=True)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
+    env |= {
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_DATABASE_TIMEOUT": "30",
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+    }
+    command = [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host",
+               "127.0.0.1", "--port", str(port), "--no-services", "--no-ui"]  # fmt: skip
+    with (home / "server.log").open("ab") as log:
+        proc = subprocess.Popen(
+            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    url = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + PREFECT_SERVER_BUDGET
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return {"url": url, "pid": proc.pid}
+        time.sleep(0.5)
+    _stop(proc.pid)
+    raise RuntimeError(f"the tests' Prefect server did not start; see {home / 'server.log'}")
+
+
+def _stop(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    for _ in range(100):
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)  # this worker started it: reap it
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, IndexError):
+            return
+        if state == "Z":  # the other worker started it and has not reaped it yet
+            return
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)

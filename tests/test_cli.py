@@ -17,7 +17,7 @@ from sqlalchemy import Engine, text
 
 from store.db import make_engine, migrate, open_store
 from store.pgserver import PostgresServer
-from tests.conftest import KEEPWARM, SAMPLE, DemoRun, run_cli
+from tests.conftest import KEEPWARM, SAMPLE, DemoRun, PrefectServer, run_cli
 
 
 def test_simulate_then_ingest_then_ingest_again(tmp_path: Path, keepwarm_home: Path) -> None:
@@ -143,7 +143,9 @@ def test_keys_create_refuses_bad_roles(
     assert words in done.stderr and "Traceback" not in done.stderr
 
 
-def test_forget_consent_retention_and_audit_from_the_cli(served_home: Path, engine: Engine) -> None:
+def test_forget_consent_retention_and_audit_from_the_cli(
+    served_home: Path, engine: Engine, prefect_server: PrefectServer
+) -> None:
     with engine.connect() as conn:
         cid, other = [r[0] for r in conn.execute(text(
             "SELECT candidate_id FROM candidates ORDER BY candidate_id LIMIT 2"))]  # fmt: skip
@@ -156,7 +158,10 @@ def test_forget_consent_retention_and_audit_from_the_cli(served_home: Path, engi
     consent = run_cli("withdraw-consent", other, home=served_home)
     assert consent.returncode == 0 and "outside signals deleted" in consent.stdout
     # the small seasons' outcomes are all before July 2025: a year and a half on, all are due
-    kept = run_cli("retention", "--today", "2026-12-31", home=served_home, timeout=600)
+    kept = run_cli(
+        "retention", "--today", "2026-12-31", home=served_home, timeout=600,
+        prefect_api=prefect_server.url,
+    )  # fmt: skip
     assert kept.returncode == 0, kept.stderr[-2000:]
     result = json.loads(kept.stdout.strip().splitlines()[-1])
     assert result["candidates"] > 700 and result["mode"] == "pseudonymise"

@@ -26,7 +26,7 @@ from store.db import open_store
 from store.ingest import ingest_bundle
 from store.pgserver import PostgresServer, psql_command
 from store.schema import Candidate, Event, OutreachAction, Score
-from tests.conftest import SAMPLE, run_cli
+from tests.conftest import SAMPLE, PrefectServer, drain_prefect_workers, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = dt.date(2024, 12, 2)
@@ -340,11 +340,14 @@ def test_tenants_on_one_tracking_store_keep_their_own_model_and_champion(
 
 
 @pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    from prefect.testing.utilities import prefect_test_harness
+def harness(prefect_server: PrefectServer) -> Iterator[None]:
+    """The run's Prefect server for this module's flows (test_flows.py keeps Prefect's
+    test harness, a temporary server of its own)."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server.url}):
         yield
+        drain_prefect_workers()
 
 
 def test_a_daily_run_for_one_tenant_writes_only_into_its_store(

@@ -35,7 +35,7 @@ from sklearn.calibration import calibration_curve
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from config import Settings
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 from training.config import GateRules
 from training.fairness import audit_scores, flagged
 from training.gate import GateDecision, gate_decision, standing_comparison, standing_note

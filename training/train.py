@@ -21,8 +21,8 @@ from features.source import (
     load_outcomes,
     load_profile_versions,
 )
-from store.bundle import KeepwarmError
 from store.db import chunks
+from store.errors import KeepwarmError
 from store.schema import Event, Truth
 from training.baselines import fit_logistic, logistic_proba, rules_score
 from training.config import TrainConfig

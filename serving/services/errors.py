@@ -5,7 +5,7 @@ Messages name the field and the reason, never a value the caller sent.
 
 from __future__ import annotations
 
-from store.bundle import KeepwarmError
+from store.errors import KeepwarmError
 
 
 class ServiceError(KeepwarmError):
