@@ -174,6 +174,12 @@ class Settings(BaseSettings):
         description="How long audit entries are kept (the store refuses to delete any "
         "younger than 183 days, the EU AI Act's six months).",
     )
+    run_lease_seconds: float = Field(
+        default=120.0,
+        ge=60.0,  # Prefect's shortest lease
+        description="How long a daily run killed outright keeps the day's slot (Prefect's "
+        "concurrency lease, renewed while the run lives) before the next run may start.",
+    )
     plan_capacity: int = Field(
         default=15,
         ge=0,

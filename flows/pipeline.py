@@ -254,12 +254,14 @@ def daily_scoring_flow(
 
     ``as_of`` defaults to today in ``KEEPWARM_TIMEZONE`` (the tenant's). One daily run
     at a time per tenant: a second one waits for the first (``DAILY_LOCK_WAIT_SECONDS``),
-    then fails with ``RunLocked``.
+    then fails with ``RunLocked``; a killed one holds the slot ``KEEPWARM_RUN_LEASE_SECONDS``
+    longer at most.
     """
     with tenant_scope(tenant) as settings:
         day = day_of_run(as_of)
         lock = daily_lock(settings.tenant)
-        with one_at_a_time(lock, DAILY_LOCK_WAIT_SECONDS), _run_engine() as engine:
+        lease = settings.run_lease_seconds
+        with one_at_a_time(lock, DAILY_LOCK_WAIT_SECONDS, lease), _run_engine() as engine:
             run = day_run_task(engine, day)
             digest_task(engine, day)
             return run.scores, run.model_version

@@ -4,8 +4,9 @@
   reads back what its finished tasks returned instead of starting over.
 - ``remove_run_results``: persisted results hold candidates' rows; a finished run's are
   removed, and the retention flow removes what failed runs left.
-- ``one_at_a_time``: a Prefect global concurrency limit of one slot, so two daily runs
-  (a schedule and a manual rerun, two workers) never write the same day at once.
+- ``one_at_a_time``: a Prefect global concurrency limit of one slot (a file lock without
+  a Prefect server), so two daily runs (a schedule and a manual rerun, two workers)
+  never write the same day at once, and a killed one does not block the next for good.
 - ``notify_failure``: a flow's failure hook, sent through the digests' channels.
 
 Imported by ``flows.pipeline`` only, after ``flows.runtime.configure_prefect``.
@@ -14,6 +15,7 @@ Imported by ``flows.pipeline`` only, after ``flows.runtime.configure_prefect``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import threading
 import time
 from collections.abc import Iterator
@@ -112,13 +114,27 @@ class RunLocked(KeepwarmError):
 
 
 @contextlib.contextmanager
-def one_at_a_time(name: str, wait_seconds: float) -> Iterator[None]:
-    """Hold the one slot of Prefect's global concurrency limit ``name`` (created if missing).
+def one_at_a_time(name: str, wait_seconds: float, lease_seconds: float = 120.0) -> Iterator[None]:
+    """Hold the one slot ``name``: one run at a time, however many start.
 
     A second run waits for the slot up to ``wait_seconds``, then fails with ``RunLocked``.
-    The limit lives in the Prefect server, so it holds across workers, machines and the
-    CLI pointed at the same server.
+    With a Prefect server (``PREFECT_API_URL``), the slot is the server's global
+    concurrency limit ``name`` (created if missing), so it holds across workers,
+    machines and the CLI pointed at the same server; it is held under a lease of
+    ``lease_seconds`` that Prefect renews while the run lives, and a run killed outright
+    (SIGKILL, a lost machine) frees it ``lease_seconds`` later, when the server's
+    repossessor finds the lease expired. Without one, runs share the home's store on
+    one machine, each with its own temporary Prefect server, which runs no repossessor
+    and keeps leases in memory: a killed run's slot stayed taken for good. There the
+    slot is an OS file lock under ``KEEPWARM_HOME/locks`` (``fcntl.flock``), which the
+    system releases when the process ends, however it ends.
     """
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        with _file_slot(name, wait_seconds):
+            yield
+        return
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
     from prefect.concurrency.sync import concurrency
@@ -133,17 +149,50 @@ def one_at_a_time(name: str, wait_seconds: float) -> Iterator[None]:
                     GlobalConcurrencyLimitCreate(name=name, limit=1)
                 )
     try:
-        slot = concurrency(name, occupy=1, timeout_seconds=wait_seconds, strict=True)
+        slot = concurrency(
+            name,
+            occupy=1,
+            timeout_seconds=wait_seconds,
+            strict=True,
+            lease_duration=lease_seconds,
+        )
         slot.__enter__()
     except TimeoutError:
-        raise RunLocked(
-            f"another run holds {name!r} (waited {wait_seconds:g} s); "
-            "it finishes first, then run this one again"
-        ) from None
+        raise _locked(name, wait_seconds) from None
     try:
         yield
     finally:
         slot.__exit__(None, None, None)
+
+
+def _locked(name: str, wait_seconds: float) -> RunLocked:
+    return RunLocked(
+        f"another run holds {name!r} (waited {wait_seconds:g} s); "
+        "it finishes first, then run this one again"
+    )
+
+
+@contextlib.contextmanager
+def _file_slot(name: str, wait_seconds: float) -> Iterator[None]:
+    """``one_at_a_time`` on one machine: an exclusive ``flock`` on ``locks/<name>.lock``."""
+    from config import get_settings
+
+    path = get_settings().resolved_home / "locks" / f"{name}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    with path.open("a") as fh:
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise _locked(name, wait_seconds) from None
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def notify_failure(flow: Any, flow_run: Any, state: Any) -> None:
