@@ -77,8 +77,9 @@ def _writing(engine: Engine) -> bool:
 def _kill_in_write(args: list[str], env: dict[str, str], engine: Engine, delay: float) -> bool:
     """Run a keepwarm command and SIGKILL its process group ``delay`` seconds into its write.
 
-    Returns True for a kill while it was still writing; False if the write ended before
-    ``delay`` (the run is then left to finish, and has).
+    Returns True for a kill while it was still writing (at ``delay`` 0: as soon as its
+    first write is seen); False if the write ended before ``delay`` (the run is then
+    left to finish, and has).
     """
     proc = subprocess.Popen(
         [KEEPWARM, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -89,7 +90,9 @@ def _kill_in_write(args: list[str], env: dict[str, str], engine: Engine, delay: 
         if began is None and _writing(engine):
             began = time.monotonic()
         if began is not None and time.monotonic() - began >= delay:
-            if not _writing(engine):
+            # at 0 s the write was just seen: kill now (a short write, such as the daily
+            # run's first, may end before a second look); later, only inside a write
+            if delay and not _writing(engine):
                 break
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
