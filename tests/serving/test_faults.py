@@ -7,6 +7,7 @@ PostgreSQL server stopped under a running service, a tracking server that is not
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -128,6 +129,34 @@ def test_a_killed_ingest_leaves_the_store_before_or_after(
     engine.dispose()
 
 
+def _kill_holding(args: list[str], env: dict[str, str], lock: Path, delay: float) -> bool:
+    """Run a keepwarm command and SIGKILL its process group ``delay`` seconds after it
+    took the day's slot (the file lock ``lock`` is held: ``flows.runs.one_at_a_time``).
+
+    Returns True for a kill while it held the slot; False if it finished first.
+    """
+    proc = subprocess.Popen(
+        [KEEPWARM, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    began = None
+    while proc.poll() is None:
+        if began is None and lock.exists():
+            with lock.open("a") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    fcntl.flock(fh, fcntl.LOCK_UN)  # free: not taken yet, give it back
+                except BlockingIOError:
+                    began = time.monotonic()
+        if began is not None and time.monotonic() - began >= delay:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.05)
+    assert proc.wait(timeout=300) == 0
+    return False
+
+
 def test_killed_daily_scoring_is_before_or_after_and_a_rerun_completes(
     served_home: Path, engine: Engine
 ) -> None:
@@ -135,12 +164,14 @@ def test_killed_daily_scoring_is_before_or_after_and_a_rerun_completes(
     args = ["score", "--as-of", DAY.isoformat()]
     day = f"WHERE as_of = '{DAY.isoformat()}'"
     plan_day = f"WHERE plan_date = '{DAY.isoformat()}'"
+    lock = served_home / "locks" / "keepwarm-daily-scoring.lock"
     seen_scores, seen_plans, kills = set(), set(), 0
-    # Killed inside its writes (the calibration check, the scores, the alerts, the plans),
-    # so while it holds the day's slot: a slot left taken by a killed run (Prefect's
-    # temporary server keeps its lease in memory) made every later run wait an hour.
-    for delay in (0.0, 1.0):
-        if not _kill_in_write(args, env, engine, delay):
+    # Killed while it holds the day's slot, at once and a few seconds into its work
+    # (the check, the scores, the alerts, the plans): a slot left taken by a killed run
+    # (Prefect's temporary server keeps its lease in memory) made every later run wait
+    # an hour, then fail.
+    for delay in (0.0, 3.0):
+        if not _kill_holding(args, env, lock, delay):
             break
         kills += 1
         seen_scores.add(_counts(engine, ("scores",), day)[0])
