@@ -28,6 +28,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, Field
 
@@ -102,23 +103,49 @@ def _end_of_day_utc(day: dt.date, offset_min: pd.Series) -> pd.Series:
 
 
 def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
-    """For each trigger, the first answer strictly after it (same candidate)."""
+    """For each trigger, the first answer strictly after it (same candidate).
+
+    ``triggers`` sorted by ``ts`` (stable), with ``answered_at`` and ``answered_by`` (the
+    answer's ``ts`` and ``event_id``; missing when none came). Of answers at the same
+    instant, the first in ``answers``' order. What ``pd.merge_asof(direction="forward",
+    by="candidate_id")`` gives, in numpy: merge_asof paid 6 ms a call on a handful of
+    rows (pandas' string columns), and alerts make six such calls per day.
+    """
     if triggers.empty:
         return triggers.assign(answered_at=pd.Series(dtype="datetime64[ns]"), answered_by=None)
     # stable sorts: a candidate's rows keep their order on equal times, whoever else is
     # in the frame (``AlertState`` rebuilds a few candidates at a time)
     left = triggers.sort_values("ts", kind="stable").reset_index(drop=True)
-    right = answers[["candidate_id", "ts", "event_id"]].rename(
-        columns={"ts": "answered_at", "event_id": "answered_by"}
+    n_left = len(left)
+    # one resolution on both sides: stores and frames disagree (s, us, ns); "strictly
+    # after" is at or after the trigger plus a microsecond
+    key = np.concatenate(
+        [
+            (left["ts"] + pd.Timedelta(microseconds=1)).to_numpy("datetime64[ns]").view("i8"),
+            answers["ts"].to_numpy("datetime64[ns]").view("i8"),
+        ]
     )
-    right = right.sort_values("answered_at", kind="stable")
-    # one resolution on both sides: stores and frames disagree (s, us, ns)
-    right["_key"] = right["answered_at"].astype("datetime64[ns]")
-    left["_key"] = (left["ts"] + pd.Timedelta(microseconds=1)).astype("datetime64[ns]")
-    merged = pd.merge_asof(
-        left, right, on="_key", by="candidate_id", direction="forward", allow_exact_matches=True
+    ids = np.concatenate(
+        [left["candidate_id"].to_numpy(dtype=object), answers["candidate_id"].to_numpy(object)]
     )
-    return merged.drop(columns="_key")
+    code = pd.factorize(ids)[0]
+    is_answer = np.arange(len(key)) >= n_left
+    # by candidate, then time; on a tie a trigger before the answer (it counts), and
+    # answers in their own order (lexsort is stable)
+    order = np.lexsort((is_answer, key, code))
+    position = np.where(is_answer[order], np.arange(len(order)), len(order))
+    following = np.minimum.accumulate(position[::-1])[::-1]  # next answer at or after
+    found_at = np.empty(n_left, dtype=np.int64)
+    found_at[order[~is_answer[order]]] = following[~is_answer[order]]
+    hit = found_at < len(order)
+    answer = np.full(n_left, -1, dtype=np.int64)
+    answer[hit] = order[found_at[hit]] - n_left
+    same = np.zeros(n_left, dtype=bool)
+    same[hit] = code[answer[hit] + n_left] == code[:n_left][hit]
+    answer[~same] = -1
+    found = answers[["ts", "event_id"]].reset_index(drop=True).reindex(answer)  # -1: none
+    found = found.set_axis(left.index)
+    return left.assign(answered_at=found["ts"], answered_by=found["event_id"])
 
 
 def _first_since_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from outreach.alerts import AlertRules, alert_text, find_alerts
+from outreach.alerts import AlertRules, _next_answer, alert_text, find_alerts
 
 RULES = AlertRules()
 
@@ -208,3 +209,51 @@ def test_no_reply_counts_only_messages_that_asked_for_one() -> None:
     assert late["trigger_event_id"].tolist() == ["m2"]
     assert "asked for one" in alert_text("no_reply", {"since": "2024-11-02"}, "hr",
                                          dt.date(2024, 11, 6), "en")  # fmt: skip
+
+
+def _merge_asof_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
+    """The reference: pandas' forward as-of join by candidate (what alerts used before)."""
+    left = triggers.sort_values("ts", kind="stable").reset_index(drop=True)
+    right = answers[["candidate_id", "ts", "event_id"]].rename(
+        columns={"ts": "answered_at", "event_id": "answered_by"}
+    )
+    right = right.sort_values("answered_at", kind="stable")
+    right["_key"] = right["answered_at"].astype("datetime64[ns]")
+    left["_key"] = (left["ts"] + pd.Timedelta(microseconds=1)).astype("datetime64[ns]")
+    merged = pd.merge_asof(left, right, on="_key", by="candidate_id", direction="forward")
+    return merged.drop(columns="_key")
+
+
+def test_the_next_answer_is_the_forward_as_of_join_by_candidate() -> None:
+    rng = np.random.default_rng(14)
+    start = pd.Timestamp("2024-10-01")
+
+    def events(n: int, prefix: str, objects: bool) -> pd.DataFrame:
+        # few candidates and coarse times: ties within and across the two frames,
+        # and each frame in its own resolution, as stores and frames give them
+        seconds = rng.integers(0, 6, n) * 3600 + rng.integers(0, 2, n)
+        # an answer a microsecond after its trigger is the closest "strictly after"
+        micro = pd.to_timedelta(rng.integers(0, 2, n), unit="us")
+        unit = str(rng.choice(["s", "us", "ns"]))
+        frame = pd.DataFrame(
+            {
+                "event_id": [f"{prefix}{i}" for i in range(n)],
+                "candidate_id": rng.choice(["A", "B", "C"], n),
+                "ts": (start + pd.to_timedelta(seconds, unit="s") + micro).astype(
+                    f"datetime64[{unit}]"
+                ),
+            }
+        )
+        # pandas' strings, or Python objects (a concatenation with an empty frame gives them)
+        return frame.astype({"event_id": object, "candidate_id": object}) if objects else frame
+
+    for case in range(200):
+        objects = bool(case % 2)  # both frames alike: they are parts of one events frame
+        triggers = events(int(rng.integers(1, 12)), "t", objects)
+        answers = events(int(rng.integers(0, 12)), "a", objects)
+        expected = _merge_asof_answer(triggers, answers)
+        got = _next_answer(triggers, answers)
+        try:
+            pd.testing.assert_frame_equal(got, expected)
+        except AssertionError as error:
+            raise AssertionError(f"case {case}:\n{triggers}\n{answers}") from error
