@@ -25,7 +25,7 @@ from store import audit
 from store.db import open_store
 from store.ingest import ingest_bundle
 from store.schema import Alert, Candidate, OutreachAction, Score
-from tests.conftest import DemoRun, run_cli
+from tests.conftest import DemoRun, PrefectServer, run_cli
 from tests.outreach.test_digest import bot  # noqa: F401 (a fixture: a local chat-bot receiver)
 from training.config import load_config
 from training.monitor import checks
@@ -205,10 +205,12 @@ def test_retention_flow_retires_old_candidates_and_records_it(
 
 
 def test_cli_trains_and_scores_without_a_server_and_without_noise(
-    demo_run: DemoRun, keepwarm_home: Path, tmp_path: Path
+    demo_run: DemoRun, keepwarm_home: Path, tmp_path: Path, prefect_server: PrefectServer
 ) -> None:
     # `keepwarm demo` trained and scored through the CLI's own train and score paths
-    # (a temporary Prefect server, no settings); its home is scored again here.
+    # (a temporary Prefect server, no settings); its home is scored again here by
+    # `keepwarm score`, on the run's shared Prefect server: a temporary server of its own
+    # cost ~20 s of CPU and is the demo's (and the killed daily scoring's) to show.
     summary = next(
         json.loads(line) for line in demo_run.stdout.splitlines() if line.startswith('{"auc')
     )
@@ -216,7 +218,7 @@ def test_cli_trains_and_scores_without_a_server_and_without_noise(
     shutil.copytree(demo_run.home, keepwarm_home)
     out = tmp_path / "scores.csv"
     args = ("score", "--as-of", DEMO_DAY.isoformat(), "--out", str(out))
-    score = run_cli(*args, home=keepwarm_home, timeout=600)
+    score = run_cli(*args, home=keepwarm_home, timeout=600, prefect_api=prefect_server.url)
     assert score.returncode == 0, score.stderr[-2000:]
     frame = pd.read_csv(out)
     assert list(frame.columns) == [

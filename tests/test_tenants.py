@@ -321,6 +321,7 @@ def test_tenants_on_one_tracking_store_keep_their_own_model_and_champion(
                     name="model", python_model=str(PYFUNC_CODE),
                     artifacts={"model_dir": str(model_dir)},
                     registered_model_name=model_name(settings),
+                    pip_requirements=[],  # not inferred: MLflow loads the model in a subprocess
                 )  # fmt: skip
         version = str(info.registered_model_version)
         client.set_registered_model_alias(model_name(settings), "champion", version)

@@ -110,14 +110,15 @@ def test_a_killed_ingest_leaves_the_store_before_or_after(
     migrate(engine)
     bundle = small_seasons["2023-autumn"]
     env = _env(tmp_path / "home", KEEPWARM_DATABASE_URL=store_url)
-    # Kills land in the ingest's write (seen from the store: its write lock), 0.4 s further
-    # in each time, until a run writes to the end; a kill while it reads and checks the
-    # bundle, before any write, would prove nothing.
+    # Kills land in the ingest's write (seen from the store: its write lock): as it
+    # begins, 0.4 s in, then twice as far (plus 0.4 s) each time, until a run writes to
+    # the end; a kill while it reads and checks the bundle, before any write, would prove
+    # nothing. Steps of 0.4 s all along took a run (a process) per 0.4 s of the write.
     seen, kills, delay = set(), 0, 0.0
     while _kill_in_write(["ingest", str(bundle)], env, engine, delay):
         kills += 1
         seen.add(_counts(engine, COUNTED))
-        delay += 0.4
+        delay = 2 * delay + 0.4
     full = _counts(engine, COUNTED)
     assert kills >= 2 and full[0] == 400
     # every kill left nothing or everything, never a part
@@ -166,16 +167,17 @@ def test_killed_daily_scoring_is_before_or_after_and_a_rerun_completes(
     plan_day = f"WHERE plan_date = '{DAY.isoformat()}'"
     lock = served_home / "locks" / "keepwarm-daily-scoring.lock"
     seen_scores, seen_plans, kills = set(), set(), 0
-    # Killed while it holds the day's slot, at once and a few seconds into its work
-    # (the check, the scores, the alerts, the plans): a slot left taken by a killed run
-    # (Prefect's temporary server keeps its lease in memory) made every later run wait
-    # an hour, then fail.
-    for delay in (0.0, 3.0):
-        if not _kill_holding(args, env, lock, delay):
+    # Killed while it holds the day's slot, a few seconds into its work (the check, the
+    # scores, the alerts, the plans), or at once if it finished within those seconds: a
+    # slot left taken by a killed run (Prefect's temporary server keeps its lease in
+    # memory) made every later run wait an hour, then fail. One kill shows it: each run
+    # starts a temporary server (~20 s of CPU), and a kill at once, then 3 s in, took two.
+    for delay in (3.0, 0.0):
+        if _kill_holding(args, env, lock, delay):
+            kills += 1
+            seen_scores.add(_counts(engine, ("scores",), day)[0])
+            seen_plans.add(_counts(engine, ("outreach_actions",), plan_day)[0])
             break
-        kills += 1
-        seen_scores.add(_counts(engine, ("scores",), day)[0])
-        seen_plans.add(_counts(engine, ("outreach_actions",), plan_day)[0])
     rerun = subprocess.run([KEEPWARM, *args], env=env, capture_output=True, text=True,
                            check=False, timeout=600)  # fmt: skip
     assert rerun.returncode == 0, rerun.stderr[-2000:]
@@ -301,6 +303,7 @@ def test_a_broken_model_version_is_refused_and_the_old_one_keeps_serving(
             info = mlflow.pyfunc.log_model(
                 name="model", python_model=str(PYFUNC_CODE),
                 artifacts={"model_dir": str(folder)}, registered_model_name=MODEL_NAME,
+                pip_requirements=[],  # not inferred: MLflow would load the model in a subprocess
             )  # fmt: skip
         mlflow_client.set_registered_model_alias(
             MODEL_NAME, "champion", str(info.registered_model_version)
