@@ -204,7 +204,7 @@ def test_retention_flow_retires_old_candidates_and_records_it(
     assert retention_flow(dt.date(2026, 12, 31))["candidates"] == 0  # nothing left to retire
 
 
-def test_cli_trains_and_scores_without_a_server_and_without_noise(
+def test_cli_trains_scores_and_writes_the_scores_file_without_noise(
     demo_run: DemoRun, keepwarm_home: Path, tmp_path: Path, prefect_server: PrefectServer
 ) -> None:
     # `keepwarm demo` trained and scored through the CLI's own train and score paths
