@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,15 +22,15 @@ from sqlalchemy import Engine, select, text
 from config import get_settings
 from serving.main import create_app
 from serving.users import create_user, disable_user, set_password
+from store.db import open_store
 from store.schema import ConsoleUser, Event, OutreachAction
-from tests.conftest import run_cli, run_daily
+from tests.conftest import SCORED_DAY, as_home, built_once, run_cli
 from tests.serving.conftest import DAY
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def owners(engine: Engine) -> list[str]:
+def _owners(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return [
             r[0]
@@ -39,13 +40,47 @@ def owners(engine: Engine) -> list[str]:
         ]
 
 
+@pytest.fixture(scope="session")
+def console_source(scored_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scored day (``scored_home``: DAY's scores, alerts and plans) with two console
+    users, lena (lead) and hana (hr, the first recruiter), built once per test run: the
+    daily run and the Argon2 hashes cost seconds that each test paid before."""
+    assert DAY == SCORED_DAY
+
+    def build(home: Path) -> None:
+        shutil.copytree(scored_home, home)
+        with as_home(home) as settings:
+            engine = open_store(settings)
+            try:
+                create_user(engine, "lena", "lead", PASSWORD)
+                create_user(engine, "hana", "hr", PASSWORD, _owners(engine)[0])
+            finally:
+                engine.dispose()
+
+    return built_once(tmp_path_factory, "console-home", build)
+
+
 @pytest.fixture
-def console(
-    engine: Engine, owners: list[str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    run_daily(engine, DAY)
-    create_user(engine, "lena", "lead", PASSWORD)
-    create_user(engine, "hana", "hr", PASSWORD, owners[0])
+def console_home(console_source: Path, keepwarm_home: Path) -> Path:
+    """This test's own copy of ``console_source``, as its KEEPWARM_HOME."""
+    shutil.copytree(console_source, keepwarm_home)
+    get_settings.cache_clear()
+    return keepwarm_home
+
+
+@pytest.fixture
+def served_home(console_home: Path) -> Path:
+    """Here every test starts from the console's scored day (``engine`` opens it too)."""
+    return console_home
+
+
+@pytest.fixture
+def owners(engine: Engine) -> list[str]:
+    return _owners(engine)
+
+
+@pytest.fixture
+def console(console_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
     get_settings.cache_clear()
     with TestClient(create_app(get_settings()), raise_server_exceptions=False) as c:
