@@ -272,8 +272,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 
 
 @pytest.fixture
-def served_home(trained_home: Path, keepwarm_home: Path) -> Path:
-    shutil.copytree(trained_home, keepwarm_home)
+def served_home(request: pytest.FixtureRequest, keepwarm_home: Path) -> Path:
+    """A copy of ``trained_home`` as this test's KEEPWARM_HOME; of ``scored_home`` (the
+    trained home after the daily run of ``SCORED_DAY``) for a test marked ``scored_day``."""
+    scored = request.node.get_closest_marker("scored_day") is not None
+    source: Path = request.getfixturevalue("scored_home" if scored else "trained_home")
+    shutil.copytree(source, keepwarm_home)
     get_settings.cache_clear()
     return keepwarm_home
 

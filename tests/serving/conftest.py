@@ -7,7 +7,6 @@ champion alias or create keys never see each other's changes.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import socket
 import subprocess
@@ -24,8 +23,17 @@ from sqlalchemy import Engine
 from config import get_settings
 from serving.auth import create_key
 from serving.main import create_app
+from tests.conftest import SCORED_DAY
 
-DAY = dt.date(2024, 12, 2)
+DAY = SCORED_DAY  # the day the tests serve; marked scored_day, they start with its run done
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "scored_day: served_home starts from the daily run of DAY (tests.conftest.scored_home), "
+        "built once per test run, instead of each test running it",
+    )
 
 
 @pytest.fixture

@@ -535,8 +535,8 @@ def test_alerts_from_the_daily_run(client: TestClient, keys: Keys, engine: Engin
     assert {r["notify"] for r in approvals["rows"]} <= {"dept_manager", "hr_director"}
 
 
+@pytest.mark.scored_day  # DAY's plan, as the daily run made it
 def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: Engine) -> None:
-    run_daily(engine)
     day = {"date": DAY.isoformat()}
     mine = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
     tasks = [a for a in mine["actions"] if not a["automatic"]]
@@ -602,8 +602,8 @@ def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: 
     assert client.get("/v1/team", params=day, headers=auth(keys.hr)).status_code == 403
 
 
-def test_a_call_outcome_and_note_and_undo(client: TestClient, keys: Keys, engine: Engine) -> None:
-    run_daily(engine)
+@pytest.mark.scored_day  # DAY's plan, as the daily run made it
+def test_a_call_outcome_and_note_and_undo(client: TestClient, keys: Keys) -> None:
     day = {"date": DAY.isoformat()}
     mine = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
     call = next(a for a in mine["actions"] if a["action"] == "call")

@@ -24,7 +24,7 @@ from serving.main import create_app
 from serving.users import create_user, disable_user, set_password
 from store.db import open_store
 from store.schema import ConsoleUser, Event, OutreachAction
-from tests.conftest import SCORED_DAY, as_home, built_once, run_cli
+from tests.conftest import as_home, built_once, run_cli
 from tests.serving.conftest import DAY
 
 PASSWORD = "correct horse battery"
@@ -45,7 +45,6 @@ def console_source(scored_home: Path, tmp_path_factory: pytest.TempPathFactory) 
     """The scored day (``scored_home``: DAY's scores, alerts and plans) with two console
     users, lena (lead) and hana (hr, the first recruiter), built once per test run: the
     daily run and the Argon2 hashes cost seconds that each test paid before."""
-    assert DAY == SCORED_DAY
 
     def build(home: Path) -> None:
         shutil.copytree(scored_home, home)

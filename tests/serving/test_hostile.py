@@ -392,10 +392,10 @@ def test_nul_characters_are_refused_before_postgresql_sees_them(
         assert signed.status_code == 401
 
 
+@pytest.mark.scored_day  # DAY's alerts and plan
 def test_schema_times_carry_their_offset_and_answers_are_not_cached(
-    client: TestClient, keys: Keys, engine: Engine
+    client: TestClient, keys: Keys
 ) -> None:
-    run_daily(engine, DAY)
     alerts = client.get("/v1/alerts", params={"state": "all"}, headers=auth(keys.lead))
     assert alerts.headers["cache-control"] == "no-store"
     rows = alerts.json()["rows"]
