@@ -63,8 +63,7 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-def keys(engine: Engine) -> Keys:
+def make_keys(engine: Engine) -> Keys:
     from sqlalchemy import text
 
     with engine.connect() as conn:
@@ -75,6 +74,11 @@ def keys(engine: Engine) -> Keys:
             )
         ]
     return Keys(engine, owners)
+
+
+@pytest.fixture
+def keys(engine: Engine) -> Keys:
+    return make_keys(engine)
 
 
 class ServerUrl(str):

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,10 +19,12 @@ from sqlalchemy import Engine, func, select, text
 from config import get_settings
 from features.build import build_features
 from features.population import load_day
+from serving.main import create_app
 from serving.services.daily import rank_scores, score_day, store_scores
+from store.db import open_store
 from store.schema import Event, IngestBatch
-from tests.conftest import run_daily
-from tests.serving.conftest import DAY, Keys, auth
+from tests.conftest import as_home, run_daily
+from tests.serving.conftest import DAY, Keys, auth, make_keys
 from training.predictor import Predictor, shown_risk
 from training.tracking import load_champion
 
@@ -45,10 +51,40 @@ def _owner_of(engine: Engine, cid: str) -> str:
         )
 
 
+@dataclass
+class Shared:
+    client: TestClient
+    keys: Keys
+    engine: Engine
+
+
+@pytest.fixture(scope="module")
+def shared(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    """One app (as ``client`` makes it) over one copy of ``trained_home``, with its keys,
+    for the tests here that store nothing (reads, and writes the API refuses): the app's
+    start-up and the day's scores it builds are paid once, not by each of them."""
+    home = tmp_path_factory.mktemp("api-shared") / "home"
+    shutil.copytree(trained_home, home)
+    with as_home(home), pytest.MonkeyPatch.context() as env:
+        env.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
+        env.setenv("KEEPWARM_GREENHOUSE_SECRET", "gh-test-secret")
+        env.setenv("KEEPWARM_RATE_LIMIT", "100000/second")
+        get_settings.cache_clear()
+        settings = get_settings()
+    get_settings.cache_clear()
+    engine = open_store(settings)
+    keys = make_keys(engine)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        c.app.state.service.keys.ttl = 0  # type: ignore[attr-defined]
+        yield Shared(c, keys, engine)
+    engine.dispose()
+
+
 # --- who may do what ------------------------------------------------------------------------
 
 
-def test_no_key_or_a_wrong_one_gets_401(client: TestClient, keys: Keys) -> None:
+def test_no_key_or_a_wrong_one_gets_401(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     for headers in ({}, auth("kw_not-a-key"), {"X-API-Key": "nope"}, {"Authorization": "Basic x"}):
         r = client.get("/v1/risk-list", headers=headers)
         assert r.status_code == 401, headers
@@ -56,7 +92,8 @@ def test_no_key_or_a_wrong_one_gets_401(client: TestClient, keys: Keys) -> None:
     assert client.get("/v1/risk-list", headers={"X-API-Key": keys.lead}).status_code == 200
 
 
-def test_each_role_reaches_only_its_endpoints(client: TestClient, keys: Keys) -> None:
+def test_each_role_reaches_only_its_endpoints(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     day = DAY.isoformat()
     cid = _active_ids(client, keys)[0]
     calls = {
@@ -81,9 +118,8 @@ def test_each_role_reaches_only_its_endpoints(client: TestClient, keys: Keys) ->
     assert calls["reload"](keys.hr).status_code == 403
 
 
-def test_hr_sees_only_own_candidates_everywhere(
-    client: TestClient, keys: Keys, engine: Engine
-) -> None:
+def test_hr_sees_only_own_candidates_everywhere(shared: Shared) -> None:
+    client, keys, engine = shared.client, shared.keys, shared.engine
     day = DAY.isoformat()
     everyone = _active_ids(client, keys)
     mine = [c for c in everyone if _owner_of(engine, c) == keys.owner]
@@ -258,7 +294,8 @@ def test_candidates_upsert_and_outcomes_end_activity(
     assert bad.status_code == 422
 
 
-def test_malformed_and_oversized_bodies(client: TestClient, keys: Keys) -> None:
+def test_malformed_and_oversized_bodies(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     r = client.post(
         "/v1/events",
         content=b"[{not json",
@@ -343,7 +380,8 @@ def test_ties_in_risk_are_ordered_by_the_trees_score_alike_in_list_and_daily_run
     assert [r["candidate_id"] for r in listed] == daily["candidate_id"].tolist()[: len(listed)]
 
 
-def test_risk_list_pages_filters_and_alerts(client: TestClient, keys: Keys) -> None:
+def test_risk_list_pages_filters_and_alerts(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     day = DAY.isoformat()
     full = client.get(
         "/v1/risk-list", params={"as_of": day, "limit": 500}, headers=auth(keys.lead)
@@ -642,14 +680,16 @@ def test_a_call_outcome_and_note_and_undo(client: TestClient, keys: Keys) -> Non
     ],
 )
 def test_bad_score_requests_get_422_naming_the_field(
-    client: TestClient, keys: Keys, body: dict[str, object], field: str
+    shared: Shared, body: dict[str, object], field: str
 ) -> None:
+    client, keys = shared.client, shared.keys
     r = client.post("/v1/score", json=body, headers=auth(keys.ats))
     assert r.status_code == 422
     assert r.json()["error"]["problems"][0]["field"] == field
 
 
-def test_bad_paths_and_queries(client: TestClient, keys: Keys) -> None:
+def test_bad_paths_and_queries(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     lead = auth(keys.lead)
     assert client.get("/v1/candidates/" + "x" * 65, headers=lead).status_code == 422
     assert client.get("/v1/risk-list", params={"tier": "extreme"}, headers=lead).status_code == 422
