@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -23,7 +25,8 @@ from sqlalchemy import Engine
 from config import get_settings
 from serving.auth import create_key
 from serving.main import create_app
-from tests.conftest import SCORED_DAY
+from store.db import open_store
+from tests.conftest import SCORED_DAY, as_home
 
 DAY = SCORED_DAY  # the day the tests serve; marked scored_day, they start with its run done
 
@@ -79,6 +82,36 @@ def make_keys(engine: Engine) -> Keys:
 @pytest.fixture
 def keys(engine: Engine) -> Keys:
     return make_keys(engine)
+
+
+@dataclass
+class Shared:
+    client: TestClient
+    keys: Keys
+    engine: Engine
+
+
+@pytest.fixture(scope="module")
+def shared(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    """One app (as ``client`` makes it) over one copy of ``trained_home``, with its keys,
+    per test module, for the tests that store nothing (reads, and writes the API refuses):
+    the app's start-up and the day's scores it builds are paid once, not by each of them.
+    A test that writes, counts metrics or changes the app's settings uses ``client``."""
+    home = tmp_path_factory.mktemp("api-shared") / "home"
+    shutil.copytree(trained_home, home)
+    with as_home(home), pytest.MonkeyPatch.context() as env:
+        env.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
+        env.setenv("KEEPWARM_GREENHOUSE_SECRET", "gh-test-secret")
+        env.setenv("KEEPWARM_RATE_LIMIT", "100000/second")
+        get_settings.cache_clear()
+        settings = get_settings()
+    get_settings.cache_clear()
+    engine = open_store(settings)
+    keys = make_keys(engine)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        c.app.state.service.keys.ttl = 0  # type: ignore[attr-defined]
+        yield Shared(c, keys, engine)
+    engine.dispose()
 
 
 class ServerUrl(str):

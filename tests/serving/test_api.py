@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,12 +15,10 @@ from sqlalchemy import Engine, func, select, text
 from config import get_settings
 from features.build import build_features
 from features.population import load_day
-from serving.main import create_app
 from serving.services.daily import rank_scores, score_day, store_scores
-from store.db import open_store
 from store.schema import Event, IngestBatch
-from tests.conftest import as_home, run_daily
-from tests.serving.conftest import DAY, Keys, auth, make_keys
+from tests.conftest import run_daily
+from tests.serving.conftest import DAY, Keys, Shared, auth
 from training.predictor import Predictor, shown_risk
 from training.tracking import load_champion
 
@@ -49,35 +43,6 @@ def _owner_of(engine: Engine, cid: str) -> str:
                 text("SELECT hr_owner FROM candidates WHERE candidate_id = :c"), {"c": cid}
             ).scalar_one()
         )
-
-
-@dataclass
-class Shared:
-    client: TestClient
-    keys: Keys
-    engine: Engine
-
-
-@pytest.fixture(scope="module")
-def shared(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
-    """One app (as ``client`` makes it) over one copy of ``trained_home``, with its keys,
-    for the tests here that store nothing (reads, and writes the API refuses): the app's
-    start-up and the day's scores it builds are paid once, not by each of them."""
-    home = tmp_path_factory.mktemp("api-shared") / "home"
-    shutil.copytree(trained_home, home)
-    with as_home(home), pytest.MonkeyPatch.context() as env:
-        env.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
-        env.setenv("KEEPWARM_GREENHOUSE_SECRET", "gh-test-secret")
-        env.setenv("KEEPWARM_RATE_LIMIT", "100000/second")
-        get_settings.cache_clear()
-        settings = get_settings()
-    get_settings.cache_clear()
-    engine = open_store(settings)
-    keys = make_keys(engine)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
-        c.app.state.service.keys.ttl = 0  # type: ignore[attr-defined]
-        yield Shared(c, keys, engine)
-    engine.dispose()
 
 
 # --- who may do what ------------------------------------------------------------------------
