@@ -154,13 +154,9 @@ def _event(cid: str, n: int, **extra: object) -> dict[str, object]:
     ],
 )
 def test_a_bad_event_refuses_the_whole_request(
-    client: TestClient,
-    keys: Keys,
-    engine: Engine,
-    bad: dict[str, object],
-    field: str,
-    words: str,
+    shared: Shared, bad: dict[str, object], field: str, words: str
 ) -> None:
+    client, keys, engine = shared.client, shared.keys, shared.engine
     cid = _active_ids(client, keys)[0]
     before = _event_count(engine)
     items = [_event(cid, 1), _event(cid, 2, text="我的私人问题"), _event(cid, 3, **bad)]
@@ -173,9 +169,8 @@ def test_a_bad_event_refuses_the_whole_request(
     assert _event_count(engine) == before
 
 
-def test_events_refuse_outside_signals_without_consent(
-    client: TestClient, keys: Keys, engine: Engine
-) -> None:
+def test_events_refuse_outside_signals_without_consent(shared: Shared) -> None:
+    client, keys, engine = shared.client, shared.keys, shared.engine
     with engine.connect() as conn:
         cid = conn.execute(
             text("SELECT candidate_id FROM candidates WHERE NOT consent_external_signals LIMIT 1")

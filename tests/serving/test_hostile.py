@@ -83,9 +83,8 @@ def test_out_of_range_instants_and_dates_are_refused_in_a_bundle(
     assert "events.csv, row 2, column ts" in done.stderr and "between" in done.stderr
 
 
-def test_an_offer_start_date_out_of_range_is_refused_from_the_webhook(
-    client: TestClient,
-) -> None:
+def test_an_offer_start_date_out_of_range_is_refused_from_the_webhook(shared: Shared) -> None:
+    client = shared.client
     r = deliver(client, fixture("offer_created", payload__start_date="01/01/0001"), "evt-old")
     assert r.status_code == 422 and "start_date" in r.json()["error"]["message"]
 
@@ -312,7 +311,8 @@ def test_a_replayed_old_delivery_changes_nothing(
     assert logged >= 2
 
 
-def test_a_deeply_nested_signed_body_is_refused(client: TestClient) -> None:
+def test_a_deeply_nested_signed_body_is_refused(shared: Shared) -> None:
+    client = shared.client
     raw = b'{"action": "ping", "payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     r = client.post(URL, content=raw, headers={"Signature": sign(SECRET, raw)})
     assert r.status_code == 422
