@@ -272,8 +272,12 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
 
 
 @pytest.fixture
-def served_home(trained_home: Path, keepwarm_home: Path) -> Path:
-    shutil.copytree(trained_home, keepwarm_home)
+def served_home(request: pytest.FixtureRequest, keepwarm_home: Path) -> Path:
+    """A copy of ``trained_home`` as this test's KEEPWARM_HOME; of ``scored_home`` (the
+    trained home after the daily run of ``SCORED_DAY``) for a test marked ``scored_day``."""
+    scored = request.node.get_closest_marker("scored_day") is not None
+    source: Path = request.getfixturevalue("scored_home" if scored else "trained_home")
+    shutil.copytree(source, keepwarm_home)
     get_settings.cache_clear()
     return keepwarm_home
 
@@ -283,6 +287,45 @@ def engine(served_home: Path) -> Iterator[Engine]:
     engine = open_store(get_settings())
     yield engine
     engine.dispose()
+
+
+SCORED_DAY = dt.date(2024, 12, 2)  # the day ``scored_home`` has been run for
+
+
+@contextlib.contextmanager
+def as_home(home: Path) -> Iterator[Settings]:
+    """This process configured for ``home`` (for building a shared home), then as it was."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("KEEPWARM_HOME", str(home))
+        # MLflow exports MLFLOW_TRACKING_URI when it loads the champion: set then deleted
+        # here, it is deleted again on leaving, whatever MLflow did meanwhile.
+        for name in ("MLFLOW_TRACKING_URI", "KEEPWARM_MLFLOW_TRACKING_URI"):
+            env.setenv(name, "")
+            env.delenv(name)
+        get_settings.cache_clear()
+        try:
+            yield get_settings()
+        finally:
+            get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def scored_home(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``trained_home`` after ``run_daily`` for ``SCORED_DAY`` (its scores, alerts and
+    plans stored), built once per test run; copy it to use it, as ``served_home`` copies
+    ``trained_home``. The day's run is seconds of CPU that tests starting from a scored day
+    no longer each pay."""
+
+    def build(home: Path) -> None:
+        shutil.copytree(trained_home, home)
+        with as_home(home) as settings:
+            engine = open_store(settings)
+            try:
+                run_daily(engine, SCORED_DAY)
+            finally:
+                engine.dispose()
+
+    return built_once(tmp_path_factory, "scored-home", build)
 
 
 def run_daily(engine: Engine, day: dt.date = dt.date(2024, 12, 2)) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, String, select, text
+from sqlalchemy import Engine, String, inspect, select, text
 
 from config import get_settings
 from store.bundle import BundleError
@@ -71,6 +71,45 @@ def _bundle(
     _csv(folder / "candidates.csv", candidates or [CANDIDATE])
     _csv(folder / "events.csv", events if events is not None else [EVENT])
     return folder
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
+    """One migrated store per database for this module's many small cases (``store``
+    empties it for each): creating and migrating a store per case cost more than the case."""
+    from store.db import make_engine, migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('values') / 'store.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database()
+    engine = make_engine(url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def store(module_store: Engine) -> Engine:
+    """``module_store`` with every table emptied (ids counting from 1 again): as new. The
+    audit log is append-only (its triggers refuse this); nothing here writes it: checked."""
+    skip = ("alembic_version", "audit_log")
+    tables = [t for t in inspect(module_store).get_table_names() if t not in skip]
+    known = [t.name for t in reversed(Base.metadata.sorted_tables)]  # children first
+    ordered = [t for t in tables if t not in known] + [t for t in known if t in tables]
+    with module_store.begin() as conn:
+        if module_store.dialect.name == "postgresql":
+            conn.execute(text(f"TRUNCATE {', '.join(ordered)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in ordered:
+                conn.execute(text(f"DELETE FROM {table}"))
+            counters = "SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'"
+            if conn.execute(text(counters)).first():  # AUTOINCREMENT's next ids
+                conn.execute(text("DELETE FROM sqlite_sequence"))
+        assert conn.execute(text("SELECT COUNT(*) FROM audit_log")).scalar_one() == 0
+    return module_store
 
 
 # --- spaces, full-width forms, offsets: stored right, and said ------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -112,11 +113,17 @@ def write_workbook(path: Path, edit: dict[tuple[str, int, str], object] | None =
     return path
 
 
+@pytest.fixture(scope="module")
+def sample_workbook(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``write_workbook``'s unedited workbook, written once for the module (copy it)."""
+    return write_workbook(tmp_path_factory.mktemp("workbook") / "offers.xlsx")
+
+
 @pytest.fixture
-def workbook_dir(tmp_path: Path) -> Path:
+def workbook_dir(tmp_path: Path, sample_workbook: Path) -> Path:
     folder = tmp_path / "offers"
     folder.mkdir()
-    write_workbook(folder / "offers.xlsx")
+    shutil.copyfile(sample_workbook, folder / "offers.xlsx")
     (tmp_path / "mapping.toml").write_text(mapping_text(), encoding="utf-8")
     return folder
 

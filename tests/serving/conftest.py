@@ -7,13 +7,14 @@ champion alias or create keys never see each other's changes.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,8 +25,18 @@ from sqlalchemy import Engine
 from config import get_settings
 from serving.auth import create_key
 from serving.main import create_app
+from store.db import open_store
+from tests.conftest import SCORED_DAY, as_home
 
-DAY = dt.date(2024, 12, 2)
+DAY = SCORED_DAY  # the day the tests serve; marked scored_day, they start with its run done
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "scored_day: served_home starts from the daily run of DAY (tests.conftest.scored_home), "
+        "built once per test run, instead of each test running it",
+    )
 
 
 @pytest.fixture
@@ -55,8 +66,7 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-def keys(engine: Engine) -> Keys:
+def make_keys(engine: Engine) -> Keys:
     from sqlalchemy import text
 
     with engine.connect() as conn:
@@ -67,6 +77,41 @@ def keys(engine: Engine) -> Keys:
             )
         ]
     return Keys(engine, owners)
+
+
+@pytest.fixture
+def keys(engine: Engine) -> Keys:
+    return make_keys(engine)
+
+
+@dataclass
+class Shared:
+    client: TestClient
+    keys: Keys
+    engine: Engine
+
+
+@pytest.fixture(scope="module")
+def shared(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    """One app (as ``client`` makes it) over one copy of ``trained_home``, with its keys,
+    per test module, for the tests that store nothing (reads, and writes the API refuses):
+    the app's start-up and the day's scores it builds are paid once, not by each of them.
+    A test that writes, counts metrics or changes the app's settings uses ``client``."""
+    home = tmp_path_factory.mktemp("api-shared") / "home"
+    shutil.copytree(trained_home, home)
+    with as_home(home), pytest.MonkeyPatch.context() as env:
+        env.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
+        env.setenv("KEEPWARM_GREENHOUSE_SECRET", "gh-test-secret")
+        env.setenv("KEEPWARM_RATE_LIMIT", "100000/second")
+        get_settings.cache_clear()
+        settings = get_settings()
+    get_settings.cache_clear()
+    engine = open_store(settings)
+    keys = make_keys(engine)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        c.app.state.service.keys.ttl = 0  # type: ignore[attr-defined]
+        yield Shared(c, keys, engine)
+    engine.dispose()
 
 
 class ServerUrl(str):

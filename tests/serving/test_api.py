@@ -18,7 +18,7 @@ from features.population import load_day
 from serving.services.daily import rank_scores, score_day, store_scores
 from store.schema import Event, IngestBatch
 from tests.conftest import run_daily
-from tests.serving.conftest import DAY, Keys, auth
+from tests.serving.conftest import DAY, Keys, Shared, auth
 from training.predictor import Predictor, shown_risk
 from training.tracking import load_champion
 
@@ -48,7 +48,8 @@ def _owner_of(engine: Engine, cid: str) -> str:
 # --- who may do what ------------------------------------------------------------------------
 
 
-def test_no_key_or_a_wrong_one_gets_401(client: TestClient, keys: Keys) -> None:
+def test_no_key_or_a_wrong_one_gets_401(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     for headers in ({}, auth("kw_not-a-key"), {"X-API-Key": "nope"}, {"Authorization": "Basic x"}):
         r = client.get("/v1/risk-list", headers=headers)
         assert r.status_code == 401, headers
@@ -56,7 +57,8 @@ def test_no_key_or_a_wrong_one_gets_401(client: TestClient, keys: Keys) -> None:
     assert client.get("/v1/risk-list", headers={"X-API-Key": keys.lead}).status_code == 200
 
 
-def test_each_role_reaches_only_its_endpoints(client: TestClient, keys: Keys) -> None:
+def test_each_role_reaches_only_its_endpoints(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     day = DAY.isoformat()
     cid = _active_ids(client, keys)[0]
     calls = {
@@ -81,9 +83,8 @@ def test_each_role_reaches_only_its_endpoints(client: TestClient, keys: Keys) ->
     assert calls["reload"](keys.hr).status_code == 403
 
 
-def test_hr_sees_only_own_candidates_everywhere(
-    client: TestClient, keys: Keys, engine: Engine
-) -> None:
+def test_hr_sees_only_own_candidates_everywhere(shared: Shared) -> None:
+    client, keys, engine = shared.client, shared.keys, shared.engine
     day = DAY.isoformat()
     everyone = _active_ids(client, keys)
     mine = [c for c in everyone if _owner_of(engine, c) == keys.owner]
@@ -153,13 +154,9 @@ def _event(cid: str, n: int, **extra: object) -> dict[str, object]:
     ],
 )
 def test_a_bad_event_refuses_the_whole_request(
-    client: TestClient,
-    keys: Keys,
-    engine: Engine,
-    bad: dict[str, object],
-    field: str,
-    words: str,
+    shared: Shared, bad: dict[str, object], field: str, words: str
 ) -> None:
+    client, keys, engine = shared.client, shared.keys, shared.engine
     cid = _active_ids(client, keys)[0]
     before = _event_count(engine)
     items = [_event(cid, 1), _event(cid, 2, text="我的私人问题"), _event(cid, 3, **bad)]
@@ -172,9 +169,8 @@ def test_a_bad_event_refuses_the_whole_request(
     assert _event_count(engine) == before
 
 
-def test_events_refuse_outside_signals_without_consent(
-    client: TestClient, keys: Keys, engine: Engine
-) -> None:
+def test_events_refuse_outside_signals_without_consent(shared: Shared) -> None:
+    client, keys, engine = shared.client, shared.keys, shared.engine
     with engine.connect() as conn:
         cid = conn.execute(
             text("SELECT candidate_id FROM candidates WHERE NOT consent_external_signals LIMIT 1")
@@ -258,7 +254,8 @@ def test_candidates_upsert_and_outcomes_end_activity(
     assert bad.status_code == 422
 
 
-def test_malformed_and_oversized_bodies(client: TestClient, keys: Keys) -> None:
+def test_malformed_and_oversized_bodies(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     r = client.post(
         "/v1/events",
         content=b"[{not json",
@@ -343,7 +340,8 @@ def test_ties_in_risk_are_ordered_by_the_trees_score_alike_in_list_and_daily_run
     assert [r["candidate_id"] for r in listed] == daily["candidate_id"].tolist()[: len(listed)]
 
 
-def test_risk_list_pages_filters_and_alerts(client: TestClient, keys: Keys) -> None:
+def test_risk_list_pages_filters_and_alerts(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     day = DAY.isoformat()
     full = client.get(
         "/v1/risk-list", params={"as_of": day, "limit": 500}, headers=auth(keys.lead)
@@ -535,8 +533,8 @@ def test_alerts_from_the_daily_run(client: TestClient, keys: Keys, engine: Engin
     assert {r["notify"] for r in approvals["rows"]} <= {"dept_manager", "hr_director"}
 
 
+@pytest.mark.scored_day  # DAY's plan, as the daily run made it
 def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: Engine) -> None:
-    run_daily(engine)
     day = {"date": DAY.isoformat()}
     mine = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
     tasks = [a for a in mine["actions"] if not a["automatic"]]
@@ -602,8 +600,8 @@ def test_outreach_plan_and_done_actions(client: TestClient, keys: Keys, engine: 
     assert client.get("/v1/team", params=day, headers=auth(keys.hr)).status_code == 403
 
 
-def test_a_call_outcome_and_note_and_undo(client: TestClient, keys: Keys, engine: Engine) -> None:
-    run_daily(engine)
+@pytest.mark.scored_day  # DAY's plan, as the daily run made it
+def test_a_call_outcome_and_note_and_undo(client: TestClient, keys: Keys) -> None:
     day = {"date": DAY.isoformat()}
     mine = client.get("/v1/outreach-plan", params=day, headers=auth(keys.hr)).json()
     call = next(a for a in mine["actions"] if a["action"] == "call")
@@ -642,14 +640,16 @@ def test_a_call_outcome_and_note_and_undo(client: TestClient, keys: Keys, engine
     ],
 )
 def test_bad_score_requests_get_422_naming_the_field(
-    client: TestClient, keys: Keys, body: dict[str, object], field: str
+    shared: Shared, body: dict[str, object], field: str
 ) -> None:
+    client, keys = shared.client, shared.keys
     r = client.post("/v1/score", json=body, headers=auth(keys.ats))
     assert r.status_code == 422
     assert r.json()["error"]["problems"][0]["field"] == field
 
 
-def test_bad_paths_and_queries(client: TestClient, keys: Keys) -> None:
+def test_bad_paths_and_queries(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     lead = auth(keys.lead)
     assert client.get("/v1/candidates/" + "x" * 65, headers=lead).status_code == 422
     assert client.get("/v1/risk-list", params={"tier": "extreme"}, headers=lead).status_code == 422

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,15 +22,15 @@ from sqlalchemy import Engine, select, text
 from config import get_settings
 from serving.main import create_app
 from serving.users import create_user, disable_user, set_password
+from store.db import open_store
 from store.schema import ConsoleUser, Event, OutreachAction
-from tests.conftest import run_cli, run_daily
+from tests.conftest import as_home, built_once, run_cli
 from tests.serving.conftest import DAY
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def owners(engine: Engine) -> list[str]:
+def _owners(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return [
             r[0]
@@ -39,17 +40,76 @@ def owners(engine: Engine) -> list[str]:
         ]
 
 
+@pytest.fixture(scope="session")
+def console_source(scored_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scored day (``scored_home``: DAY's scores, alerts and plans) with two console
+    users, lena (lead) and hana (hr, the first recruiter), built once per test run: the
+    daily run and the Argon2 hashes cost seconds that each test paid before."""
+
+    def build(home: Path) -> None:
+        shutil.copytree(scored_home, home)
+        with as_home(home) as settings:
+            engine = open_store(settings)
+            try:
+                create_user(engine, "lena", "lead", PASSWORD)
+                create_user(engine, "hana", "hr", PASSWORD, _owners(engine)[0])
+            finally:
+                engine.dispose()
+
+    return built_once(tmp_path_factory, "console-home", build)
+
+
 @pytest.fixture
-def console(
-    engine: Engine, owners: list[str], monkeypatch: pytest.MonkeyPatch
-) -> Iterator[TestClient]:
-    run_daily(engine, DAY)
-    create_user(engine, "lena", "lead", PASSWORD)
-    create_user(engine, "hana", "hr", PASSWORD, owners[0])
+def console_home(console_source: Path, keepwarm_home: Path) -> Path:
+    """This test's own copy of ``console_source``, as its KEEPWARM_HOME."""
+    shutil.copytree(console_source, keepwarm_home)
+    get_settings.cache_clear()
+    return keepwarm_home
+
+
+@pytest.fixture
+def served_home(console_home: Path) -> Path:
+    """Here every test starts from the console's scored day (``engine`` opens it too)."""
+    return console_home
+
+
+@pytest.fixture
+def owners(engine: Engine) -> list[str]:
+    return _owners(engine)
+
+
+@pytest.fixture
+def console(console_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
     monkeypatch.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
     get_settings.cache_clear()
     with TestClient(create_app(get_settings()), raise_server_exceptions=False) as c:
         yield c
+
+
+@pytest.fixture(scope="module")
+def shared_console(
+    console_source: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[TestClient]:
+    """One app over one copy of ``console_source``, for the tests here that change nothing
+    another test reads (their sign-ins make sessions, and their reads go to the audit log,
+    which only tests on their own ``console`` look at): its start-up (the champion's load)
+    and the day's scores it builds on the first page are paid once, not by each test."""
+    home = tmp_path_factory.mktemp("console-shared") / "home"
+    shutil.copytree(console_source, home)
+    with as_home(home), pytest.MonkeyPatch.context() as env:
+        env.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
+        get_settings.cache_clear()
+        app = create_app(get_settings())
+    get_settings.cache_clear()
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def reader(shared_console: TestClient) -> TestClient:
+    """``shared_console`` as a new browser: no session, no language cookie."""
+    shared_console.cookies.clear()
+    return shared_console
 
 
 def sign_in(client: TestClient, name: str, password: str = PASSWORD, next_url: str = "/today"):
@@ -69,35 +129,35 @@ def csrf_of(client: TestClient, path: str = "/today") -> str:
     return found.group(1)
 
 
-def test_pages_need_a_sign_in_and_come_back_after_it(console: TestClient) -> None:
-    away = console.get("/risk?tier=high", follow_redirects=False)
+def test_pages_need_a_sign_in_and_come_back_after_it(reader: TestClient) -> None:
+    away = reader.get("/risk?tier=high", follow_redirects=False)
     assert away.status_code == 303
     assert away.headers["location"] == "/login?next=%2Frisk%3Ftier%3Dhigh"
-    done = sign_in(console, "lena", next_url="/risk?tier=high")
+    done = sign_in(reader, "lena", next_url="/risk?tier=high")
     assert done.status_code == 303 and done.headers["location"] == "/risk?tier=high"
     cookie = done.headers["set-cookie"]
     assert "kw_session=" in cookie
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
-    page = console.get("/risk?tier=high")
+    page = reader.get("/risk?tier=high")
     assert page.status_code == 200 and 'id="risk-list"' in page.text
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
 
 
-def test_a_wrong_password_or_unknown_user_is_refused_alike(console: TestClient) -> None:
-    wrong = sign_in(console, "lena", "not the password")
-    unknown = sign_in(console, "nobody-here", "not the password")
+def test_a_wrong_password_or_unknown_user_is_refused_alike(reader: TestClient) -> None:
+    wrong = sign_in(reader, "lena", "not the password")
+    unknown = sign_in(reader, "nobody-here", "not the password")
     assert wrong.status_code == unknown.status_code == 401
     assert "kw_session" not in wrong.headers.get("set-cookie", "")
     assert "用户名或密码错误" in wrong.text
 
 
-def test_the_sign_in_form_needs_its_csrf_token(console: TestClient) -> None:
-    console.get("/login")
-    refused = console.post(
+def test_the_sign_in_form_needs_its_csrf_token(reader: TestClient) -> None:
+    reader.get("/login")
+    refused = reader.post(
         "/login", data={"name": "lena", "password": PASSWORD, "csrf_token": "forged"}
     )
     assert refused.status_code == 403
-    assert console.get("/today", follow_redirects=False).status_code == 303
+    assert reader.get("/today", follow_redirects=False).status_code == 303
 
 
 def test_sign_in_attempts_are_limited(console: TestClient, monkeypatch) -> None:
@@ -107,12 +167,12 @@ def test_sign_in_attempts_are_limited(console: TestClient, monkeypatch) -> None:
     assert sign_in(console, "lena").status_code == 429
 
 
-def test_next_never_leaves_the_site(console: TestClient) -> None:
+def test_next_never_leaves_the_site(reader: TestClient) -> None:
     for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
-        done = sign_in(console, "lena", next_url=target)
+        done = sign_in(reader, "lena", next_url=target)
         assert done.headers["location"] == "/today"
-        console.cookies.clear()
-    switched = console.get("/lang/en?next=//evil.example", follow_redirects=False)
+        reader.cookies.clear()
+    switched = reader.get("/lang/en?next=//evil.example", follow_redirects=False)
     assert switched.headers["location"] == "/today"
 
 
@@ -135,41 +195,41 @@ def test_forms_without_the_session_csrf_token_change_nothing(
 
 
 def test_hr_sees_only_their_own_candidates_everywhere(
-    console: TestClient, engine: Engine, owners: list[str]
+    reader: TestClient, engine: Engine, owners: list[str]
 ) -> None:
     mine, other = owners[0], owners[1]
-    sign_in(console, "hana")
+    sign_in(reader, "hana")
     # asking for another recruiter's list is refused, as the API refuses it
     for path in ("/risk", "/risk.csv", "/risk.xlsx", "/today"):
-        refused = console.get(f"{path}?owner={other}")
+        refused = reader.get(f"{path}?owner={other}")
         assert refused.status_code == 403, path
-    page = console.get("/risk")
+    page = reader.get("/risk")
     shown = set(re.findall(r'data-owner="([^"]+)"', page.text))
     assert shown == {mine}
-    exported = console.get("/risk.csv")
+    exported = reader.get("/risk.csv")
     rows = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert len(rows) > 1 and {r[2] for r in rows[1:]} == {mine}
     with engine.connect() as conn:
         theirs = conn.execute(
             text("SELECT candidate_id FROM candidates WHERE hr_owner = :o LIMIT 1"), {"o": other}
         ).scalar_one()
-    assert console.get(f"/candidates/{theirs}").status_code == 404
-    assert f">{other}<" not in console.get("/today").text
+    assert reader.get(f"/candidates/{theirs}").status_code == 404
+    assert f">{other}<" not in reader.get("/today").text
 
 
-def test_exports_hold_the_filtered_list_with_reasons(console: TestClient) -> None:
-    sign_in(console, "lena")
+def test_exports_hold_the_filtered_list_with_reasons(reader: TestClient) -> None:
+    sign_in(reader, "lena")
     csv_rows = list(
-        csv.DictReader(io.StringIO(console.get("/risk.csv?tier=high").content.decode("utf-8-sig")))
+        csv.DictReader(io.StringIO(reader.get("/risk.csv?tier=high").content.decode("utf-8-sig")))
     )
     assert csv_rows and {r["风险等级"] for r in csv_rows} == {"高"}
     assert all(r["主要原因"] for r in csv_rows)
-    book = openpyxl.load_workbook(io.BytesIO(console.get("/risk.xlsx?tier=high").content))
+    book = openpyxl.load_workbook(io.BytesIO(reader.get("/risk.xlsx?tier=high").content))
     sheet = book.active
     assert sheet is not None
     assert sheet.max_row == len(csv_rows) + 1
-    console.get("/lang/en")
-    english = console.get("/risk.csv?tier=high").content.decode("utf-8-sig")
+    reader.get("/lang/en")
+    english = reader.get("/risk.csv?tier=high").content.decode("utf-8-sig")
     assert english.splitlines()[0].startswith("Rank,Candidate,Recruiter")
 
 
@@ -198,9 +258,9 @@ def test_marking_an_action_done_writes_its_event(console: TestClient, engine: En
     assert f'data-event="action-{action.action_id}"' in page.text
 
 
-def test_risk_list_filters_and_sorts(console: TestClient) -> None:
-    sign_in(console, "lena")
-    high = console.get("/risk?tier=high").text
+def test_risk_list_filters_and_sorts(reader: TestClient) -> None:
+    sign_in(reader, "lena")
+    high = reader.get("/risk?tier=high").text
     risks = [float(x) for x in re.findall(r'data-risk="([^"]+)"', high)]
     assert risks == sorted(risks, reverse=True)
     assert all(r >= get_settings().tier_high for r in risks)
@@ -209,18 +269,18 @@ def test_risk_list_filters_and_sorts(console: TestClient) -> None:
     cells = re.findall(r'<td class="risk" title="[^"]*">([^<]+?) <', high)
     assert cells and all(re.fullmatch(r"(> 90|< 1|\d{1,2})%", c.strip()) for c in cells)
     assert re.search(r"class=\"owner-rank\">(\S+ 的|你的) \d+ 人中第 \d+<", high)
-    ascending = console.get("/risk?sort=risk&dir=asc").text
+    ascending = reader.get("/risk?sort=risk&dir=asc").text
     up = [float(x) for x in re.findall(r'data-risk="([^"]+)"', ascending)]
     assert up == sorted(up) and up[0] < risks[-1]
     by_id = re.findall(
-        r'data-candidate="([^"]+)"', console.get("/risk?sort=candidate_id&dir=asc").text
+        r'data-candidate="([^"]+)"', reader.get("/risk?sort=candidate_id&dir=asc").text
     )
     assert by_id == sorted(by_id)
 
 
-def test_review_and_model_pages_show_their_tables(console: TestClient) -> None:
-    sign_in(console, "lena")
-    review = console.get("/review?season=2024-autumn")
+def test_review_and_model_pages_show_their_tables(reader: TestClient) -> None:
+    sign_in(reader, "lena")
+    review = reader.get("/review?season=2024-autumn")
     assert review.status_code == 200
     for block in (
         "chart-funnel",
@@ -235,7 +295,7 @@ def test_review_and_model_pages_show_their_tables(console: TestClient) -> None:
     # the champion's bias audit, logged at training, is shown with every group
     audit = review.text[review.text.index('id="fairness"') :]
     assert "性别" in audit and "<td>女</td>" in audit and "<td>男</td>" in audit  # groups in words
-    model = console.get("/model")
+    model = reader.get("/model")
     assert model.status_code == 200 and "v1" in model.text and "champion" in model.text
 
 

@@ -26,7 +26,7 @@ from serving.main import create_app
 from serving.scorer import Scorer
 from serving.users import create_user
 from tests.conftest import run_cli, run_daily
-from tests.serving.conftest import DAY, Keys, auth
+from tests.serving.conftest import DAY, Keys, Shared, auth
 from tests.serving.test_greenhouse import SECRET, URL, add_candidate, deliver, fixture
 from training.config import load_config
 from training.predictor import Predictor
@@ -57,9 +57,8 @@ def _event(cid: str, ts: str, n: int = 0, **extra: object) -> dict[str, object]:
 
 
 @pytest.mark.parametrize("ts", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00"])
-def test_out_of_range_instants_are_refused_by_the_api(
-    client: TestClient, keys: Keys, ts: str
-) -> None:
+def test_out_of_range_instants_are_refused_by_the_api(shared: Shared, ts: str) -> None:
+    client, keys = shared.client, shared.keys
     cid = _ids(client, keys)[0]
     r = client.post("/v1/events", json=[_event(cid, ts)], headers=auth(keys.ats))
     assert r.status_code == 422
@@ -84,9 +83,8 @@ def test_out_of_range_instants_and_dates_are_refused_in_a_bundle(
     assert "events.csv, row 2, column ts" in done.stderr and "between" in done.stderr
 
 
-def test_an_offer_start_date_out_of_range_is_refused_from_the_webhook(
-    client: TestClient,
-) -> None:
+def test_an_offer_start_date_out_of_range_is_refused_from_the_webhook(shared: Shared) -> None:
+    client = shared.client
     r = deliver(client, fixture("offer_created", payload__start_date="01/01/0001"), "evt-old")
     assert r.status_code == 422 and "start_date" in r.json()["error"]["message"]
 
@@ -149,9 +147,8 @@ def test_the_risk_list_sees_a_write_without_a_score_call(client: TestClient, key
 
 
 @pytest.mark.parametrize("as_of", ["9999-12-31", "0001-01-01", "1999-01-01"])
-def test_days_outside_the_data_and_today_are_refused(
-    client: TestClient, keys: Keys, as_of: str
-) -> None:
+def test_days_outside_the_data_and_today_are_refused(shared: Shared, as_of: str) -> None:
+    client, keys = shared.client, shared.keys
     cid = _ids(client, keys)[0]
     lead = auth(keys.lead)
     answers = [
@@ -314,7 +311,8 @@ def test_a_replayed_old_delivery_changes_nothing(
     assert logged >= 2
 
 
-def test_a_deeply_nested_signed_body_is_refused(client: TestClient) -> None:
+def test_a_deeply_nested_signed_body_is_refused(shared: Shared) -> None:
+    client = shared.client
     raw = b'{"action": "ping", "payload": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
     r = client.post(URL, content=raw, headers={"Signature": sign(SECRET, raw)})
     assert r.status_code == 422
@@ -323,7 +321,8 @@ def test_a_deeply_nested_signed_body_is_refused(client: TestClient) -> None:
 # --- what must be 4xx, and error bodies that echo nothing ------------------------------------
 
 
-def test_malformed_requests_get_4xx_not_500(client: TestClient, keys: Keys) -> None:
+def test_malformed_requests_get_4xx_not_500(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     lead = auth(keys.lead)
     infinity = base64.urlsafe_b64encode(b'{"o": Infinity, "d": "2024-12-02"}').decode()
     r = client.get(
@@ -353,7 +352,8 @@ def test_malformed_requests_get_4xx_not_500(client: TestClient, keys: Keys) -> N
     assert r.status_code == 413
 
 
-def test_error_bodies_never_echo_what_was_sent(client: TestClient, keys: Keys) -> None:
+def test_error_bodies_never_echo_what_was_sent(shared: Shared) -> None:
+    client, keys = shared.client, shared.keys
     marker = "ECHO-MARKER-5521"
     bad = [
         {"event_id": "e-1", "candidate_id": marker, "ts": "2024-12-01T10:00:00+08:00",
@@ -392,10 +392,10 @@ def test_nul_characters_are_refused_before_postgresql_sees_them(
         assert signed.status_code == 401
 
 
+@pytest.mark.scored_day  # DAY's alerts and plan
 def test_schema_times_carry_their_offset_and_answers_are_not_cached(
-    client: TestClient, keys: Keys, engine: Engine
+    client: TestClient, keys: Keys
 ) -> None:
-    run_daily(engine, DAY)
     alerts = client.get("/v1/alerts", params={"state": "all"}, headers=auth(keys.lead))
     assert alerts.headers["cache-control"] == "no-store"
     rows = alerts.json()["rows"]
@@ -408,7 +408,8 @@ def test_schema_times_carry_their_offset_and_answers_are_not_cached(
     assert done["done_at"].endswith(("Z", "+00:00"))
 
 
-def test_the_docs_load_nothing_from_another_site(client: TestClient) -> None:
+def test_the_docs_load_nothing_from_another_site(shared: Shared) -> None:
+    client = shared.client
     page = client.get("/docs")
     assert page.status_code == 200
     assert "cdn." not in page.text and "https://" not in page.text.split("<body>")[0]

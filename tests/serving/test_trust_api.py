@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 from store import audit, erasure
 from store.schema import Event
-from tests.conftest import run_daily
 from tests.serving.conftest import DAY, Keys, auth
 
 
@@ -145,10 +145,10 @@ def test_withdrawn_consent_deletes_signals_and_changes_the_next_score(
     assert client.post("/v1/events", json=[signal], headers=auth(keys.ats)).status_code == 422
 
 
+@pytest.mark.scored_day  # DAY's scores, plans and alerts to erase too
 def test_an_admin_erases_a_candidate_who_then_stays_gone(
     client: TestClient, keys: Keys, engine: Engine
 ) -> None:
-    run_daily(engine, DAY)  # scores, plans and alerts to erase too
     with engine.connect() as conn:
         planned = set(conn.execute(text("SELECT candidate_id FROM outreach_actions")).scalars())
     cid = next(c for c in _ids(client, keys) if c in planned)

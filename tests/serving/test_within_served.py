@@ -19,7 +19,12 @@ from serving.services.risk import urgency_of
 from serving.services.sheets import inert
 from store.schema import Event, Outcome, Truth
 from tests.serving.conftest import DAY, Keys, auth
-from tests.serving.test_console import console, owners, sign_in  # noqa: F401  (fixtures)
+from tests.serving.test_console import (  # noqa: F401  (fixtures)
+    console,
+    console_home,
+    console_source,
+    sign_in,
+)
 from training.predictor import Predictor
 from training.tracking import load_champion
 
