@@ -103,15 +103,22 @@ def pg_server() -> Iterator[PostgresServer]:
         yield server
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated, empty store on each database keepwarm supports."""
+def migrated_store(request: pytest.FixtureRequest, folder: Path) -> Engine:
+    """A migrated, empty store on the database ``request.param`` names ("sqlite": a file
+    in ``folder``; "postgres": a new database on the run's server)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'store.db'}"
+        url = f"sqlite:///{folder / 'store.db'}"
     else:
         url = request.getfixturevalue("pg_server").create_database()
     engine = make_engine(url)
     migrate(engine)
+    return engine
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty store on each database keepwarm supports."""
+    engine = migrated_store(request, tmp_path)
     yield engine
     engine.dispose()
 

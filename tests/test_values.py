@@ -25,7 +25,7 @@ from store.bundle import BundleError
 from store.contract import TABLES
 from store.ingest import count_rows, ingest_bundle
 from store.schema import Base, Candidate, Event
-from tests.conftest import assert_same, snapshot
+from tests.conftest import assert_same, migrated_store, snapshot
 from tests.serving.test_greenhouse import deliver, fixture
 
 CANDIDATE = {
@@ -79,14 +79,7 @@ def module_store(
 ) -> Iterator[Engine]:
     """One migrated store per database for this module's many small cases (``store``
     empties it for each): creating and migrating a store per case cost more than the case."""
-    from store.db import make_engine, migrate
-
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('values') / 'store.db'}"
-    else:
-        url = request.getfixturevalue("pg_server").create_database()
-    engine = make_engine(url)
-    migrate(engine)
+    engine = migrated_store(request, tmp_path_factory.mktemp("values"))
     yield engine
     engine.dispose()
 
