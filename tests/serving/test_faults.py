@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,12 +75,15 @@ def _writing(engine: Engine) -> bool:
         )).scalar_one())  # fmt: skip
 
 
-def _kill_in_write(args: list[str], env: dict[str, str], engine: Engine, delay: float) -> bool:
-    """Run a keepwarm command and SIGKILL its process group ``delay`` seconds into its write.
+def _kill_while(
+    args: list[str], env: dict[str, str], busy: Callable[[], bool], delay: float
+) -> bool:
+    """Run a keepwarm command and SIGKILL its process group ``delay`` seconds after
+    ``busy()`` is first seen true (in a store write, holding the day's slot).
 
-    Returns True for a kill while it was still writing (at ``delay`` 0: as soon as its
-    first write is seen); False if the write ended before ``delay`` (the run is then
-    left to finish, and has).
+    Returns True for a kill while it was busy (at ``delay`` 0: as soon as it is seen,
+    since a short write may end before a second look); False if it ended first (the run
+    is then left to finish, and has, with exit 0).
     """
     proc = subprocess.Popen(
         [KEEPWARM, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -88,12 +91,10 @@ def _kill_in_write(args: list[str], env: dict[str, str], engine: Engine, delay: 
     )  # fmt: skip
     began = None
     while proc.poll() is None:
-        if began is None and _writing(engine):
+        if began is None and busy():
             began = time.monotonic()
         if began is not None and time.monotonic() - began >= delay:
-            # at 0 s the write was just seen: kill now (a short write, such as the daily
-            # run's first, may end before a second look); later, only inside a write
-            if delay and not _writing(engine):
+            if delay and not busy():  # later than at once: only while still busy
                 break
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -115,7 +116,7 @@ def test_a_killed_ingest_leaves_the_store_before_or_after(
     # the end; a kill while it reads and checks the bundle, before any write, would prove
     # nothing. Steps of 0.4 s all along took a run (a process) per 0.4 s of the write.
     seen, kills, delay = set(), 0, 0.0
-    while _kill_in_write(["ingest", str(bundle)], env, engine, delay):
+    while _kill_while(["ingest", str(bundle)], env, lambda: _writing(engine), delay):
         kills += 1
         seen.add(_counts(engine, COUNTED))
         delay = 2 * delay + 0.4
@@ -130,32 +131,18 @@ def test_a_killed_ingest_leaves_the_store_before_or_after(
     engine.dispose()
 
 
-def _kill_holding(args: list[str], env: dict[str, str], lock: Path, delay: float) -> bool:
-    """Run a keepwarm command and SIGKILL its process group ``delay`` seconds after it
-    took the day's slot (the file lock ``lock`` is held: ``flows.runs.one_at_a_time``).
-
-    Returns True for a kill while it held the slot; False if it finished first.
-    """
-    proc = subprocess.Popen(
-        [KEEPWARM, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    began = None
-    while proc.poll() is None:
-        if began is None and lock.exists():
-            with lock.open("a") as fh:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    fcntl.flock(fh, fcntl.LOCK_UN)  # free: not taken yet, give it back
-                except BlockingIOError:
-                    began = time.monotonic()
-        if began is not None and time.monotonic() - began >= delay:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+def _holding(lock: Path) -> bool:
+    """Whether a run holds the day's slot (the file lock ``lock``:
+    ``flows.runs.one_at_a_time``)."""
+    if not lock.exists():
+        return False
+    with lock.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             return True
-        time.sleep(0.05)
-    assert proc.wait(timeout=300) == 0
-    return False
+        fcntl.flock(fh, fcntl.LOCK_UN)  # free: not taken yet, give it back
+        return False
 
 
 def test_killed_daily_scoring_is_before_or_after_and_a_rerun_completes(
@@ -173,7 +160,7 @@ def test_killed_daily_scoring_is_before_or_after_and_a_rerun_completes(
     # memory) made every later run wait an hour, then fail. One kill shows it: each run
     # starts a temporary server (~20 s of CPU), and a kill at once, then 3 s in, took two.
     for delay in (3.0, 0.0):
-        if _kill_holding(args, env, lock, delay):
+        if _kill_while(args, env, lambda: _holding(lock), delay):
             kills += 1
             seen_scores.add(_counts(engine, ("scores",), day)[0])
             seen_plans.add(_counts(engine, ("outreach_actions",), plan_day)[0])
