@@ -12,7 +12,8 @@ Prefect 3 cannot run a flow without an API, so a one-shot run starts that
 temporary server as a subprocess and gives it Prefect's start-up budget (20 s
 by default: too little on a busy machine). keepwarm raises the budget, starts
 the server itself, gives a slow one a second budget (a dead one a second
-start), and otherwise stops with a reason.
+start), and otherwise stops with a reason. The server goes when the run goes,
+however the run ends (``TemporaryServer``).
 
 Prefect records a failed run's exception message in its database (run states
 and logs); tasks and flows are wrapped so that what it records is the type of
@@ -25,15 +26,19 @@ import functools
 import inspect
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import httpx
 
 from config import Settings
 from config.logs import SafeFormatter, WithheldError, public_url
 from store.errors import KeepwarmError
+
+if TYPE_CHECKING:
+    from prefect.server.api.server import SubprocessASGIServer
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -114,9 +119,7 @@ def _start_temporary_server(budget: int) -> None:
     70-100 s on a 2-core machine with 10 busy loops, against 10-15 s idle): it keeps
     its work and gets a second budget. One that stopped is started again, once.
     """
-    from prefect.server.api.server import SubprocessASGIServer
-
-    server, exit_code = SubprocessASGIServer(), None
+    server, exit_code = temporary_server(), None
     for _ in range(2):
         process = server.server_process
         try:
@@ -131,7 +134,7 @@ def _start_temporary_server(budget: int) -> None:
             exit_code = process.poll() if process is not None else None
             if exit_code is not None:
                 server.stop()
-                server = SubprocessASGIServer()
+                server = temporary_server()
     server.stop()
     if exit_code is not None:
         raise PrefectUnavailable(
@@ -143,6 +146,70 @@ def _start_temporary_server(budget: int) -> None:
         "set PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS higher, or PREFECT_API_URL to a "
         "running Prefect server"
     )
+
+
+# A watcher's whole program: wait for end of file on stdin, whose only writer is the
+# run (so it comes when the run is gone, however it ended), then end the server through
+# its pidfd (never another process that took its pid). Terminal signals are the run's.
+_WATCH = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+sys.stdin.buffer.read()
+try:
+    signal.pidfd_send_signal(int(sys.argv[1]), signal.SIGTERM)
+except ProcessLookupError:
+    pass
+"""
+_watchers: list[subprocess.Popen[bytes]] = []  # held for the run's life: their pipes' writer
+
+
+def _watch(pid: int) -> None:
+    """Start a watcher that ends process ``pid`` when this process is gone (Linux pidfds;
+    elsewhere, nothing: Prefect's own stop at exit is all there is)."""
+    if not hasattr(os, "pidfd_open"):
+        return
+    fd = os.pidfd_open(pid)
+    try:
+        _watchers.append(
+            subprocess.Popen(
+                [sys.executable, "-S", "-c", _WATCH, str(fd)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(fd,),
+                start_new_session=True,
+            )
+        )
+    finally:
+        os.close(fd)
+
+
+def temporary_server() -> SubprocessASGIServer:
+    """Prefect's temporary server: its one instance, which Prefect's own code then finds,
+    each of whose processes ends with the run that started it.
+
+    Prefect stops the server at exit; a run killed outright (SIGKILL, the OOM killer, a
+    timeout's ``kill -9``) runs no exit code, and its server used to live on, holding a
+    few hundred MB, a port and a share of a core. Each server process now gets a watcher
+    (``_watch``). A signal on the parent's death (``PR_SET_PDEATHSIG``) would fire when
+    the starting *thread* ends, and needs ``preexec_fn``, unsafe with threads.
+    """
+    return _server_class()()
+
+
+@functools.cache
+def _server_class() -> type[SubprocessASGIServer]:
+    from prefect.server.api.server import SubprocessASGIServer
+
+    class TemporaryServer(SubprocessASGIServer):
+        # Prefect keeps one instance per port for the base class and its subclasses alike:
+        # made first, this one is what Prefect's ``SubprocessASGIServer()`` returns.
+        def _run_uvicorn_command(self) -> subprocess.Popen[Any]:
+            process = super()._run_uvicorn_command()
+            _watch(process.pid)
+            return process
+
+    return TemporaryServer
 
 
 def _await_health(api_url: str, process: subprocess.Popen[bytes], budget: int) -> None:

@@ -75,15 +75,29 @@ def _writing(engine: Engine) -> bool:
         )).scalar_one())  # fmt: skip
 
 
+def _left_in_session(sid: int) -> list[str]:
+    """The command names of the live processes of session ``sid`` (zombies are gone)."""
+    left = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            name, rest = stat.read_text().rsplit(")", 1)
+            fields = rest.split()
+            if fields[0] != "Z" and int(fields[3]) == sid:
+                left.append(name.split("(", 1)[1])
+    return left
+
+
 def _kill_while(
     args: list[str], env: dict[str, str], busy: Callable[[], bool], delay: float
 ) -> bool:
-    """Run a keepwarm command and SIGKILL its process group ``delay`` seconds after
-    ``busy()`` is first seen true (in a store write, holding the day's slot).
+    """Run a keepwarm command and SIGKILL it ``delay`` seconds after ``busy()`` is first
+    seen true (in a store write, holding the day's slot).
 
     Returns True for a kill while it was busy (at ``delay`` 0: as soon as it is seen,
     since a short write may end before a second look); False if it ended first (the run
-    is then left to finish, and has, with exit 0).
+    is then left to finish, and has, with exit 0). The run alone is killed, as the OOM
+    killer or a ``kill -9`` does, and what it started (Prefect's temporary server) must
+    go with it: a run that left its server behind used to hold its memory and port.
     """
     proc = subprocess.Popen(
         [KEEPWARM, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -96,8 +110,14 @@ def _kill_while(
         if began is not None and time.monotonic() - began >= delay:
             if delay and not busy():  # later than at once: only while still busy
                 break
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
+            deadline = time.monotonic() + 120  # a server stops at once; a busy machine
+            while (left := _left_in_session(proc.pid)) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # what outlived it, for the next runs
+            assert left == [], f"processes outlived the killed run: {left}"
             return True
         time.sleep(0.02)
     assert proc.wait(timeout=300) == 0
