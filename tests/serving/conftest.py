@@ -22,7 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from config import get_settings
+from config import Settings, get_settings
 from serving.auth import create_key
 from serving.main import create_app
 from store.db import open_store
@@ -41,11 +41,26 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture
 def client(served_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
-    monkeypatch.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
-    monkeypatch.setenv("KEEPWARM_GREENHOUSE_SECRET", "gh-test-secret")
-    monkeypatch.setenv("KEEPWARM_RATE_LIMIT", "100000/second")
+    for name, value in TEST_APP_SETTINGS.items():
+        monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    with TestClient(create_app(get_settings()), raise_server_exceptions=False) as c:
+    with app_client(get_settings()) as c:
+        yield c
+
+
+# The tests' app: a new model version is seen at the next request, the webhook is on with
+# a known secret, and no test meets the rate limit unless it sets its own.
+TEST_APP_SETTINGS = {
+    "KEEPWARM_MODEL_POLL_SECONDS": "0",
+    "KEEPWARM_GREENHOUSE_SECRET": "gh-test-secret",
+    "KEEPWARM_RATE_LIMIT": "100000/second",
+}
+
+
+@contextlib.contextmanager
+def app_client(settings: Settings) -> Iterator[TestClient]:
+    """The app over ``settings`` in a test client (server errors as 500 answers)."""
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
         c.app.state.service.keys.ttl = 0  # type: ignore[attr-defined]  # revocation at once
         yield c
 
@@ -100,16 +115,14 @@ def shared(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     home = tmp_path_factory.mktemp("api-shared") / "home"
     shutil.copytree(trained_home, home)
     with as_home(home), pytest.MonkeyPatch.context() as env:
-        env.setenv("KEEPWARM_MODEL_POLL_SECONDS", "0")
-        env.setenv("KEEPWARM_GREENHOUSE_SECRET", "gh-test-secret")
-        env.setenv("KEEPWARM_RATE_LIMIT", "100000/second")
+        for name, value in TEST_APP_SETTINGS.items():
+            env.setenv(name, value)
         get_settings.cache_clear()
         settings = get_settings()
     get_settings.cache_clear()
     engine = open_store(settings)
     keys = make_keys(engine)
-    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
-        c.app.state.service.keys.ttl = 0  # type: ignore[attr-defined]
+    with app_client(settings) as c:
         yield Shared(c, keys, engine)
     engine.dispose()
 
