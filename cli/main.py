@@ -429,6 +429,21 @@ def fairness(
     typer.echo(json.dumps(report, ensure_ascii=False))
 
 
+def _month_day(text: str) -> tuple[int, int]:
+    """``MM-DD`` between 01-01 and 08-31 as (month, day); a clear error otherwise."""
+    try:
+        day = dt.datetime.strptime(
+            f"2001-{text}", "%Y-%m-%d"
+        ).date()  # no 02-29: not every year has one
+    except ValueError:
+        day = None
+    if day is None or len(text) != 5 or day.month > 8:
+        raise KeepwarmError(
+            "--first-day: expected MM-DD between 01-01 and 08-31 (the year after the offers)"
+        )
+    return day.month, day.day
+
+
 def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
@@ -443,17 +458,34 @@ def policy_eval(
     train_candidates: Annotated[
         int, typer.Option(min=100, help="Candidates in the earlier season the model learns from.")
     ] = 2000,
+    first_day: Annotated[
+        str,
+        typer.Option(
+            help="The new hires' first working day, MM-DD, between 01-01 and 08-31 of the "
+            "year after the offers (an earlier one: a shorter wait, and a shorter replay)."
+        ),
+    ] = "07-06",
 ) -> None:
     """Replay a simulated season under no outreach, the brief's rules and keepwarm's plan."""
+    start = _month_day(first_day)  # before the imports: a typo costs no wait
+
     from outreach.replay import POLICIES
     from outreach.replay import policy_eval as replay
     from training.config import load_config
 
     typer.echo(
-        f"replaying {seeds} simulated season(s) of {candidates} candidates; keepwarm makes as "
-        f"many HR contacts per recruiter and day as the rules did (up to {capacity}) ..."
+        f"replaying {seeds} simulated season(s) of {candidates} candidates starting work on "
+        f"{first_day}; keepwarm makes as many HR contacts per recruiter and day as the rules "
+        f"did (up to {capacity}) ..."
     )
-    result = replay(candidates, seeds, capacity, load_config(), train_candidates=train_candidates)
+    result = replay(
+        candidates,
+        seeds,
+        capacity,
+        load_config(),
+        train_candidates=train_candidates,
+        first_day=start,
+    )
     typer.echo(
         f"{'seed':>5} {'policy':<9} {'renege':>7} {'joined':>7} {'contacts':>9}  contacts by kind"
     )

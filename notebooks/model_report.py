@@ -115,9 +115,17 @@ plt.tight_layout()
 # %%
 REPLAY_CANDIDATES = int(os.environ.get("KEEPWARM_NB_REPLAY_CANDIDATES", "150"))
 REPLAY_SEEDS = int(os.environ.get("KEEPWARM_NB_REPLAY_SEEDS", "2"))
+# the new hires' first working day (month, day); July's, as in the brief, unless set
+FIRST_DAY = tuple(
+    int(x) for x in os.environ.get("KEEPWARM_NB_REPLAY_FIRST_DAY", "07-06").split("-")
+)
 replay = policy_eval(
-    REPLAY_CANDIDATES, REPLAY_SEEDS, capacity=2, cfg=cfg,
+    REPLAY_CANDIDATES,
+    REPLAY_SEEDS,
+    capacity=2,
+    cfg=cfg,
     train_candidates=max(200, REPLAY_CANDIDATES * 2),
+    first_day=FIRST_DAY,
 )
 summary = replay.summary()
 print({k: summary[k] for k in ("renege_rate", "contacts", "relative_reduction", "ci95")})

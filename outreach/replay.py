@@ -40,6 +40,7 @@ from features.population import scored_population
 from outreach.alerts import AlertRules, AlertState, open_questions
 from outreach.plan import PlanConfig, make_plan
 from simulator.engine import ACTOR_CODES, EventLog, World
+from simulator.params import SimParams
 from simulator.policy import Actions, NoOutreach, Observation, TemplateCadence
 from simulator.population import Population
 from simulator.season import SeasonResult, simulate_season
@@ -275,9 +276,12 @@ def season_frames(season: SeasonResult) -> dict[str, pd.DataFrame]:
     return typed
 
 
-def train_replay_model(candidates: int, seed: int, cfg: TrainConfig) -> DropoutClassifier:
-    """The model keepwarm would have: trained on an earlier season run the old way."""
-    t = season_frames(simulate_season(TRAIN_SEASON, candidates, seed, truth=False))
+def train_replay_model(
+    candidates: int, seed: int, cfg: TrainConfig, params: SimParams | None = None
+) -> DropoutClassifier:
+    """The model keepwarm would have: trained on an earlier season run the old way
+    (in the world ``params``, the simulator's default if None)."""
+    t = season_frames(simulate_season(TRAIN_SEASON, candidates, seed, params, truth=False))
     population = scored_population(t["events"], t["outcomes"])
     spine = snapshot_spine(population, cfg.snapshot_every_days)
     feats = build_features(t["events"], t["candidates"], spine, t["content"])
@@ -295,7 +299,13 @@ class SeedResult:
     used: dict[str, Counter[tuple[int, int]]]  # contacts per (day, recruiter index)
 
 
-def replay_seed(candidates: int, seed: int, capacity: int, model: DropoutClassifier) -> SeedResult:
+def replay_seed(
+    candidates: int,
+    seed: int,
+    capacity: int,
+    model: DropoutClassifier,
+    params: SimParams | None = None,
+) -> SeedResult:
     """One seed: (a), then (b), then (c) with (b)'s contacts as its budget."""
     rules = RulesPolicy(capacity=capacity)
     policies: dict[str, Any] = {
@@ -305,7 +315,7 @@ def replay_seed(candidates: int, seed: int, capacity: int, model: DropoutClassif
     }
     rate, joined, contacts, kinds, causes, used = {}, {}, {}, {}, {}, {}
     for name, policy in policies.items():  # in order: keepwarm's budget is what rules used
-        out = simulate_season(REPLAY_SEASON, candidates, seed, policy=policy, truth=False)
+        out = simulate_season(REPLAY_SEASON, candidates, seed, params, policy=policy, truth=False)
         reneged = out.outcomes["outcome"] == "reneged"
         rate[name] = float(reneged.sum() / len(out.candidates))
         joined[name] = int((out.outcomes["outcome"] == "joined").sum())
@@ -321,6 +331,9 @@ class ReplayResult:
     candidates: int
     capacity: int
     seeds: list[SeedResult]
+    first_day: tuple[int, int] = (
+        SimParams.start_date_month_day
+    )  # (month, day): the first working day
 
     def reductions(self) -> list[float]:
         """(c)'s renege rate relative to (b)'s, per seed: 1 - keepwarm / rules."""
@@ -350,6 +363,7 @@ class ReplayResult:
             "ci95": ci,
             "seeds": len(self.seeds),
             "candidates": self.candidates,
+            "first_day": "{:02d}-{:02d}".format(*self.first_day),
         }
 
 
@@ -361,23 +375,31 @@ def policy_eval(
     train_candidates: int = 2000,
     first_seed: int = 100,
     workers: int | None = None,
+    first_day: tuple[int, int] | None = None,
 ) -> ReplayResult:
     """Train the model on an earlier simulated season, then replay ``seeds`` seasons.
+
+    ``first_day``: (month, day) of the new hires' first working day in the year after
+    the offers, for both seasons (default: the simulator's, 6 July, as in the brief).
+    An earlier one is a shorter wait between offer and start, and a shorter replay.
 
     Seeds run in parallel processes when there are cores for it; each seed's
     result depends only on its seed, not on how many workers ran it. Up to twice as
     many processes as cores: 3 seeds on 2 cores then share both cores to the end
     (about 1.5 seeds' time) instead of the last seed running alone (2 seeds' time).
     """
-    model = train_replay_model(train_candidates, first_seed - 1, cfg)
+    params = SimParams() if first_day is None else SimParams(start_date_month_day=first_day)
+    model = train_replay_model(train_candidates, first_seed - 1, cfg, params)
     todo = [first_seed + k for k in range(seeds)]
     cores = os.cpu_count() or 1
     workers = min(seeds, workers or (seeds if seeds <= 2 * cores else cores))
     if workers <= 1:
-        results = [replay_seed(candidates, seed, capacity, model) for seed in todo]
+        results = [replay_seed(candidates, seed, capacity, model, params) for seed in todo]
     else:
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-            futures = [pool.submit(replay_seed, candidates, seed, capacity, model) for seed in todo]
+            futures = [
+                pool.submit(replay_seed, candidates, seed, capacity, model, params) for seed in todo
+            ]
             results = [f.result() for f in futures]
-    return ReplayResult(candidates, capacity, results)
+    return ReplayResult(candidates, capacity, results, params.start_date_month_day)

@@ -72,6 +72,8 @@ def test_bad_bundle_exits_1_with_file_row_column_and_no_traceback(
         (("ingest", "/no/such/bundle"), "no bundle folder"),
         (("simulate", "x", "--seasons", "autumn"), "not a year"),
         (("simulate", "x", "--candidates", "0"), "--candidates"),
+        (("policy-eval", "--first-day", "02-29"), "--first-day: expected MM-DD"),
+        (("policy-eval", "--first-day", "09-01"), "--first-day: expected MM-DD"),
         (("frobnicate",), "No such command"),
     ],
 )

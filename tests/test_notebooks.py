@@ -44,6 +44,7 @@ def test_notebook_runs_top_to_bottom(name: str, demo_run: DemoRun, keepwarm_home
         KEEPWARM_NB_CANDIDATES=str(DEMO_CANDIDATES),  # the demo's people
         KEEPWARM_NB_REPLAY_CANDIDATES="40",
         KEEPWARM_NB_REPLAY_SEEDS="1",
+        KEEPWARM_NB_REPLAY_FIRST_DAY="01-06",  # a shorter season: a replay costs by the day
         MPLBACKEND="Agg",
     )
     notebook = jupytext.read(NOTEBOOKS / f"{name}.py")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -108,7 +109,9 @@ def test_policy_eval_replays_at_equal_effort_and_ends_with_json(
         return seen[-1]
 
     monkeypatch.setattr(replay, "replay_seed", watched)  # one seed runs in this process
-    args = ["policy-eval", "--candidates", "24", "--seeds", "1", "--train-candidates", "300"]
+    # a January start: the replay's days are its cost, and this season has 127, not 308
+    args = ["policy-eval", "--candidates", "24", "--seeds", "1", "--train-candidates", "300",
+            "--first-day", "01-06"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
@@ -120,12 +123,17 @@ def test_policy_eval_replays_at_equal_effort_and_ends_with_json(
         "ci95",
         "seeds",
         "candidates",
+        "first_day",
     }
     assert set(summary["renege_rate"]) == set(summary["contacts"]) == {"none", "rules", "keepwarm"}
     assert summary["seeds"] == 1 and summary["candidates"] == 24
+    assert summary["first_day"] == "01-06"
     assert any(line.startswith("keepwarm vs the rules at equal contacts") for line in lines)
 
     (one,) = seen
+    # the season the policies lived in is the one asked for: it ends on its first day
+    last = (dt.date(2025, 1, 6) - dt.date(2024, 9, 1)).days  # days after 1 September
+    assert last - 14 < max(day for day, _ in one.used["rules"]) <= last
     assert one.contacts["none"] == 0 and one.contacts["rules"] > 0 and one.contacts["keepwarm"] > 0
     assert all(n <= 2 for n in one.used["rules"].values())  # the rules' daily capacity
     # keepwarm never makes more contacts than the rules did, recruiter by recruiter, day by day
