@@ -11,7 +11,8 @@ before and the day before (untimed), then the day itself is timed: what ``POST
 window is the day run four weeks before; ``training.monitor.CohortCache``). For
 comparison, the same day without a state (everything rebuilt, as the Prefect flow
 in a fresh process does). Prints the active candidates, the day's new events,
-medians and each run.
+medians and each run, in wall-clock and in CPU seconds (``time.process_time``, the
+process's threads together), and the load average.
 
 ``--candidates 2700`` gives the issue's size: about 2,600 active on the chosen day,
 with about 600 new events that day. ``--new-events 3000`` tops the day up to the
@@ -117,11 +118,18 @@ def main() -> None:
         run_day(engine, model, day - dt.timedelta(days=MonitorConfig().window_days), state["s"])
         run_day(engine, model, before, state["s"])
 
-    incremental = timed_runs(lambda: run_day(engine, model, day, state["s"]), args.runs, warm)
-    full = timed_runs(lambda: run_day(engine, model, day), args.runs)
+    cpu_incremental: list[float] = []
+    cpu_full: list[float] = []
+    incremental = timed_runs(
+        lambda: run_day(engine, model, day, state["s"]), args.runs, warm, cpu_incremental
+    )
+    full = timed_runs(lambda: run_day(engine, model, day), args.runs, cpu=cpu_full)
+    with open("/proc/loadavg") as f:  # a shared machine: the load the figures ran under
+        load = f.read().split()[0]
     print(f"{machine()}; day {day}: {active} active candidates, {new} new events that day")
-    print(f"incremental day run: {describe(incremental)}")
-    print(f"full rebuild day run: {describe(full)}")
+    print(f"incremental day run: {describe(incremental)}; CPU {describe(cpu_incremental)}")
+    print(f"full rebuild day run: {describe(full)}; CPU {describe(cpu_full)}")
+    print(f"load average at the end: {load}")
     print(
         json.dumps(
             {
@@ -129,6 +137,8 @@ def main() -> None:
                 "new_events": new,
                 "incremental_s": round(statistics.median(incremental), 2),
                 "full_s": round(statistics.median(full), 2),
+                "incremental_cpu_s": round(statistics.median(cpu_incremental), 2),
+                "full_cpu_s": round(statistics.median(cpu_full), 2),
             }
         )
     )

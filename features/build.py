@@ -93,25 +93,19 @@ _LAST = {  # last day something happened
 }
 
 
-def daily_sql() -> str:
-    """DuckDB SQL: per candidate and day with events (table ``ev``), the running totals.
+_RUNNING_SUMS = [*_COUNTS, "score", "delay_hours", "delays"]
+# what a day's rows add up in floating point: the append keeps them as they were
+_FLOAT_SUMS = ("score", "delay_hours")
+_WINDOW = """WINDOW w AS (PARTITION BY candidate_id ORDER BY day
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
 
-    A row of day d depends only on the candidate's events up to d, so the rows stay
-    true on every later day: ``features.incremental`` keeps them between days.
-    """
+
+def _per_day_sql() -> str:
+    """The CTEs up to ``per_day``: one row per candidate and day with events (``ev``)."""
     per_day = ",\n".join(
         [f"count(*) FILTER (WHERE {cond}) AS n_{k}" for k, cond in _COUNTS.items()]
         + ["sum(value) FILTER (WHERE type = 'interview_completed') AS n_score"]
         + [f"bool_or({cond}) AS has_{k}" for k, cond in {**_FIRST, **_LAST}.items()]
-    )
-    running = ",\n".join(
-        [f"sum(n_{k}) OVER w AS {k}" for k in [*_COUNTS, "score", "delay_hours", "delays"]]
-        + [f"min(CASE WHEN has_{k} THEN day END) OVER w AS {k}_day" for k in _FIRST]
-        + [f"max(CASE WHEN has_{k} THEN day END) OVER w AS {k}_day" for k in _LAST]
-        # HR messages sent up to the last reply: running totals only grow, so the
-        # running max of the total on reply days is the total at the last reply.
-        + ["max(CASE WHEN has_last_reply THEN hr_cum END) OVER w AS hr_at_reply"]
-        + ["sum(silent_gap) OVER w AS silent_cum"]
     )
     return f"""
         WITH sent AS (
@@ -131,14 +125,31 @@ def daily_sql() -> str:
             FROM (SELECT candidate_id, local_day AS day, {per_day}
                   FROM ev GROUP BY candidate_id, local_day) e
             LEFT JOIN delay_day d USING (candidate_id, day)
-        ), with_prev AS (
+        )"""
+
+
+def daily_sql() -> str:
+    """DuckDB SQL: per candidate and day with events (table ``ev``), the running totals.
+
+    A row of day d depends only on the candidate's events up to d, so the rows stay
+    true on every later day: ``features.incremental`` keeps them between days.
+    """
+    running = ",\n".join(
+        [f"sum(n_{k}) OVER w AS {k}" for k in _RUNNING_SUMS]
+        + [f"min(CASE WHEN has_{k} THEN day END) OVER w AS {k}_day" for k in _FIRST]
+        + [f"max(CASE WHEN has_{k} THEN day END) OVER w AS {k}_day" for k in _LAST]
+        # HR messages sent up to the last reply: running totals only grow, so the
+        # running max of the total on reply days is the total at the last reply.
+        + ["max(CASE WHEN has_last_reply THEN hr_cum END) OVER w AS hr_at_reply"]
+        + ["sum(silent_gap) OVER w AS silent_cum"]
+    )
+    return f"""{_per_day_sql()}, with_prev AS (
             SELECT *, sum(n_hr_messages) OVER w AS hr_cum,
                    max(CASE WHEN has_last_touch THEN day END) OVER (
                        PARTITION BY candidate_id ORDER BY day
                        ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_touch
             FROM per_day
-            WINDOW w AS (PARTITION BY candidate_id ORDER BY day
-                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+            {_WINDOW}
         ), with_cum AS (
             -- days of each closed gap between touches beyond the first week
             SELECT *, CASE WHEN has_last_touch AND prev_touch IS NOT NULL
@@ -148,8 +159,77 @@ def daily_sql() -> str:
         )
         SELECT candidate_id, day, {running}
         FROM with_cum
-        WINDOW w AS (PARTITION BY candidate_id ORDER BY day
-                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+        {_WINDOW}
+    """
+
+
+def append_sql(one_day: bool = False) -> str:
+    """DuckDB SQL: ``daily_sql``'s rows of the days in ``ev`` (later days than any kept
+    row of theirs in ``daily``), from each candidate's last kept row and ``ev`` alone.
+
+    Equal to ``daily_sql`` over the candidate's whole history when ``ev`` holds no reply
+    and no scored interview (``features.incremental.FeatureState.append`` checks): the
+    reply delays and the interview scores, the only sums in floating point, then stay
+    as kept (added to nothing); the integer totals add up exactly, the first days keep
+    the kept ones, the last days, the silent gaps and the HR messages at the last
+    reply (an answered call) carry on from the kept row. ``one_day``: ``ev`` holds one
+    day per candidate, so that each running total over it is that day's own value (no
+    window: DuckDB pays for each of the ~80 windows, on however few rows).
+    """
+
+    def run(agg: str, expr: str) -> str:  # ``agg`` of ``expr`` over ``ev``'s days so far
+        return expr if one_day else f"{agg}({expr}) OVER w"
+
+    running = ",\n".join(
+        [f"l.{k} + {run('sum', f'n_{k}')} AS {k}" for k in _RUNNING_SUMS if k not in _FLOAT_SUMS]
+        + [f"l.{k} AS {k}" for k in _FLOAT_SUMS]
+        + [
+            f"coalesce(l.{k}_day, {run('min', f'CASE WHEN has_{k} THEN c.day END')}) AS {k}_day"
+            for k in _FIRST
+        ]
+        + [
+            f"coalesce({run('max', f'CASE WHEN has_{k} THEN c.day END')}, l.{k}_day) AS {k}_day"
+            for k in _LAST
+        ]
+        # the totals only grow: a reply day in ``ev`` has the latest total at a reply
+        + [
+            f"coalesce({run('max', 'CASE WHEN has_last_reply THEN l.hr_messages + hr_cum END')},"
+            " l.hr_at_reply) AS hr_at_reply"
+        ]
+        + [f"l.silent_cum + {run('sum', 'silent_gap')} AS silent_cum"]
+    )
+    # the last touch before: on ``ev``'s earlier days, else the kept row's
+    earlier_touch = (
+        "NULL"
+        if one_day
+        else """max(CASE WHEN has_last_touch THEN day END) OVER (
+                       PARTITION BY candidate_id ORDER BY day
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"""
+    )
+    return f"""{_per_day_sql()}, last AS (
+            SELECT * FROM daily WHERE candidate_id IN (SELECT DISTINCT candidate_id FROM ev)
+            QUALIFY row_number() OVER (PARTITION BY candidate_id ORDER BY day DESC) = 1
+        ), with_prev AS (
+            SELECT p.*, {run("sum", "n_hr_messages")} AS hr_cum,
+                   coalesce({earlier_touch}, k.kept_touch) AS prev_touch
+            FROM per_day p
+            LEFT JOIN (SELECT candidate_id, last_touch_day AS kept_touch FROM last) k
+                USING (candidate_id)
+            {"" if one_day else _WINDOW}
+        ), with_cum AS (
+            SELECT *, CASE WHEN has_last_touch AND prev_touch IS NOT NULL
+                           THEN greatest(date_diff('day', prev_touch, day) - 7, 0)
+                           ELSE 0 END AS silent_gap
+            FROM with_prev
+        )
+        SELECT c.candidate_id, c.day, {running}
+        FROM with_cum c JOIN last l ON l.candidate_id = c.candidate_id
+        {
+        ""
+        if one_day
+        else '''WINDOW w AS (PARTITION BY c.candidate_id ORDER BY c.day
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)'''
+    }
     """
 
 

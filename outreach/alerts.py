@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,6 +82,20 @@ COLUMNS = [
     "resolved_by",
 ]
 HR_CONTACT = ("message_sent", "call_made")
+# the events an alert episode is made of (``_episodes`` reads no other type): a
+# candidate's episodes change only when their count of these does
+EPISODE_TYPES = (
+    "message_sent",
+    "call_made",
+    "message_replied",
+    "call_answered",
+    "candidate_question",
+    "offer_approval_requested",
+    "offer_approval_step",
+    "offer_approved",
+    "external_signal",
+    "offer_extension_requested",
+)
 
 
 class AlertRules(BaseModel):
@@ -266,7 +279,7 @@ def _alerts_of(
         ep["resolved_at"] = ep["answered_at"].where(known)
         ep["resolved_by"] = ep["answered_by"].where(known)
         if "detail" not in ep:
-            ep["detail"] = [_detail(r) for r in ep.itertuples(index=False)]
+            ep["detail"] = _details(ep)
         alerts = ep.rename(columns={"event_id": "trigger_event_id"})
     if risk_history is not None and not risk_history.empty:
         alerts = pd.concat([alerts, _risk_jumps(ev, as_of, rules, risk_history)], ignore_index=True)
@@ -279,9 +292,10 @@ class AlertState:
     re-reading everyone's whole history every day.
 
     An episode (trigger, window, first answer) depends only on the candidate's own
-    events known by then, so it is rebuilt only for candidates whose count of such
-    events changed since the state last saw them (new, late or erased events; the
-    same rule as ``features.incremental.FeatureState``); whether it is due, open or
+    events of ``EPISODE_TYPES`` known by then, so it is rebuilt only for candidates
+    whose count of such events changed since the state last saw them (new, late or
+    erased events; the same rule as ``features.incremental.FeatureState``): an opened
+    message or a clicked link rebuilds nothing. Whether it is due, open or
     resolved on the day is worked out for everyone each day, as ``find_alerts`` does.
     ``alerts`` equals ``find_alerts`` on the same arguments
     (``tests/outreach/test_alerts_incremental.py``).
@@ -298,13 +312,19 @@ class AlertState:
         for c in candidate_ids:
             self._seen.pop(str(c), None)
 
+    def stale(self, counts: dict[str, int]) -> list[str]:
+        """The candidates ``update`` would rebuild for ``counts``."""
+        gone = [c for c, n in self._seen.items() if n and c not in counts]
+        return sorted({*gone, *(c for c, n in counts.items() if self._seen.get(c, 0) != n)})
+
     def update(self, events: pd.DataFrame, counts: dict[str, int]) -> list[str]:
         """Rebuild the episodes of candidates whose count of known events is not the last
         one seen; returns them.
 
-        ``counts``: every candidate's count of events known on the day (absent: none; a
-        candidate seen before and absent now loses its episodes). ``events``: the known
-        events (the columns of ``find_alerts``), complete at least for the changed ones.
+        ``counts``: every candidate's count of events of ``EPISODE_TYPES`` known on the
+        day (absent: none; a candidate seen before and absent now loses its episodes).
+        ``events``: the known events (the columns of ``find_alerts``), complete at least
+        for the changed ones (at least their events of ``EPISODE_TYPES``).
         """
         ids = set(counts) | {c for c, n in self._seen.items() if n}
         changed = {c for c in ids if self._seen.get(c, 0) != counts.get(c, 0)}
@@ -313,7 +333,7 @@ class AlertState:
             ev = events[events["candidate_id"].isin(changed)].rename(columns={"ts_utc": "ts"})
             fresh = _episodes(ev, self.rules)
             if not fresh.empty:
-                fresh["detail"] = [_detail(r) for r in fresh.itertuples(index=False)]
+                fresh["detail"] = _details(fresh)
             kept = self._episodes
             if not kept.empty:
                 kept = kept[~kept["candidate_id"].isin(changed)]
@@ -355,19 +375,25 @@ class AlertState:
         if active is not None:
             known &= events["candidate_id"].isin(active).to_numpy(dtype=bool)
         cands = events["candidate_id"].to_numpy()
-        counts = pd.Series(cands[known]).value_counts().to_dict()
+        episodic = known & events["type"].isin(EPISODE_TYPES).to_numpy(dtype=bool)
+        counts = pd.Series(cands[episodic]).value_counts().to_dict()
         if active is not None:  # the inactive keep their episodes, only filtered out
             counts = {**{c: n for c, n in self._seen.items() if c not in active}, **counts}
         self.update(events[known], counts)
         return self.current(events[known], as_of, active, risk_history)
 
 
-def _detail(row: Any) -> dict[str, object]:
-    """Non-personal facts the alert's words need: since when, and the topic."""
-    out: dict[str, object] = {"since": row.local_day.isoformat()}
-    topic = getattr(row, "topic", None)
-    if isinstance(topic, str):
-        out["topic"] = topic
+def _details(episodes: pd.DataFrame) -> list[dict[str, object]]:
+    """Non-personal facts each alert's words need: since when, and the topic (two
+    columns read, not whole rows: ``itertuples`` made every timestamp of the row)."""
+    days = episodes["local_day"]
+    topics = episodes["topic"] if "topic" in episodes else [None] * len(episodes)
+    out: list[dict[str, object]] = []
+    for day, topic in zip(days, topics, strict=True):
+        one: dict[str, object] = {"since": day.isoformat()}
+        if isinstance(topic, str):
+            one["topic"] = topic
+        out.append(one)
     return out
 
 
@@ -454,6 +480,7 @@ def open_questions(events: pd.DataFrame, topics: list[str]) -> dict[str, list[st
 
 __all__ = [
     "COLUMNS",
+    "EPISODE_TYPES",
     "KINDS",
     "AlertRules",
     "AlertState",

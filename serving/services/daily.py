@@ -14,13 +14,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, Select, case, func, select
 
 from features.build import build_features
 from features.incremental import FeatureState
 from features.population import active_ids, load_day, read_ids
 from features.source import PLAUSIBLE, load_candidates, load_content
-from outreach.alerts import AlertRules, AlertState
+from outreach.alerts import EPISODE_TYPES, AlertRules, AlertState
 from outreach.daily import (
     RECENT_DAYS,
     alert_events,
@@ -139,16 +139,25 @@ class DayRun:
         }
 
 
-def _event_counts(engine: Engine, as_of: dt.date, active: Select[Any]) -> dict[str, int]:
+def _event_counts(
+    engine: Engine, as_of: dt.date, active: Select[Any], before: dt.date | None = None
+) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
     """Events known by the end of ``as_of`` per active candidate (what ``load_events``
-    would read for them)."""
+    would read for them); of those, the ones alert episodes read (``EPISODE_TYPES``);
+    and the ones known by the end of ``before`` (empty without it)."""
+    episodic = func.sum(case((Event.type.in_(EPISODE_TYPES), 1), else_=0))
+    earlier = func.sum(case((Event.local_day <= before, 1), else_=0)) if before else func.count()
     query = (
-        select(Event.candidate_id, func.count())
+        select(Event.candidate_id, func.count(), episodic, earlier)
         .where(PLAUSIBLE, Event.local_day <= as_of, Event.candidate_id.in_(active))
         .group_by(Event.candidate_id)
     )
     with engine.connect() as conn:
-        return {str(c): int(n) for c, n in conn.execute(query)}
+        rows = [(str(c), int(n), int(e or 0), int(b or 0)) for c, n, e, b in conn.execute(query)]
+    counts = {c: n for c, n, _, _ in rows}
+    episodes = {c: e for c, _, e, _ in rows if e}
+    known = {c: b for c, _, _, b in rows if b} if before else {}
+    return counts, episodes, known
 
 
 class DayState:
@@ -157,8 +166,12 @@ class DayState:
     ``features``: the running feature totals (``features.incremental.FeatureState``);
     ``alerts``: the alert episodes (``outreach.alerts.AlertState``); ``cohorts``: the
     in-season check's scored cohorts (``training.monitor.CohortCache``). The first two
-    rebuild a candidate whose count of known events changed since the last run (new,
-    late or erased events), the third a cohort whose counts changed. A day's run stores
+    bring up to date a candidate whose count of known events changed since the last
+    run (new, late or erased events; for the alerts, events of the types episodes are
+    made of), the third a cohort whose counts changed. A candidate whose only new events
+    are of the days after the last run gets those days' feature rows appended (read:
+    those events only, ``FeatureState.append``); the others are read whole and rebuilt.
+    A day's run stores
     the same with a state or without (``tests/test_flows.py``,
     ``tests/features/test_population.py``). One run at a time uses a state (the
     service's write lock).
@@ -181,11 +194,12 @@ class DayState:
 class DayInputs:
     """A day's feature rows of everyone active at its end, with what the rest of the run reads.
 
-    ``rebuilt``: the candidates whose features were built from their events. With a
-    ``DayState``, ``events`` holds their whole known history in ``outreach.daily.
-    alert_events``' columns (what the alerts rebuild from) and ``counts`` the known
-    events per active candidate; without, ``events`` is ``load_day``'s and ``counts``
-    None.
+    ``rebuilt``: the candidates whose features were brought up to date from their events
+    (rebuilt or appended to). With a ``DayState``, ``events`` holds the whole known
+    history, in ``outreach.daily.alert_events``' columns, of the candidates rebuilt and
+    of those whose alert episodes changed (what the alerts rebuild from), ``counts``
+    the known events per active candidate and ``episodic`` those of ``EPISODE_TYPES``;
+    without, ``events`` is ``load_day``'s and both None.
     """
 
     features: pd.DataFrame
@@ -193,13 +207,15 @@ class DayInputs:
     events: pd.DataFrame
     rebuilt: list[str]
     counts: dict[str, int] | None = None
+    episodic: dict[str, int] | None = None
 
 
 def day_inputs(engine: Engine, as_of: dt.date, state: DayState | None = None) -> DayInputs:
     """The day's feature rows of everyone active at the end of ``as_of``, and their candidates.
 
     With ``state`` (kept between days), only candidates whose events changed since the
-    state last saw them are read and rebuilt; without, everything is (``load_day``). The
+    state last saw them are read and brought up to date (their new days appended where
+    that gives the same rows, else rebuilt); without, everything is (``load_day``). The
     rows are equal either way (``tests/features/test_population.py``). Either way only
     the active candidates are read (``active_ids``), and the state drops the rows of
     those no longer active.
@@ -210,21 +226,32 @@ def day_inputs(engine: Engine, as_of: dt.date, state: DayState | None = None) ->
         ids = sorted(inputs.events["candidate_id"].astype(str).unique())
         return DayInputs(feats, inputs.candidates, inputs.events, ids)
     active = active_ids(as_of)
-    counts = _event_counts(engine, as_of, active)
+    last = state.features.day
+    kept = last if last is not None and last < as_of else None
+    counts, episodic, known = _event_counts(engine, as_of, active, kept)
     # a candidate no longer active is stale too: with no events read it loses its rows
     stale = state.features.stale(counts)
     fresh = [c for c in stale if c in counts]
-    # one read for the features and the alerts (alert_events' columns hold both)
-    events = alert_events(engine, as_of, fresh)
     content = load_content(engine)
-    state.features.update(events, content, candidate_ids=stale)
+    appended: list[str] = []
+    growing = state.features.appendable(fresh, known, as_of) if kept is not None else []
+    if growing and kept is not None:  # only their events of the days since the last run
+        new = alert_events(engine, as_of, growing, since=kept + dt.timedelta(days=1))
+        appended = state.features.append(new, content, counts)
+    rebuild = sorted(set(stale) - set(appended))
+    # one read of the whole history for the features rebuilt and the alert episodes
+    # (alert_events' columns hold both)
+    changed = {c for c in rebuild if c in counts} | set(state.alerts.stale(episodic))
+    events = alert_events(engine, as_of, sorted(c for c in changed if c in counts))
+    state.features.update(events, content, candidate_ids=rebuild)
+    state.features.settle(as_of)
     ids = read_ids(engine, active)
     spine = pd.DataFrame({"candidate_id": ids, "as_of": [as_of] * len(ids)})
     # the profiles as known at the end of the day (issue 16: profile history)
     candidates = load_candidates(engine, candidate_ids=active, as_of=as_of)
     candidates = candidates[candidates["candidate_id"].isin(set(ids))].reset_index(drop=True)
     feats = state.features.features(spine, candidates)
-    return DayInputs(feats, candidates, events, fresh, counts)
+    return DayInputs(feats, candidates, events, fresh, counts, episodic)
 
 
 def day_features(
@@ -244,10 +271,10 @@ def _day_alerts(
     state: DayState | None,
 ) -> pd.DataFrame:
     """The day's alerts: from the state's kept episodes, or from everyone's history."""
-    if state is None or inputs.counts is None:
+    if state is None or inputs.episodic is None:
         return day_alerts(engine, as_of, active)
     rules = state.alerts.rules
-    state.alerts.update(inputs.events, inputs.counts)
+    state.alerts.update(inputs.events, inputs.episodic)
     # the risk jumps' answers are HR's contacts from the day's start (UTC) on: in
     # ``recent``, which holds the last 30 days and more
     history = risk_history(engine, as_of, rules.risk_jump_days)

@@ -79,3 +79,81 @@ def test_an_erased_candidate_loses_their_rows(season: dict[str, pd.DataFrame]) -
     pd.testing.assert_frame_equal(
         state.features(spine, candidates), build_features(rest, candidates, spine, content)
     )
+
+
+def _next_day(
+    state: FeatureState, events: pd.DataFrame, content: pd.DataFrame, day: dt.date
+) -> tuple[list[str], list[str]]:
+    """What a day's run does (``serving.services.daily.day_inputs``): append the new days
+    of those whose only new events are dated after the last run, rebuild the rest."""
+    known = _known(events, day)
+    counts = known["candidate_id"].astype(str).value_counts().to_dict()
+    stale = state.stale(counts)
+    appended: list[str] = []
+    if state.day is not None:
+        last = state.day
+        before = _known(events, last)["candidate_id"].astype(str).value_counts().to_dict()
+        growing = set(state.appendable(stale, before, day))
+        new = known[(known["local_day"] > last) & known["candidate_id"].astype(str).isin(growing)]
+        appended = state.append(new, content, counts)
+    rebuilt = sorted(set(stale) - set(appended))
+    state.update(known, content, candidate_ids=rebuilt)
+    state.settle(day)
+    return appended, rebuilt
+
+
+def test_appended_days_equal_the_full_rebuild(season: dict[str, pd.DataFrame]) -> None:
+    events, candidates, content = season["events"], season["candidates"], season["content"]
+    population = scored_population(events, season["outcomes"])
+    day = min(population["entry_day"])
+    state = FeatureState()
+    appended_one = appended_more = rebuilt = 0
+    for k in range(18):
+        step = 1 if k % 2 else 4  # one new day (no windows), and several
+        day += dt.timedelta(days=step)
+        appended, fresh = _next_day(state, events, content, day)
+        rebuilt += len(fresh)
+        appended_one += len(appended) * (step == 1)
+        appended_more += len(appended) * (step > 1)
+        if k % 3 != 2:  # compared every third day, after one or four new days
+            continue
+        ids = active_on(population, day)["candidate_id"].astype(str).tolist()
+        spine = pd.DataFrame({"candidate_id": ids, "as_of": [day] * len(ids)})
+        full = build_features(_known(events, day), candidates, spine, content)
+        pd.testing.assert_frame_equal(state.features(spine, candidates), full, obj=str(day))
+    # both ways were taken: replies and scored interviews are rebuilt, the rest appended
+    assert appended_one > 10 and appended_more > 10 and rebuilt > 10
+
+
+def test_what_cannot_be_appended_is_left_to_a_rebuild(season: dict[str, pd.DataFrame]) -> None:
+    events, content = season["events"], season["content"]
+    replies = events[events["type"] == "message_replied"]
+    one = str(replies["candidate_id"].iloc[0])
+    day = replies["local_day"].iloc[0] + dt.timedelta(days=2)
+    known = _known(events, day)
+    state = FeatureState()
+    _next_day(state, events, content, day)
+    mine = known[known["candidate_id"] == one]
+    counts = {one: len(mine) + 1}
+    last = mine[mine["type"] == "message_replied"].tail(1)
+    tomorrow = last.assign(local_day=day + dt.timedelta(days=1))
+
+    def one_new(**change: object) -> pd.DataFrame:
+        return tomorrow.assign(event_id="new-1", **change)
+
+    # a reply (its delay reaches back), a scored interview (a sum in floating point), an
+    # HR message sent before the last kept reply (that reply's delay would change)
+    for refused in (
+        one_new(),
+        one_new(type="interview_completed", value=4.0),
+        one_new(type="message_sent", actor="hr", ts_utc=last["ts_utc"].iloc[0]),
+    ):
+        assert state.append(refused, content, counts) == []
+    # an event dated on or before the last run, or fewer new events than counted
+    assert state.append(one_new(type="message_opened", local_day=day), content, counts) == []
+    assert state.append(one_new(type="message_opened"), content, {one: len(mine) + 2}) == []
+    # a late event (the count up to the last run grew): not even a candidate for it
+    assert state.appendable([one], {one: len(mine) + 1}, day + dt.timedelta(days=1)) == []
+    assert state.appendable([one], {one: len(mine)}, day) == []  # no day after the last run
+    assert state.appendable([one], {one: len(mine)}, day + dt.timedelta(days=1)) == [one]
+    assert state.append(one_new(type="message_opened"), content, counts) == [one]

@@ -104,6 +104,22 @@ def test_a_late_reply_resolves_the_alert_it_answers(
     assert "late-reply" in set(mine["resolved_by"])
 
 
+def test_an_opened_message_rebuilds_no_episode(
+    season: dict[str, pd.DataFrame], silence: tuple[str, dt.date]
+) -> None:
+    events, rules = season["events"], AlertRules()
+    one, day = silence
+    known = events[events["local_day"] <= day]
+    state = AlertState(rules)
+    state.alerts(known, day)
+    last = known[known["candidate_id"] == one].tail(1)
+    opened = last.assign(event_id="opened-1", type="message_opened", actor="candidate")
+    grown = pd.concat([known, opened], ignore_index=True)
+    after = state.alerts(grown, day)
+    assert state.rebuilt == 0  # no episode is made of it (``EPISODE_TYPES``)
+    pd.testing.assert_frame_equal(after, find_alerts(grown, day, rules))
+
+
 def test_an_erased_candidate_loses_their_alerts(
     season: dict[str, pd.DataFrame], silence: tuple[str, dt.date]
 ) -> None:
