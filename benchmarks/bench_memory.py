@@ -21,6 +21,16 @@ memory is its maximum resident set (``os.wait4``'s ``ru_maxrss``):
 Steps 1 and 2 run once (their memory is the point, and they take minutes), the
 day's run ``--runs`` times: medians, and the runs. Prints a table and JSON lines.
 
+``--steps`` runs only some of the steps: ``ingest`` (1), ``training`` (2), ``day``
+(3 and 4); by default all three. ``--home`` keeps the store in that folder instead of
+a fresh one removed afterwards: a store ingested by an earlier ``--steps ingest`` run
+(or by ``keepwarm ingest`` of 2023-autumn and 2024-autumn) can then be measured with
+``--steps training`` alone, e.g. training at 100,000 a season (the ingest takes 11
+minutes, the day's runs 15 more)::
+
+    .venv/bin/python benchmarks/bench_memory.py --against . --sizes '' \
+        --only-this 100000 --steps training --home /tmp/home100k
+
 ``--day-only`` sizes measure the day's run alone, both checkouts on one store: this
 checkout ingests (the ingest code is the same in both), the other gets a copy of the
 store, and the model is a small one trained on another simulated season
@@ -126,18 +136,46 @@ def bundles(size: int) -> Path:
     return folder
 
 
-def measure(tree: Path, name: str, size: int, runs: int) -> dict[str, object]:
-    data = bundles(size)
+STEPS = ("ingest", "training", "day")
+
+
+def measure(
+    tree: Path,
+    name: str,
+    size: int,
+    runs: int,
+    steps: tuple[str, ...] = STEPS,
+    kept: Path | None = None,
+) -> dict[str, object]:
+    """``steps`` of ``tree`` at ``size``; in the store at ``kept`` if given (not removed)."""
+    data = bundles(size) if "ingest" in steps or "day" in steps else None
     work = OUT / "memory" / f"{name}-{size}"
     shutil.rmtree(work, ignore_errors=True)
-    home, model = work / "home", work / "model"
-    home.mkdir(parents=True)
+    home, model = (kept if kept is not None else work / "home"), work / "model"
+    home.mkdir(parents=True, exist_ok=kept is not None)
+    work.mkdir(parents=True, exist_ok=True)
     figures: dict[str, object] = {"tree": name, "candidates": size}
-    ingest = [child(tree, home, ["keepwarm", "ingest", str(data / s)]) for s in SEASONS[1:]]
-    figures["ingest_s"] = round(sum(t for t, _, _ in ingest), 1)
-    figures["ingest_gb"] = round(max(m for _, m, _ in ingest), 2)
-    seconds, peak, out = child(tree, home, ["python", "-c", TRAIN, str(model)])
-    figures.update(train_s=round(seconds, 1), train_gb=round(peak, 2), train_rows=out)
+    if "ingest" in steps:
+        assert data is not None
+        ingest = [child(tree, home, ["keepwarm", "ingest", str(data / s)]) for s in SEASONS[1:]]
+        figures["ingest_s"] = round(sum(t for t, _, _ in ingest), 1)
+        figures["ingest_gb"] = round(max(m for _, m, _ in ingest), 2)
+    if "training" in steps:
+        seconds, peak, out = child(tree, home, ["python", "-c", TRAIN, str(model)])
+        figures.update(train_s=round(seconds, 1), train_gb=round(peak, 2), train_rows=out)
+    if "day" in steps:
+        assert data is not None
+        if "training" not in steps:  # the day needs a model: a small one, as --day-only's
+            child(tree, home, ["python", "-c", SMALL_MODEL, str(model)])
+        figures.update(day_runs(tree, home, model, data, runs))
+    print(json.dumps(figures), flush=True)
+    shutil.rmtree(work)  # a store of 100k candidates a season takes gigabytes
+    return figures
+
+
+def day_runs(tree: Path, home: Path, model: Path, data: Path, runs: int) -> dict[str, object]:
+    """Steps 3 and 4: the day's run, then 2022-autumn ingested and the day's run again."""
+    figures: dict[str, object] = {}
     day = child(HERE, home, ["python", "-c", BUSIEST])[2]
     figures["day"] = day
     for label in ("day1", "day2"):
@@ -149,8 +187,6 @@ def measure(tree: Path, name: str, size: int, runs: int) -> dict[str, object]:
         figures[f"{label}_gb"] = round(statistics.median(m for _, m, _ in done), 2)
         figures[f"{label}_runs"] = [round(t, 1) for t, _, _ in done]
         figures["scored"] = done[0][2]
-    print(json.dumps(figures), flush=True)
-    shutil.rmtree(work)  # a store of 100k candidates a season takes gigabytes
     return figures
 
 
@@ -202,14 +238,26 @@ def main() -> None:
     parser.add_argument("--only-this", default="", help="sizes to run this checkout alone")
     parser.add_argument("--day-only", default="", help="sizes to measure the day's run alone")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--steps", default=",".join(STEPS), help=f"some of {','.join(STEPS)} (not --day-only)"
+    )
+    parser.add_argument(
+        "--home", type=Path, default=None, help="a kept store for --only-this (one size)"
+    )
     args = parser.parse_args()
+    steps = tuple(s for s in args.steps.split(",") if s)
+    if not steps or set(steps) - set(STEPS):
+        parser.error(f"--steps: some of {', '.join(STEPS)}")
+    only_this = [int(s) for s in args.only_this.split(",") if s]
+    if args.home is not None and (args.sizes or len(only_this) != 1):
+        parser.error("--home is one store: with --sizes '' and one --only-this size")
     print(f"{machine()}; load {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
     for size in [int(s) for s in args.sizes.split(",") if s]:
-        rows.append(measure(args.against.resolve(), "against", size, args.runs))
-        rows.append(measure(HERE, "this", size, args.runs))
-    for size in [int(s) for s in args.only_this.split(",") if s]:
-        rows.append(measure(HERE, "this", size, args.runs))
+        rows.append(measure(args.against.resolve(), "against", size, args.runs, steps))
+        rows.append(measure(HERE, "this", size, args.runs, steps))
+    for size in only_this:
+        rows.append(measure(HERE, "this", size, args.runs, steps, args.home))
     for size in [int(s) for s in args.day_only.split(",") if s]:
         rows.extend(day_only(args.against.resolve(), size, args.runs))
     print(f"load after {os.getloadavg()[0]:.2f}")
@@ -217,12 +265,11 @@ def main() -> None:
           "| day run (2 seasons behind) |")  # fmt: skip
     print("|---|---|---|---|---|---|")
     for r in rows:
-        ingest = f"{r['ingest_s']} s, {r['ingest_gb']} GB" if "ingest_s" in r else "(copied)"
+        ingest = f"{r['ingest_s']} s, {r['ingest_gb']} GB" if "ingest_s" in r else "(not run)"
         train = f"{r['train_s']} s, {r['train_gb']} GB" if "train_s" in r else "(small model)"
-        print(
-            f"| {r['candidates']:,} | {r['tree']} | {ingest} | {train} "
-            f"| {r['day1_s']} s, {r['day1_gb']} GB | {r['day2_s']} s, {r['day2_gb']} GB |"
-        )
+        day1 = f"{r['day1_s']} s, {r['day1_gb']} GB" if "day1_s" in r else "(not run)"
+        day2 = f"{r['day2_s']} s, {r['day2_gb']} GB" if "day2_s" in r else "(not run)"
+        print(f"| {r['candidates']:,} | {r['tree']} | {ingest} | {train} | {day1} | {day2} |")
 
 
 if __name__ == "__main__":

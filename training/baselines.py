@@ -63,13 +63,30 @@ def logistic_baseline(features: list[str]) -> Pipeline:
     return make_pipeline(pre, LogisticRegression(max_iter=2000, C=1.0))
 
 
-def fit_logistic(train: pd.DataFrame, y: np.ndarray, features: list[str]) -> Pipeline:
-    X = train[features].copy()
+PREDICT_ROWS = 250_000  # rows scored at a time by ``logistic_proba``
+
+
+def _as_logistic_input(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    # copy-on-write: the selection shares ``frame``'s columns; only role_family is new
+    X = frame[features]
     X["role_family"] = X["role_family"].astype(object)
-    return logistic_baseline(features).fit(X, y)
+    return X
+
+
+def fit_logistic(train: pd.DataFrame, y: np.ndarray, features: list[str]) -> Pipeline:
+    return logistic_baseline(features).fit(_as_logistic_input(train, features), y)
 
 
 def logistic_proba(model: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    X = frame[features].copy()
-    X["role_family"] = X["role_family"].astype(object)
-    return model.predict_proba(X)[:, 1]
+    """The logistic baseline's risk per row of ``frame``, ``PREDICT_ROWS`` rows at a time
+    (its imputed and scaled copies of a whole test season would be gigabytes)."""
+    if len(frame) <= PREDICT_ROWS:
+        return model.predict_proba(_as_logistic_input(frame, features))[:, 1]
+    return np.concatenate(
+        [
+            model.predict_proba(
+                _as_logistic_input(frame.iloc[start : start + PREDICT_ROWS], features)
+            )[:, 1]
+            for start in range(0, len(frame), PREDICT_ROWS)
+        ]
+    )

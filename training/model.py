@@ -58,6 +58,14 @@ MONOTONE: dict[str, int] = {
 }
 
 
+PREDICT_ROWS = 250_000  # rows encoded and predicted at a time (about 130 MB as float64)
+
+
+def _row_chunks(n: int, size: int) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive row ranges of at most ``size`` rows; one if ``n`` is 0."""
+    return [(start, min(start + size, n)) for start in range(0, max(n, 1), size)]
+
+
 def _group_folds(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """A fold number per row, all rows of a group (a candidate) in the same fold."""
     unique, index = np.unique(groups, return_inverse=True)
@@ -305,6 +313,7 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         groups: np.ndarray | None = None,
         y_within: np.ndarray | pd.Series | None = None,
         days: np.ndarray | None = None,
+        features: list[str] | None = None,
     ) -> DropoutClassifier:
         """Fit on rows ``X`` (``n_rows`` x features), 0/1 ``y``, candidate ``groups``.
 
@@ -312,15 +321,25 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         a day's list, as recruiters see it; without it, all rows are one list. With
         ``y_within`` (reneged within ``within_days`` days of the row's day: 1), a
         second model of the same kind, on the same rows and folds, gives the
-        time-to-renege output (``within_``, ``predict_within_proba``).
+        time-to-renege output (``within_``, ``predict_within_proba``). ``features``:
+        the columns of ``X`` to fit on (default: all of them), so a caller need not
+        copy its frame's feature columns out.
+
+        Each fold's rows are encoded from ``X`` when its trees are grown (``encode``'s
+        ``rows``), and the whole matrix only for the final trees: never a season's
+        matrix and a fold's copy of it at once (issue 19: 3.2M rows x 66 features
+        are 1.7 GB as float64).
         """
         self.within_: DropoutClassifier | None = None
         if y_within is not None:
-            self.within_ = clone(self).set_params(within_days=0).fit(X, y_within, groups, days=days)
+            self.within_ = (
+                clone(self)
+                .set_params(within_days=0)
+                .fit(X, y_within, groups, days=days, features=features)
+            )
         y = np.asarray(y, dtype=float)
         groups = np.asarray(groups if groups is not None else np.arange(len(y)))
-        self.features_ = list(X.columns)
-        matrix = encode(X, self.features_)
+        self.features_ = list(X.columns) if features is None else list(features)
         categorical = [i for i, f in enumerate(self.features_) if f in CATEGORICAL]
         params = {**DEFAULT_PARAMS, **(self.params or {}), "seed": self.seed}
         params["monotone_constraints"] = [MONOTONE.get(f, 0) for f in self.features_]
@@ -330,20 +349,23 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         rounds = []
         for k in range(self.folds):
             held = fold == k
-            grow = self._dataset(matrix[~held], y[~held], categorical)
+            grow = self._dataset(encode(X, self.features_, ~held), y[~held], categorical)
+            check = encode(X, self.features_, held)
             booster = lgb.train(
                 params,
                 grow,
                 num_boost_round=self.num_boost_round,
-                valid_sets=[lgb.Dataset(matrix[held], y[held], reference=grow)],
+                valid_sets=[lgb.Dataset(check, y[held], reference=grow)],
                 callbacks=[lgb.early_stopping(self.early_stopping_rounds, verbose=False)],
             )
-            out_of_fold[held] = booster.predict(matrix[held], num_iteration=booster.best_iteration)
+            del grow  # its rows, binned; the raw ones went when it was built
+            out_of_fold[held] = booster.predict(check, num_iteration=booster.best_iteration)
             rounds.append(booster.best_iteration)
+            del check, booster
         self.rounds_ = max(1, round(float(np.mean(rounds))))
         self.booster_ = lgb.train(
             params,
-            self._dataset(matrix, y, categorical),
+            self._dataset(encode(X, self.features_), y, categorical),
             num_boost_round=self.rounds_,
         )
         # kept for diagnostics (benchmarks/bench_risk.py): what the calibration was fitted on
@@ -365,8 +387,16 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
         return lgb.Dataset(matrix, y, feature_name=self.features_, categorical_feature=categorical)
 
     def raw_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """The trees' probability before calibration; ``X`` holds ``features_`` columns."""
-        return np.asarray(self.booster_.predict(encode(X, self.features_)))
+        """The trees' probability before calibration; ``X`` holds ``features_`` columns.
+
+        Encoded and predicted ``PREDICT_ROWS`` rows at a time: each row's probability is
+        its own, and a season's matrix (gigabytes) is never whole.
+        """
+        parts = [
+            np.asarray(self.booster_.predict(encode(X, self.features_, slice(start, stop))))
+            for start, stop in _row_chunks(len(X), PREDICT_ROWS)
+        ]
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         p = self.calibration_(self.raw_proba(X))

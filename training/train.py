@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 from sqlalchemy import Engine, func, select
 
 from features.build import build_features, empty_features
@@ -112,13 +113,19 @@ def season_features(
     so the peak memory follows ``chunk_candidates``, not the seasons. Features are per
     candidate: the rows equal one build over everything
     (``tests/training/test_season_features.py``).
+
+    The parts are kept column by column and joined one column at a time, each part's
+    piece dropped as it is copied, into a frame of one block per column: the season's
+    features are held once, not twice (the parts beside their ``pd.concat``, 2 GB
+    each for a season of 100,000 candidates; issue 19).
     """
     if spine.empty:
         return empty_features()
     ids = sorted(set(spine["candidate_id"].astype(str)))
     # the part each spine row falls in: candidates in sorted order, chunk_candidates a part
     part_of = pd.Index(ids).get_indexer(spine["candidate_id"].astype(str)) // chunk_candidates
-    parts = []
+    pieces: list[dict[str, pd.Series]] = []
+    positions = []
     for k, part in enumerate(chunks(ids, chunk_candidates)):
         rows = np.flatnonzero(part_of == k)
         events = pd.concat(
@@ -127,9 +134,17 @@ def season_features(
         )
         profiles = load_profile_versions(engine, list(part))
         built = build_features(events, profiles, spine.iloc[rows], content)
-        parts.append(built.set_axis(rows))
         del events, profiles
-    return pd.concat(parts).sort_index().reset_index(drop=True)
+        pieces.append({name: built[name].copy() for name in built.columns})
+        positions.append(rows)
+        del built
+    where = np.concatenate(positions)
+    order = None if bool((np.diff(where) > 0).all()) else np.argsort(where, kind="stable")
+    columns: dict[str, pd.Series] = {}
+    for name in list(pieces[0]):
+        column = pd.concat([piece.pop(name) for piece in pieces], ignore_index=True)
+        columns[name] = column if order is None else column.take(order).reset_index(drop=True)
+    return pd.DataFrame(columns, copy=False)
 
 
 def season_spine(
@@ -150,8 +165,12 @@ def season_spine(
 
 
 def labelled(features: pd.DataFrame, spine: pd.DataFrame, data: SeasonData) -> pd.DataFrame:
-    """Feature rows (in spine order) with their label and season."""
-    out = features.copy()
+    """Feature rows (in spine order) with their label and season.
+
+    ``features`` is not changed; its columns are not copied (copy-on-write: the new
+    frame shares them until either is written to).
+    """
+    out = features.copy(deep=False)
     out["label"] = spine["label"].to_numpy()
     if "label_30d" in spine.columns:
         out["label_30d"] = spine["label_30d"].to_numpy()
@@ -194,15 +213,32 @@ def fit_dropout(snapshots: pd.DataFrame, cfg: TrainConfig) -> DropoutClassifier:
         folds=cfg.folds,
         within_days=cfg.within_days,
     ).fit(
-        snapshots[list(FEATURE_NAMES)],
+        snapshots,
         snapshots["label"].to_numpy(),
         groups=snapshots["candidate_id"].to_numpy(),
         y_within=within,
         days=snapshots["as_of"].astype(str).to_numpy(),
+        features=list(FEATURE_NAMES),
     )
 
 
-def fit_and_evaluate(
+@dataclass
+class Fitted:
+    """The models fitted on the training snapshots: the dropout model and the logistic baseline."""
+
+    model: DropoutClassifier
+    logistic: Pipeline
+
+
+def fit_models(train: pd.DataFrame, cfg: TrainConfig) -> Fitted:
+    """The dropout model and the logistic baseline, both fitted on ``train``."""
+    return Fitted(
+        fit_dropout(train, cfg), fit_logistic(train, train["label"].to_numpy(), list(FEATURE_NAMES))
+    )
+
+
+def evaluate_fitted(
+    fitted: Fitted,
     train: pd.DataFrame,
     test: pd.DataFrame,
     truth: pd.DataFrame,
@@ -210,21 +246,23 @@ def fit_and_evaluate(
     test_season: str,
     cfg: TrainConfig,
 ) -> TrainResult:
-    """Fit on the training snapshots; score the test season next to the baselines."""
+    """Score the test season with ``fitted`` next to the baselines.
+
+    ``test`` is not changed: the result's ``test`` is a new frame that shares its
+    columns (copy-on-write) and adds each scorer's risk.
+    """
     features = list(FEATURE_NAMES)
-    y_train = train["label"].to_numpy()
-    model = fit_dropout(train, cfg)
-    logistic = fit_logistic(train, y_train, features)
+    model = fitted.model
     scores = {
-        "keepwarm": model.predict_proba(test[features])[:, 1],
+        "keepwarm": model.predict_proba(test)[:, 1],
         "rules": rules_score(test, cfg.rules),
-        "logistic": logistic_proba(logistic, test, features),
+        "logistic": logistic_proba(fitted.logistic, test, features),
     }
     table = evaluate(test, scores, cfg.top_share, cfg.hr_capacity_share, cfg.horizons)
     truth = truth[truth["candidate_id"].isin(test["candidate_id"])]
     oracle = oracle_comparison(test, truth, scores["keepwarm"], scores["rules"])
     test = test.assign(**{f"risk_{name}": p for name, p in scores.items()})
-    soon = model.predict_within_proba(test[features])
+    soon = model.predict_within_proba(test)
     within = None
     if soon is not None and "label_30d" in test.columns:
         test = test.assign(risk_30d=soon)
@@ -245,15 +283,36 @@ def fit_and_evaluate(
     )
 
 
+def fit_and_evaluate(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    truth: pd.DataFrame,
+    train_seasons: list[str],
+    test_season: str,
+    cfg: TrainConfig,
+) -> TrainResult:
+    """Fit on the training snapshots; score the test season next to the baselines."""
+    fitted = fit_models(train, cfg)
+    return evaluate_fitted(fitted, train, test, truth, train_seasons, test_season, cfg)
+
+
 def train_model(
     data: SeasonData, train_seasons: list[str], test_season: str, cfg: TrainConfig
 ) -> TrainResult:
-    """Fit on ``train_seasons``, evaluate on ``test_season`` next to the baselines."""
+    """Fit on ``train_seasons``, evaluate on ``test_season`` next to the baselines.
+
+    The test season's snapshots are built after the fit, so the fit's matrices and the
+    test season's features are never in memory at once (issue 19).
+    """
     if test_season in train_seasons:
         raise KeepwarmError("the test season must not be a training season")
     train = season_snapshots(data, train_seasons, cfg)
-    test = season_snapshots(data, [test_season], cfg, with_truth_days=True)
-    return fit_and_evaluate(train, test, data.truth, train_seasons, test_season, cfg)
+    spine = season_spine(data, [test_season], cfg, with_truth_days=True)
+    fitted = fit_models(train, cfg)
+    features = season_features(data.engine, spine, data.content, cfg.feature_chunk_candidates)
+    test = labelled(features, spine, data)
+    del features, spine
+    return evaluate_fitted(fitted, train, test, data.truth, train_seasons, test_season, cfg)
 
 
 def closed_seasons(engine: Engine) -> list[str]:
