@@ -56,6 +56,10 @@ class TrainConfig(BaseModel):
     # features are built for at most this many candidates at a time, each part reading
     # only its own events: training's peak memory follows this, not the season's size
     feature_chunk_candidates: int = Field(5000, ge=1)
+    # the logistic baseline is fitted on at most this many training candidates (a fixed
+    # random sample of them, all their snapshots): scikit-learn's pipeline holds several
+    # float64 copies of its input, 10 GiB at 100,000 candidates a season
+    logistic_max_candidates: int = Field(20000, ge=1)
 
 
 def load_config(path: Path | None = None) -> TrainConfig:

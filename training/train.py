@@ -231,10 +231,21 @@ class Fitted:
 
 
 def fit_models(train: pd.DataFrame, cfg: TrainConfig) -> Fitted:
-    """The dropout model and the logistic baseline, both fitted on ``train``."""
-    return Fitted(
-        fit_dropout(train, cfg), fit_logistic(train, train["label"].to_numpy(), list(FEATURE_NAMES))
-    )
+    """The dropout model fitted on ``train``; the logistic baseline on ``baseline_rows``."""
+    model = fit_dropout(train, cfg)
+    rows = baseline_rows(train, cfg.logistic_max_candidates)
+    return Fitted(model, fit_logistic(rows, rows["label"].to_numpy(), list(FEATURE_NAMES)))
+
+
+def baseline_rows(train: pd.DataFrame, max_candidates: int) -> pd.DataFrame:
+    """``train`` whole if it has at most ``max_candidates`` candidates, else every row of
+    ``max_candidates`` of them drawn at random (seed 0, from the sorted ids: the same
+    draw for the same candidates whatever their order), in ``train``'s order."""
+    ids = np.sort(train["candidate_id"].astype(str).unique())
+    if len(ids) <= max_candidates:
+        return train
+    keep = np.random.default_rng(0).choice(ids, size=max_candidates, replace=False)
+    return train[train["candidate_id"].astype(str).isin(set(keep.tolist()))]
 
 
 def evaluate_fitted(
