@@ -80,16 +80,24 @@ def silence(season: dict[str, pd.DataFrame]) -> tuple[str, dt.date]:
     raise AssertionError("no open no_reply alert in the season")
 
 
+def _kept_on_silent_day(
+    season: dict[str, pd.DataFrame], silence: tuple[str, dt.date]
+) -> tuple[AlertState, pd.DataFrame, pd.DataFrame]:
+    """A state that ran the silent day; the events known then; the silent one's last."""
+    one, day = silence
+    known = season["events"][season["events"]["local_day"] <= day]
+    state = AlertState(AlertRules())
+    before = state.alerts(known, day)
+    assert state.alerts(known, day).equals(before) and state.rebuilt == 0  # nothing new
+    return state, known, known[known["candidate_id"] == one].tail(1)
+
+
 def test_a_late_reply_resolves_the_alert_it_answers(
     season: dict[str, pd.DataFrame], silence: tuple[str, dt.date]
 ) -> None:
-    events, rules = season["events"], AlertRules()
     one, day = silence
-    known = events[events["local_day"] <= day]
-    state = AlertState(rules)
-    before = state.alerts(known, day)
-    assert state.alerts(known, day).equals(before) and state.rebuilt == 0  # nothing new
-    last = known[known["candidate_id"] == one].tail(1)
+    state, known, last = _kept_on_silent_day(season, silence)
+    rules = state.rules
     offset = int(last["utc_offset_min"].iloc[0])
     # the last second of the day in the candidate's offset: after the alert fell due
     end = pd.Timestamp(day) + pd.Timedelta(days=1, minutes=-offset, seconds=-1)
@@ -107,12 +115,9 @@ def test_a_late_reply_resolves_the_alert_it_answers(
 def test_an_opened_message_rebuilds_no_episode(
     season: dict[str, pd.DataFrame], silence: tuple[str, dt.date]
 ) -> None:
-    events, rules = season["events"], AlertRules()
-    one, day = silence
-    known = events[events["local_day"] <= day]
-    state = AlertState(rules)
-    state.alerts(known, day)
-    last = known[known["candidate_id"] == one].tail(1)
+    _, day = silence
+    state, known, last = _kept_on_silent_day(season, silence)
+    rules = state.rules
     opened = last.assign(event_id="opened-1", type="message_opened", actor="candidate")
     grown = pd.concat([known, opened], ignore_index=True)
     after = state.alerts(grown, day)
