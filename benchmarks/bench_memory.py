@@ -1,7 +1,7 @@
 """Peak memory and time of ingest, training and one day's run, next to another checkout.
 
 Run: .venv/bin/python benchmarks/bench_memory.py --against ../wt-main [--sizes 5000,20000]
-     [--runs 3] [--only-this 100000]
+     [--runs 3] [--only-this 100000] [--together]
 
 For each size (candidates per season) it simulates three seasons without truth
 (``keepwarm simulate --no-truth``, cached under benchmarks/out/memory/) and, for
@@ -16,6 +16,10 @@ memory is its maximum resident set (``os.wait4``'s ``ru_maxrss``):
    2024-autumn day with the most active candidates, with the model from step 2;
 4. ingest 2022-autumn (one more finished season behind the scored day), and the
    same day's run again: its memory must not grow with the finished seasons.
+
+``--together`` runs the two checkouts of each ``--sizes`` size at the same time, one
+process each (their steps still one child each): half the wall time, at the cost of
+times that compete for the cores (the memory figures are each child's own).
 
 ``--only-this`` sizes run this checkout alone (the other would not fit in memory).
 Steps 1 and 2 run once (their memory is the point, and they take minutes), the
@@ -41,6 +45,7 @@ the time at hand.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import shutil
@@ -244,6 +249,9 @@ def main() -> None:
     parser.add_argument(
         "--home", type=Path, default=None, help="a kept store for --only-this (one size)"
     )
+    parser.add_argument(
+        "--together", action="store_true", help="both checkouts of a size at once (see above)"
+    )
     args = parser.parse_args()
     steps = tuple(s for s in args.steps.split(",") if s)
     if not steps or set(steps) - set(STEPS):
@@ -254,8 +262,14 @@ def main() -> None:
     print(f"{machine()}; load {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
     for size in [int(s) for s in args.sizes.split(",") if s]:
-        rows.append(measure(args.against.resolve(), "against", size, args.runs, steps))
-        rows.append(measure(HERE, "this", size, args.runs, steps))
+        pair = [(args.against.resolve(), "against", size, args.runs, steps)]
+        pair.append((HERE, "this", size, args.runs, steps))
+        if args.together:
+            bundles(size)  # simulated once, before the two processes need it
+            with concurrent.futures.ProcessPoolExecutor(2) as pool:
+                rows.extend(pool.map(measure, *zip(*pair, strict=True)))
+        else:
+            rows.extend(measure(*job) for job in pair)
     for size in only_this:
         rows.append(measure(HERE, "this", size, args.runs, steps, args.home))
     for size in [int(s) for s in args.day_only.split(",") if s]:
