@@ -245,15 +245,35 @@ def _seasons(result: TrainResult, key: str) -> list[str]:
     return sorted(str(s) for s in frame["season"].unique())
 
 
-def refit_recipe(model: DropoutClassifier, train: pd.DataFrame) -> DropoutClassifier:
+def refit_recipe(
+    model: DropoutClassifier, train: pd.DataFrame, within: bool = False
+) -> DropoutClassifier:
     """``model``'s recipe (its parameters and the features of it the data still has)
-    fitted afresh on ``train`` (labelled snapshots with ``candidate_id``)."""
+    fitted afresh on ``train`` (labelled snapshots with ``candidate_id``), as
+    ``training.train.fit_dropout`` fits one: with the snapshots' days (``as_of``) for
+    the calibrator's choice where ``train`` has them.
+
+    ``within``: also refit its time-to-renege part (``label_30d``), when ``model`` has
+    one; a refit that is served needs it (``risk_30d``), a refit the gate only compares
+    on eventual risk does not. Raises KeepwarmError when no feature is left, or when the
+    part is asked for and ``train`` has no ``label_30d``.
+    """
     features = [f for f in model.features_ if f in train.columns]
     if not features:
         raise KeepwarmError("none of the champion's features exist in this data")
-    recipe = clone(model)
-    return recipe.fit(
-        train[features], train["label"].to_numpy(), groups=train["candidate_id"].to_numpy()
+    y_within = None
+    if within and model.within_ is not None:
+        if "label_30d" not in train.columns:
+            raise KeepwarmError("the time-to-renege part needs label_30d to be refitted")
+        y_within = train["label_30d"].to_numpy()
+    days = train["as_of"].astype(str).to_numpy() if "as_of" in train.columns else None
+    return clone(model).fit(
+        train,
+        train["label"].to_numpy(),
+        groups=train["candidate_id"].to_numpy(),
+        y_within=y_within,
+        days=days,
+        features=features,
     )
 
 
@@ -433,8 +453,10 @@ def _refit_on_all(result: TrainResult) -> tuple[DropoutClassifier, pd.DataFrame]
     """The challenger's recipe fitted again on its training and test snapshots together."""
     assert result.train is not None
     cols = [*result.model.features_, "label", "candidate_id", "as_of", "season"]
+    if result.model.within_ is not None:
+        cols.append("label_30d")  # the served model's risk_30d is refitted too
     both = pd.concat([result.train[cols], result.test[cols]], ignore_index=True)
-    return refit_recipe(result.model, both), both
+    return refit_recipe(result.model, both, within=True), both
 
 
 def log_within(within: pd.DataFrame, folder: Path) -> None:

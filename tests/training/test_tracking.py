@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -192,6 +193,16 @@ def test_a_promoted_challenger_is_refitted_on_every_closed_season(
     assert both["candidates"] == data["train"]["candidates"] + data["test"]["candidates"]
     served = current_champion(settings)
     assert served is not None and served.fitted_on == ["2023-autumn", "2024-autumn"]
+    # the refit serves risk_30d too: its time-to-renege part was refitted with it (a
+    # retraining deployment once registered a refit without it: risk_30d null everywhere)
+    assert challenger.model.within_ is not None
+    assert served.model.within_ is not None
+    test = challenger.test
+    soon = served.model.predict_within_proba(test[served.model.features_])
+    assert soon is not None and (soon <= served.model.predict_proba(test)[:, 1] + 1e-12).all()
+    # refitted on both seasons, not the challenger's part carried over
+    before = challenger.model.predict_within_proba(test[challenger.model.features_])
+    assert before is not None and not np.allclose(soon, before)
     # the next challenger tested on 2024-autumn meets this champion's recipe, not itself
     again = decide_promotion(challenger, "auto", served)
     assert "was fitted on 2024-autumn, the test season" in again.reason
