@@ -206,11 +206,7 @@ def test_a_tenants_own_role_cannot_read_another_tenants_schema(
     """deploy/tenant-role.sql: with a role per tenant, PostgreSQL itself keeps them apart."""
     url = pg_server.create_database()
     for name in ("acme", "globex"):  # roles are the cluster's: this test alone makes these
-        subprocess.run(
-            [*psql_command(pg_server, url), "-v", "ON_ERROR_STOP=1", "-v", f"tenant={name}",
-             "-v", "tenant_pass='unused'", "-f", str(ROOT / "deploy" / "tenant-role.sql")],
-            check=True, capture_output=True, cwd=pg_server.root,
-        )  # fmt: skip
+        _tenant_role(pg_server, url, name)
         home = keepwarm_home / "tenants" / name
         home.mkdir(parents=True)
         own_url = url.replace(f"//{pg_server.user}@", f"//tenant_{name}@")
@@ -229,6 +225,51 @@ def test_a_tenants_own_role_cannot_read_another_tenants_schema(
     finally:
         acme.dispose()
         globex.dispose()
+
+
+def _tenant_role(pg_server: PostgresServer, url: str, name: str) -> None:
+    subprocess.run(
+        [*psql_command(pg_server, url), "-v", "ON_ERROR_STOP=1", "-v", f"tenant={name}",
+         "-v", "tenant_pass='unused'", "-f", str(ROOT / "deploy" / "tenant-role.sql")],
+        check=True, capture_output=True, cwd=pg_server.root,
+    )  # fmt: skip
+
+
+def test_a_tenant_used_before_its_role_passes_to_it_and_a_rerun_is_safe(
+    pg_server: PostgresServer,
+    keepwarm_home: Path,
+    ats_bundle: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An operator who ingests first and makes the tenant's role after (the walk-through
+    of the Deploy section did): the script used to stop at "schema already exists" with
+    the role half made. Now the schema and its tables pass to the role."""
+    url = pg_server.create_database()
+    monkeypatch.setenv("KEEPWARM_DATABASE_URL", url)
+    (keepwarm_home / "tenants" / "initech").mkdir(parents=True)
+    used = open_store(load_settings(tenant="initech"))  # as the vendor's role
+    try:
+        ingest_bundle(used, ats_bundle)
+    finally:
+        used.dispose()
+    for _ in range(2):  # once to pass it over, once more: nothing breaks
+        _tenant_role(pg_server, url, "initech")
+    own_url = url.replace(f"//{pg_server.user}@", "//tenant_initech@")
+    env = keepwarm_home / "tenants" / "initech" / "keepwarm.env"
+    env.write_text(f"KEEPWARM_DATABASE_URL={own_url}\n", encoding="utf-8")
+    own = open_store(load_settings(tenant="initech"))  # migrations run as the role, too
+    try:
+        with own.begin() as conn:
+            assert conn.execute(text("SELECT current_user")).scalar_one() == "tenant_initech"
+            assert conn.execute(select(func.count()).select_from(Candidate)).scalar_one() > 0
+            conn.execute(text("UPDATE candidates SET department = department"))
+            owners = conn.execute(
+                text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = :s"),
+                {"s": "tenant_initech"},
+            ).scalars()
+            assert set(owners) == {"tenant_initech"}
+    finally:
+        own.dispose()
 
 
 # --- keys and console users ------------------------------------------------------------
