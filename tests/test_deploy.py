@@ -379,6 +379,10 @@ def test_two_tenants_daily_runs_fan_out_through_the_one_work_pool(
 
 
 def test_the_backup_script_dumps_every_database_and_the_artifacts(tmp_path: Path) -> None:
+    """Every database, each tenant's schema apart (with the tenant's own role where it has
+    one: the keepwarm role cannot read that schema), the artifacts; files for the
+    keepwarm user alone; and a failed backup leaves no dated folder that looks whole (an
+    operator's walk-through found a 0-byte keepwarm.dump after a refused pg_dump)."""
     from store.pgserver import _bindir
 
     with running_postgres(superuser="postgres") as pg:
@@ -387,45 +391,85 @@ def test_the_backup_script_dumps_every_database_and_the_artifacts(tmp_path: Path
         sql = str(DEPLOY / "create-databases.sql")
         subprocess.run([*psql, "-v", "ON_ERROR_STOP=1", *args, "-f", sql], check=True, cwd=pg.root)
         socket_ = f"host={pg.root}&port={pg.port}"
-        store = create_engine(f"postgresql+psycopg://keepwarm@/keepwarm?{socket_}")
+        url = f"postgresql+psycopg://keepwarm@/keepwarm?{socket_}"
+        store = create_engine(url)
         with store.begin() as conn:
             conn.execute(text("CREATE TABLE marker (x int)"))
             conn.execute(text("INSERT INTO marker VALUES (42)"))
+            conn.execute(text("CREATE SCHEMA tenant_globex"))  # a tenant without a role
+            conn.execute(text("CREATE TABLE tenant_globex.marker (x int)"))
         store.dispose()
+        on_store = psql_command(pg, url.replace("keepwarm@", "postgres@"))
+        role = ("-v", "tenant=acme", "-v", "tenant_pass='unused'")
+        role_sql = str(DEPLOY / "tenant-role.sql")
+        subprocess.run([*on_store, "-v", "ON_ERROR_STOP=1", *role, "-f", role_sql], check=True)
+        acme_url = url.replace("keepwarm@", "tenant_acme@")
+        acme = create_engine(acme_url)
+        with acme.begin() as conn:
+            conn.execute(text("CREATE TABLE marker (x int)"))  # in its schema: search_path
+        acme.dispose()
+        home = tmp_path / "home"
+        (home / "tenants" / "acme").mkdir(parents=True)
+        (home / "tenants" / "acme" / "keepwarm.env").write_text(
+            f'KEEPWARM_DATABASE_URL="{acme_url}"\n'
+        )
         artifacts = tmp_path / "mlartifacts"
         (artifacts / "1").mkdir(parents=True)
         (artifacts / "1" / "model.txt").write_text("tree")
-        env_file = tmp_path / "keepwarm.env"
-        env_file.write_text(
-            f"KEEPWARM_DATABASE_URL=postgresql+psycopg://keepwarm@/keepwarm?{socket_}\n"
+        settings = (
+            f"KEEPWARM_HOME={home}\n"
+            f"KEEPWARM_DATABASE_URL={url}\n"
             f"MLFLOW_BACKEND_STORE_URI=postgresql+psycopg://mlflow@/mlflow?{socket_}\n"
             f"PREFECT_API_DATABASE_CONNECTION_URL=postgresql+asyncpg://prefect@/prefect?{socket_}\n"
-            f"MLFLOW_ARTIFACTS_DESTINATION={artifacts}\n"
+            f"MLFLOW_ARTIFACTS_DESTINATION={artifacts}"  # no newline at the end: still read
         )
+        env_file = tmp_path / "keepwarm.env"
+        env_file.write_text(settings)
         env = {
             "PATH": f"{_bindir()}:/usr/bin:/bin",
             "KEEPWARM_ENV_FILE": str(env_file),
             "HOME": str(tmp_path),
         }
-        done = subprocess.run(
-            ["bash", str(DEPLOY / "backup.sh"), str(tmp_path / "backups")],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        backups = tmp_path / "backups"
+
+        def backup() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["bash", str(DEPLOY / "backup.sh"), str(backups)],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+
+        done = backup()
         assert done.returncode == 0, done.stderr
-        [folder] = (tmp_path / "backups").iterdir()
+        [folder] = backups.iterdir()
         assert sorted(p.name for p in folder.iterdir()) == [
+            "keepwarm-tenant_acme.dump",
+            "keepwarm-tenant_globex.dump",
             "keepwarm.dump",
             "mlartifacts.tar.gz",
             "mlflow.dump",
             "prefect.dump",
         ]
-        listing = subprocess.run(
-            [str(_bindir() / "pg_restore"), "--list", str(folder / "keepwarm.dump")],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        assert "TABLE DATA public marker" in listing.stdout
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert {p.stat().st_mode & 0o777 for p in folder.iterdir()} == {0o600}
+
+        def listed(dump: str) -> str:
+            return subprocess.run(
+                [str(_bindir() / "pg_restore"), "--list", str(folder / dump)],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+
+        assert "TABLE DATA public marker" in listed("keepwarm.dump")
+        assert "tenant_" not in listed("keepwarm.dump")
+        assert "TABLE DATA tenant_acme marker" in listed("keepwarm-tenant_acme.dump")
+        assert "TABLE DATA tenant_globex marker" in listed("keepwarm-tenant_globex.dump")
+
+        # a database that refuses (here: gone) fails the backup, and nothing dated is added
+        env_file.write_text(settings.replace("/mlflow?", "/no_such_db?"))
+        failed = backup()
+        assert failed.returncode != 0
+        assert list(backups.iterdir()) == [folder]
