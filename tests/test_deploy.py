@@ -407,6 +407,7 @@ def test_the_backup_script_dumps_every_database_and_the_artifacts(tmp_path: Path
         acme = create_engine(acme_url)
         with acme.begin() as conn:
             conn.execute(text("CREATE TABLE marker (x int)"))  # in its schema: search_path
+            conn.execute(text("INSERT INTO marker VALUES (7)"))
         acme.dispose()
         home = tmp_path / "home"
         (home / "tenants" / "acme").mkdir(parents=True)
@@ -467,6 +468,27 @@ def test_the_backup_script_dumps_every_database_and_the_artifacts(tmp_path: Path
         assert "tenant_" not in listed("keepwarm.dump")
         assert "TABLE DATA tenant_acme marker" in listed("keepwarm-tenant_acme.dump")
         assert "TABLE DATA tenant_globex marker" in listed("keepwarm-tenant_globex.dump")
+
+        # the README's restore (step 12): a new database, the tenant's role made again by
+        # tenant-role.sql, then the dumps with --clean (the tenant's empty schema replaced)
+        restore = [str(_bindir() / "pg_restore"), "-h", str(pg.root), "-p", str(pg.port)]
+        restore += ["-U", "postgres", "--clean", "--if-exists", "--exit-on-error"]
+        subprocess.run([*psql, "-c", "CREATE DATABASE restored OWNER keepwarm"], check=True)
+        into = url.replace("keepwarm@", "postgres@").replace("/keepwarm?", "/restored?")
+        again = psql_command(pg, into)
+        subprocess.run([*again, "-v", "ON_ERROR_STOP=1", *role, "-f", role_sql], check=True)
+        for dump in ("keepwarm.dump", "keepwarm-tenant_acme.dump", "keepwarm-tenant_globex.dump"):
+            subprocess.run([*restore, "-d", "restored", str(folder / dump)], check=True)
+        back = create_engine(into.replace("postgres@", "tenant_acme@"))
+        with back.connect() as conn:
+            assert conn.execute(text("SELECT current_user")).scalar_one() == "tenant_acme"
+            assert conn.execute(text("SELECT x FROM marker")).scalar_one() == 7
+        back.dispose()
+        back = create_engine(into.replace("postgres@", "keepwarm@"))
+        with back.connect() as conn:
+            assert conn.execute(text("SELECT x FROM public.marker")).scalar_one() == 42
+            assert conn.execute(text("SELECT count(*) FROM tenant_globex.marker")).scalar_one() == 0
+        back.dispose()
 
         # a database that refuses (here: gone) fails the backup, and nothing dated is added
         env_file.write_text(settings.replace("/mlflow?", "/no_such_db?"))
