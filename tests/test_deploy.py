@@ -175,6 +175,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             "PREFECT_SERVER_API_PORT": str(prefect_port),
             "PREFECT_API_URL": f"http://127.0.0.1:{prefect_port}/api",
             "PREFECT_HOME": str(tmp / "prefect"),
+            "PREFECT_UI_STATIC_DIRECTORY": str(tmp / "prefect" / "ui"),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         }
         assert set(example) == set(values), "the example's variables changed: set them here"
@@ -269,6 +270,14 @@ def test_a_daily_run_through_the_worker_reaches_the_store_and_the_api(
     assert risk.status_code == 200, risk.text
     rows = risk.json()["rows"]
     assert len(rows) == mine and {r["hr_owner"] for r in rows} == {owner}
+    # the retraining deployment's refitted champion serves "when" too (it once lost its
+    # time-to-renege part in the refit: risk_30d null for everyone)
+    assert all(r["risk_30d"] is not None for r in rows)
+    # Prefect's UI, where an operator retries a failed run: served from the env file's
+    # PREFECT_UI_STATIC_DIRECTORY (the venv's own folder is not the keepwarm user's)
+    prefect_ui = stack.env["PREFECT_API_URL"].removesuffix("/api")
+    assert httpx.get(prefect_ui, timeout=30, follow_redirects=True).status_code == 200
+    assert any(Path(stack.env["PREFECT_UI_STATIC_DIRECTORY"]).iterdir())
 
 
 def _worker(stack: Stack) -> None:
