@@ -39,7 +39,12 @@ minutes, the day's runs 15 more)::
 checkout ingests (the ingest code is the same in both), the other gets a copy of the
 store, and the model is a small one trained on another simulated season
 (``outreach.replay.train_replay_model``): for sizes whose training would not fit in
-the time at hand.
+the time at hand. With ``--home`` (one ``--day-only`` size) the store is a copy of that
+kept store (2023-autumn and 2024-autumn ingested) instead of a fresh ingest, and
+``--history-runs 0`` leaves out the second finished season (its ingest and runs)::
+
+    .venv/bin/python benchmarks/bench_memory.py --against ../wt-before --sizes '' \
+        --day-only 100000 --runs 1 --home /tmp/home100k --history-runs 0
 """
 
 from __future__ import annotations
@@ -195,26 +200,37 @@ def day_runs(tree: Path, home: Path, model: Path, data: Path, runs: int) -> dict
     return figures
 
 
-def day_only(against: Path, size: int, runs: int) -> list[dict[str, object]]:
-    """The day's run of both checkouts on one store (see the module's docstring)."""
-    data = bundles(size)
+def day_only(
+    against: Path, size: int, runs: int, kept: Path | None = None, history: bool = True
+) -> list[dict[str, object]]:
+    """The day's run of both checkouts on one store (see the module's docstring): a
+    fresh ingest, or a copy of the ``kept`` store; ``history``: the second season too."""
+    data = bundles(size) if kept is None or history else None
     work = OUT / "memory" / f"day-{size}"
     shutil.rmtree(work, ignore_errors=True)
     homes = {"this": work / "this", "against": work / "against"}
     model = work / "model"
-    homes["this"].mkdir(parents=True)
-    ingest = [
-        child(HERE, homes["this"], ["keepwarm", "ingest", str(data / s)]) for s in SEASONS[1:]
-    ]
+    if kept is None:
+        assert data is not None
+        homes["this"].mkdir(parents=True)
+        ingest = [
+            child(HERE, homes["this"], ["keepwarm", "ingest", str(data / s)]) for s in SEASONS[1:]
+        ]
+    else:  # the store alone: no models, MLflow or Prefect files of the kept home
+        homes["this"].mkdir(parents=True)
+        shutil.copyfile(kept / "keepwarm.db", homes["this"] / "keepwarm.db")
+        ingest = []
     child(HERE, homes["this"], ["python", "-c", SMALL_MODEL, str(model)])
     day = child(HERE, homes["this"], ["python", "-c", BUSIEST])[2]
     rows = {name: {"tree": name, "candidates": size, "day": day} for name in homes}
-    rows["this"].update(
-        ingest_s=round(sum(t for t, _, _ in ingest), 1),
-        ingest_gb=round(max(m for _, m, _ in ingest), 2),
-    )
-    for label in ("day1", "day2"):
+    if ingest:
+        rows["this"].update(
+            ingest_s=round(sum(t for t, _, _ in ingest), 1),
+            ingest_gb=round(max(m for _, m, _ in ingest), 2),
+        )
+    for label in ("day1", "day2") if history else ("day1",):
         if label == "day2":
+            assert data is not None
             seconds, peak, _ = child(
                 HERE, homes["this"], ["keepwarm", "ingest", str(data / SEASONS[0])]
             )
@@ -247,7 +263,17 @@ def main() -> None:
         "--steps", default=",".join(STEPS), help=f"some of {','.join(STEPS)} (not --day-only)"
     )
     parser.add_argument(
-        "--home", type=Path, default=None, help="a kept store for --only-this (one size)"
+        "--home",
+        type=Path,
+        default=None,
+        help="a kept store for --only-this or --day-only (one size)",
+    )
+    parser.add_argument(
+        "--history-runs",
+        type=int,
+        choices=(0, 1),
+        default=1,
+        help="--day-only: 0 leaves out the second finished season",
     )
     parser.add_argument(
         "--together", action="store_true", help="both checkouts of a size at once (see above)"
@@ -257,8 +283,9 @@ def main() -> None:
     if not steps or set(steps) - set(STEPS):
         parser.error(f"--steps: some of {', '.join(STEPS)}")
     only_this = [int(s) for s in args.only_this.split(",") if s]
-    if args.home is not None and (args.sizes or len(only_this) != 1):
-        parser.error("--home is one store: with --sizes '' and one --only-this size")
+    day_sizes = [int(s) for s in args.day_only.split(",") if s]
+    if args.home is not None and (args.sizes or len(only_this) + len(day_sizes) != 1):
+        parser.error("--home is one store: with --sizes '' and one --only-this or --day-only size")
     print(f"{machine()}; load {os.getloadavg()[0]:.2f}", flush=True)
     rows = []
     for size in [int(s) for s in args.sizes.split(",") if s]:
@@ -272,8 +299,9 @@ def main() -> None:
             rows.extend(measure(*job) for job in pair)
     for size in only_this:
         rows.append(measure(HERE, "this", size, args.runs, steps, args.home))
-    for size in [int(s) for s in args.day_only.split(",") if s]:
-        rows.extend(day_only(args.against.resolve(), size, args.runs))
+    for size in day_sizes:
+        history = bool(args.history_runs)
+        rows.extend(day_only(args.against.resolve(), size, args.runs, args.home, history))
     print(f"load after {os.getloadavg()[0]:.2f}")
     print("| candidates/season | tree | ingest 2 seasons | training | day run (1 season behind) "
           "| day run (2 seasons behind) |")  # fmt: skip
