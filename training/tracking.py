@@ -453,10 +453,12 @@ def _refit_on_all(result: TrainResult) -> tuple[DropoutClassifier, pd.DataFrame]
     """The challenger's recipe fitted again on its training and test snapshots together."""
     assert result.train is not None
     cols = [*result.model.features_, "label", "candidate_id", "as_of", "season"]
-    if result.model.within_ is not None:
+    frames = (result.train, result.test)
+    within = result.model.within_ is not None and all("label_30d" in f for f in frames)
+    if within:
         cols.append("label_30d")  # the served model's risk_30d is refitted too
-    both = pd.concat([result.train[cols], result.test[cols]], ignore_index=True)
-    return refit_recipe(result.model, both, within=True), both
+    both = pd.concat([f[cols] for f in frames], ignore_index=True)
+    return refit_recipe(result.model, both, within=within), both
 
 
 def log_within(within: pd.DataFrame, folder: Path) -> None:
