@@ -55,7 +55,11 @@ async def caller(
         if not found:
             principal = await run_in_threadpool(state.keys.lookup, key)
     if principal is None:
-        raise ApiError(401, "unauthorized", "send a valid API key: Authorization: Bearer <key>")
+        raise ApiError(
+            401,
+            "unauthorized",
+            "send a valid API key: X-API-Key: <key>, or Authorization: Bearer <key>",
+        )
     for item in state.limits:
         if not state.limiter.hit(item, "key", str(principal.key_id)):
             raise ApiError(429, "rate_limited", f"rate limit {item} exceeded for this key")

@@ -74,6 +74,17 @@ def unit_command(unit: str, env: dict[str, str], port: int | None = None) -> lis
     return shlex.split(command)
 
 
+def test_no_unit_puts_a_secret_on_its_command_line() -> None:
+    """A process's arguments are every local user's to read (``ps``): database URLs
+    (they hold passwords) and keys stay in the environment file, which the processes
+    read (an operator's walk-through found MLflow's backend URL in ``ps``)."""
+    secrets = ("_URI", "_URL", "_PASSWORD", "_SECRET", "_KEY")
+    for unit in sorted((DEPLOY / "systemd").glob("*.service")):
+        [line] = [x for x in unit.read_text(encoding="utf-8").splitlines() if "ExecStart=" in x]
+        named = re.findall(r"\$\{?(\w+)", line)
+        assert not [v for v in named if v.endswith(secrets)], (unit.name, named)
+
+
 @dataclass
 class Stack:
     env: dict[str, str]
@@ -487,7 +498,8 @@ def test_the_backup_script_dumps_every_database_and_the_artifacts(tmp_path: Path
         again = psql_command(pg, into)
         subprocess.run([*again, "-v", "ON_ERROR_STOP=1", *role, "-f", role_sql], check=True)
         for dump in ("keepwarm.dump", "keepwarm-tenant_acme.dump", "keepwarm-tenant_globex.dump"):
-            subprocess.run([*restore, "-d", "restored", str(folder / dump)], check=True)
+            with (folder / dump).open("rb") as file:  # on stdin, as the README gives it
+                subprocess.run([*restore, "-d", "restored"], stdin=file, check=True)
         back = create_engine(into.replace("postgres@", "tenant_acme@"))
         with back.connect() as conn:
             assert conn.execute(text("SELECT current_user")).scalar_one() == "tenant_acme"
