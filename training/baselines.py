@@ -11,6 +11,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from training.config import RuleThresholds
+from training.predictor import row_chunks
 
 
 def rule_flags(frame: pd.DataFrame, rules: RuleThresholds) -> pd.DataFrame:
@@ -63,9 +64,6 @@ def logistic_baseline(features: list[str]) -> Pipeline:
     return make_pipeline(pre, LogisticRegression(max_iter=2000, C=1.0))
 
 
-PREDICT_ROWS = 250_000  # rows scored at a time by ``logistic_proba``
-
-
 def _as_logistic_input(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     # copy-on-write: the selection shares ``frame``'s columns; only role_family is new
     X = frame[features]
@@ -78,15 +76,11 @@ def fit_logistic(train: pd.DataFrame, y: np.ndarray, features: list[str]) -> Pip
 
 
 def logistic_proba(model: Pipeline, frame: pd.DataFrame, features: list[str]) -> np.ndarray:
-    """The logistic baseline's risk per row of ``frame``, ``PREDICT_ROWS`` rows at a time
-    (its imputed and scaled copies of a whole test season would be gigabytes)."""
-    if len(frame) <= PREDICT_ROWS:
-        return model.predict_proba(_as_logistic_input(frame, features))[:, 1]
-    return np.concatenate(
-        [
-            model.predict_proba(
-                _as_logistic_input(frame.iloc[start : start + PREDICT_ROWS], features)
-            )[:, 1]
-            for start in range(0, len(frame), PREDICT_ROWS)
-        ]
-    )
+    """The logistic baseline's risk per row of ``frame``, a part at a time
+    (``training.predictor.row_chunks``: its imputed and scaled copies of a whole test
+    season would be gigabytes)."""
+    parts = [
+        model.predict_proba(_as_logistic_input(frame.iloc[start:stop], features))[:, 1]
+        for start, stop in row_chunks(len(frame))
+    ]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

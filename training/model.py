@@ -21,7 +21,14 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from training.evaluate import clustered_se, top_tie_share
-from training.predictor import CATEGORICAL, ModelRefused, check_features, encode, within_risk
+from training.predictor import (
+    CATEGORICAL,
+    ModelRefused,
+    check_features,
+    encode,
+    row_chunks,
+    within_risk,
+)
 
 WITHIN_DIR = "within"  # the time-to-renege model's folder inside a saved model
 
@@ -56,14 +63,6 @@ MONOTONE: dict[str, int] = {
     "silent_days_total": 1,
     "housing_wait_days": 1,
 }
-
-
-PREDICT_ROWS = 250_000  # rows encoded and predicted at a time (about 130 MB as float64)
-
-
-def _row_chunks(n: int, size: int) -> list[tuple[int, int]]:
-    """``(start, stop)`` of consecutive row ranges of at most ``size`` rows; one if ``n`` is 0."""
-    return [(start, min(start + size, n)) for start in range(0, max(n, 1), size)]
 
 
 def _group_folds(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
@@ -389,12 +388,11 @@ class DropoutClassifier(ClassifierMixin, BaseEstimator):
     def raw_proba(self, X: pd.DataFrame) -> np.ndarray:
         """The trees' probability before calibration; ``X`` holds ``features_`` columns.
 
-        Encoded and predicted ``PREDICT_ROWS`` rows at a time: each row's probability is
-        its own, and a season's matrix (gigabytes) is never whole.
+        Encoded and predicted a part at a time (``training.predictor.row_chunks``).
         """
         parts = [
             np.asarray(self.booster_.predict(encode(X, self.features_, slice(start, stop))))
-            for start, stop in _row_chunks(len(X), PREDICT_ROWS)
+            for start, stop in row_chunks(len(X))
         ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 

@@ -60,6 +60,18 @@ def check_features(features: list[str] | tuple[str, ...], booster: lgb.Booster) 
         )
 
 
+PREDICT_ROWS = 250_000  # rows encoded and predicted at a time (about 130 MB as float64)
+
+
+def row_chunks(n: int, size: int = PREDICT_ROWS) -> list[tuple[int, int]]:
+    """``(start, stop)`` of consecutive row ranges of at most ``size`` rows; one if ``n`` is 0.
+
+    What a season's predictions go through (the model's and the logistic baseline's):
+    each row's probability is its own, and a season's matrix (gigabytes) is never whole.
+    """
+    return [(start, min(start + size, n)) for start in range(0, max(n, 1), size)]
+
+
 def encode(
     frame: pd.DataFrame,
     features: list[str] | tuple[str, ...],
