@@ -318,6 +318,8 @@ def train_model(
     if test_season in train_seasons:
         raise KeepwarmError("the test season must not be a training season")
     train = season_snapshots(data, train_seasons, cfg)
+    # the test season's spine (small) before the fit: a season without finished
+    # candidates stops the run at once, not after the fit
     spine = season_spine(data, [test_season], cfg, with_truth_days=True)
     fitted = fit_models(train, cfg)
     features = season_features(data.engine, spine, data.content, cfg.feature_chunk_candidates)
