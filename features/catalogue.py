@@ -7,13 +7,9 @@ feature names, so whatever the model blames can be said in plain words.
 
 from __future__ import annotations
 
-import functools
 import math
+import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import inflect
 
 
 @dataclass(frozen=True)
@@ -438,8 +434,8 @@ def reason_text(name: str, value: float | str | None, lang: str = "zh") -> str:
 
     A missing value (None, NaN), a zero count or an unset flag gives the feature's
     "none yet" words (``NONE_YET``) instead of a template with a hole. English counts
-    agree with their number through ``inflect`` ("1 day", "2 days"): English templates
-    mark them as ``num(N) plural_noun('day')``.
+    agree with their number ("1 day", "2 days"): English templates mark them as
+    ``num(N) plural_noun('day')``, inflect's notation (``english_counts``).
     """
     feature = BY_NAME[name]
     template = feature.reason_zh if lang == "zh" else feature.reason_en
@@ -460,7 +456,7 @@ def reason_text(name: str, value: float | str | None, lang: str = "zh") -> str:
     if number == 0 and zero_is_none:
         return none
     text = template.format(v=number) if "{v" in template else template
-    return _english().inflect(text) if lang != "zh" else text
+    return english_counts(text) if lang != "zh" else text
 
 
 # What a reason says when its value is missing (nothing to measure yet: no reply to time,
@@ -571,9 +567,29 @@ FLAG_OFF: dict[str, tuple[str, str]] = {
 }
 
 
-@functools.cache
-def _english() -> inflect.engine:
-    """inflect takes about 2 s of CPU to import (typeguard): only English reasons need it."""
-    import inflect
+# The plural of each noun the English templates count, as inflect gives it
+# (tests/features/test_reasons.py holds the two equal, template by template). inflect
+# itself costs 3-4 s of CPU to import (typeguard instruments its functions), which every
+# process that scores paid for these ten words: the daily run, each service worker.
+PLURALS = {
+    "approval step": "approval steps",
+    "call": "calls",
+    "day": "days",
+    "hour": "hours",
+    "info-session topic": "info-session topics",
+    "link": "links",
+    "message": "messages",
+    "question": "questions",
+    "sign": "signs",
+    "time": "times",
+}
+_COUNTED = re.compile(r"num\((-?\d+)\) (?:plural|plural_noun)\('([^']+)'\)")
 
-    return inflect.engine()
+
+def english_counts(text: str) -> str:
+    """``text`` with each ``num(N) plural_noun('word')`` (or ``plural``) said as inflect's
+    ``engine().inflect`` says it: "N word" for N of 1, "N words" otherwise.
+
+    Raises ``KeyError`` for a word missing from ``PLURALS``.
+    """
+    return _COUNTED.sub(lambda m: f"{m[1]} {m[2] if m[1] == '1' else PLURALS[m[2]]}", text)

@@ -443,10 +443,7 @@ def _code_bundle(folder: Path) -> list[str]:
     return sorted({str(folder / rel.split("/")[0]) for rel in PYFUNC_MODULES})
 
 
-# inflect: the reasons' English counts (features.catalogue)
-PYFUNC_REQUIREMENTS = (
-    "lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "mlflow", "inflect"
-)  # fmt: skip
+PYFUNC_REQUIREMENTS = ("lightgbm", "pandas", "numpy", "scikit-learn", "scipy", "mlflow")
 
 
 def _refit_on_all(result: TrainResult) -> tuple[DropoutClassifier, pd.DataFrame]:

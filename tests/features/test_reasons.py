@@ -106,3 +106,21 @@ def test_chinese_text_uses_chinese_punctuation() -> None:
     assert len(texts) > 200
     wrong = {k: v for k, v in texts.items() if _ASCII_IN_CHINESE.search(v)}
     assert wrong == {}
+
+
+def test_english_counts_say_what_inflect_says_for_every_template_and_count() -> None:
+    # features.catalogue says the counts itself (inflect's import costs every scoring
+    # process 3-4 s of CPU); inflect stays the authority: each template, at each count,
+    # reads as inflect's engine reads it, and each noun's plural is inflect's.
+    import inflect
+
+    from features.catalogue import PLURALS, english_counts
+
+    engine = inflect.engine()
+    assert {noun: engine.plural(noun) for noun in PLURALS} == PLURALS
+    templates = [f.reason_en for f in CATALOGUE if "num(" in f.reason_en]
+    assert len(templates) > 20
+    for template in templates:
+        for value in (0.0, 1.0, 1.4, 2.0, 17.0, 0.4, -1.0):
+            text = template.format(v=value)
+            assert english_counts(text) == engine.inflect(text), text
