@@ -219,24 +219,23 @@ def trained_home(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPa
         from training.train import load_season_data, train_model
 
         # Built whenever a test first needs it: by then MLflow may have exported an earlier
-        # test's MLFLOW_TRACKING_URI, which Settings would read; this home's registry is its own.
-        with pytest.MonkeyPatch.context() as env:
-            env.delenv("MLFLOW_TRACKING_URI", raising=False)
-            env.delenv("KEEPWARM_MLFLOW_TRACKING_URI", raising=False)
-            settings = Settings(home=home)
-        assert settings.mlflow_tracking_uri is None
-        engine = open_store(settings)
-        for folder in small_seasons.values():
-            ingest_bundle(engine, folder)
-        cfg = load_config()
-        result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", cfg)
-        with (home.parent / TRAINED_RESULT).open("wb") as fh:
-            pickle.dump(result, fh)  # the gate's tests meet their champions with this model
-        test = result.test.rename(columns={"risk_keepwarm": "risk"})
-        fairness = audit_scores(engine, test, cfg.hr_capacity_share, boot=50)
-        params = {"train_seasons": "2023-autumn", "test_season": "2024-autumn"}
-        log_and_register(result, params, settings, "force", fairness)
-        engine.dispose()
+        # test's MLFLOW_TRACKING_URI, which Settings would read; this home's registry is its
+        # own. What MLflow exports while registering here (this home's URI) goes on leaving:
+        # kept, it sent the asking test's registrations into this shared registry.
+        with as_home(home) as settings:
+            assert settings.mlflow_tracking_uri is None
+            engine = open_store(settings)
+            for folder in small_seasons.values():
+                ingest_bundle(engine, folder)
+            cfg = load_config()
+            result = train_model(load_season_data(engine), ["2023-autumn"], "2024-autumn", cfg)
+            with (home.parent / TRAINED_RESULT).open("wb") as fh:
+                pickle.dump(result, fh)  # the gate's tests meet their champions with this model
+            test = result.test.rename(columns={"risk_keepwarm": "risk"})
+            fairness = audit_scores(engine, test, cfg.hr_capacity_share, boot=50)
+            params = {"train_seasons": "2023-autumn", "test_season": "2024-autumn"}
+            log_and_register(result, params, settings, "force", fairness)
+            engine.dispose()
 
     return built_once(tmp_path_factory, "trained-home", build)
 
