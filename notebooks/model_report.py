@@ -119,12 +119,16 @@ REPLAY_SEEDS = int(os.environ.get("KEEPWARM_NB_REPLAY_SEEDS", "2"))
 FIRST_DAY = tuple(
     int(x) for x in os.environ.get("KEEPWARM_NB_REPLAY_FIRST_DAY", "07-06").split("-")
 )
+# the earlier season the replay's model learns from
+TRAIN_CANDIDATES = int(
+    os.environ.get("KEEPWARM_NB_REPLAY_TRAIN_CANDIDATES", str(max(200, REPLAY_CANDIDATES * 2)))
+)
 replay = policy_eval(
     REPLAY_CANDIDATES,
     REPLAY_SEEDS,
     capacity=2,
     cfg=cfg,
-    train_candidates=max(200, REPLAY_CANDIDATES * 2),
+    train_candidates=TRAIN_CANDIDATES,
     first_day=FIRST_DAY,
 )
 summary = replay.summary()

@@ -44,7 +44,10 @@ def test_notebook_runs_top_to_bottom(name: str, demo_run: DemoRun, keepwarm_home
         KEEPWARM_NB_CANDIDATES=str(DEMO_CANDIDATES),  # the demo's people
         KEEPWARM_NB_REPLAY_CANDIDATES="40",
         KEEPWARM_NB_REPLAY_SEEDS="1",
-        KEEPWARM_NB_REPLAY_FIRST_DAY="01-06",  # a shorter season: a replay costs by the day
+        KEEPWARM_NB_REPLAY_TRAIN_CANDIDATES="100",  # the CLI's least (policy-eval)
+        # the shortest season the simulator has (its year ends on 31 December; every
+        # offer of these seeds is decided before the new year): a replay costs by the day
+        KEEPWARM_NB_REPLAY_FIRST_DAY="01-01",
         MPLBACKEND="Agg",
     )
     notebook = jupytext.read(NOTEBOOKS / f"{name}.py")

@@ -109,9 +109,11 @@ def test_policy_eval_replays_at_equal_effort_and_ends_with_json(
         return seen[-1]
 
     monkeypatch.setattr(replay, "replay_seed", watched)  # one seed runs in this process
-    # a January start: the replay's days are its cost, and this season has 127, not 308
-    args = ["policy-eval", "--candidates", "24", "--seeds", "1", "--train-candidates", "300",
-            "--first-day", "01-06"]  # fmt: skip
+    # a start on 1 January, the earliest the CLI takes: the replay's days are its cost, and
+    # this season has 122, not 308 (every offer of these seeds is decided by then); the
+    # model learns from the least earlier season the CLI takes
+    args = ["policy-eval", "--candidates", "24", "--seeds", "1", "--train-candidates", "100",
+            "--first-day", "01-01"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
@@ -127,12 +129,12 @@ def test_policy_eval_replays_at_equal_effort_and_ends_with_json(
     }
     assert set(summary["renege_rate"]) == set(summary["contacts"]) == {"none", "rules", "keepwarm"}
     assert summary["seeds"] == 1 and summary["candidates"] == 24
-    assert summary["first_day"] == "01-06"
+    assert summary["first_day"] == "01-01"
     assert any(line.startswith("keepwarm vs the rules at equal contacts") for line in lines)
 
     (one,) = seen
     # the season the policies lived in is the one asked for: it ends on its first day
-    last = (dt.date(2025, 1, 6) - dt.date(2024, 9, 1)).days  # days after 1 September
+    last = (dt.date(2025, 1, 1) - dt.date(2024, 9, 1)).days  # days after 1 September
     assert last - 14 < max(day for day, _ in one.used["rules"]) <= last
     assert one.contacts["none"] == 0 and one.contacts["rules"] > 0 and one.contacts["keepwarm"] > 0
     assert all(n <= 2 for n in one.used["rules"].values())  # the rules' daily capacity
