@@ -10,10 +10,12 @@ features and scores.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from sqlalchemy import Engine
 
 from features.build import build_features
@@ -30,19 +32,38 @@ from features.source import load_candidates, load_content, load_events, load_out
 from serving.services.daily import DayState, day_features, rank_scores
 from simulator import simulate_season, write_bundle
 from store.ingest import ingest_bundle
+from tests.conftest import as_home, migrated_store
 from training.model import DropoutClassifier
 from training.predictor import Predictor
 
 SEASONS = ("2023-autumn", "2024-autumn")
 
 
-def _two_seasons(engine: Engine, tmp: Path) -> pd.DataFrame:
-    """Ingest a finished season and the next one; returns the whole scored population."""
-    for k, season in enumerate(SEASONS):
-        ingest_bundle(
-            engine, write_bundle(simulate_season(season, 60, 3 + k, truth=False), tmp / season)
-        )
-    return scored_population(load_events(engine), load_outcomes(engine))
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A finished season and the next one, simulated once for both databases."""
+    tmp = tmp_path_factory.mktemp("seasons")
+    return [
+        write_bundle(simulate_season(season, 60, 3 + k, truth=False), tmp / season)
+        for k, season in enumerate(SEASONS)
+    ]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def two_seasons(
+    request: pytest.FixtureRequest, bundles: list[Path], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Engine, pd.DataFrame]]:
+    """A store on each database holding both seasons, and the whole scored population.
+
+    Built once per database for this module: its tests only read the store.
+    """
+    folder = tmp_path_factory.mktemp(request.param)
+    engine = migrated_store(request, folder)
+    with as_home(folder / "home"):  # set up before any test's own home
+        for bundle in bundles:
+            ingest_bundle(engine, bundle)
+    yield engine, scored_population(load_events(engine), load_outcomes(engine))
+    engine.dispose()
 
 
 def _whole_history_day(engine: Engine, as_of: dt.date) -> DayInputs:
@@ -72,7 +93,8 @@ def _sorted(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out.where(out.notna(), None)
 
 
-def _predictor() -> Predictor:
+@pytest.fixture(scope="module")
+def model() -> Predictor:
     """A small real model: the scores only need to depend on the features."""
     rng = np.random.default_rng(0)
     n = 2000
@@ -86,8 +108,10 @@ def _predictor() -> Predictor:
     )
 
 
-def test_the_store_and_active_on_agree_on_who_is_active(store: Engine, tmp_path: Path) -> None:
-    population = _two_seasons(store, tmp_path)
+def test_the_store_and_active_on_agree_on_who_is_active(
+    two_seasons: tuple[Engine, pd.DataFrame],
+) -> None:
+    store, population = two_seasons
     days = _days(population)
     nonempty = 0
     for day in days:
@@ -102,9 +126,9 @@ def test_the_store_and_active_on_agree_on_who_is_active(store: Engine, tmp_path:
 
 
 def test_a_day_reads_only_its_active_candidates_and_scores_as_before(
-    store: Engine, tmp_path: Path
+    two_seasons: tuple[Engine, pd.DataFrame], model: Predictor
 ) -> None:
-    population = _two_seasons(store, tmp_path)
+    store, population = two_seasons
     first = population[population["candidate_id"].str.startswith("K23")]
     second = population[population["candidate_id"].str.startswith("K24")]
     start = min(second["entry_day"])
@@ -116,7 +140,6 @@ def test_a_day_reads_only_its_active_candidates_and_scores_as_before(
         start + dt.timedelta(days=60),
         max(second["outcome_date"].dropna()) - dt.timedelta(days=1),
     ]
-    model = _predictor()
     for day in days:
         old, new = _whole_history_day(store, day), load_day(store, day)
         ids = new.spine["candidate_id"].tolist()
@@ -146,19 +169,19 @@ def test_a_day_reads_only_its_active_candidates_and_scores_as_before(
 
 
 def test_the_kept_state_gives_the_days_features_and_forgets_the_inactive(
-    store: Engine, tmp_path: Path
+    two_seasons: tuple[Engine, pd.DataFrame],
 ) -> None:
-    population = _two_seasons(store, tmp_path)
+    store, population = two_seasons
     first = min(population["entry_day"])
     state = DayState()
     for k in range(0, 400, 20):
         day = first + dt.timedelta(days=k)
         kept, candidates, _ = day_features(store, day, state)
-        full, _, _ = day_features(store, day)
+        # without a state, day_features gives load_day's candidates as load_day read them
+        full, loaded, _ = day_features(store, day)
         pd.testing.assert_frame_equal(kept, full)
         pd.testing.assert_frame_equal(
-            _sorted(candidates, ["candidate_id"]),
-            _sorted(load_day(store, day).candidates, ["candidate_id"]),
+            _sorted(candidates, ["candidate_id"]), _sorted(loaded, ["candidate_id"])
         )
     # rows of candidates no longer active were dropped, not kept for ever
     last_ids = set(read_ids(store, active_ids(day)))

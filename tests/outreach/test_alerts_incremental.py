@@ -71,7 +71,13 @@ def silence(season: dict[str, pd.DataFrame]) -> tuple[str, dt.date]:
     """A candidate and a day on which they have an open no_reply alert."""
     events, rules = season["events"], AlertRules()
     start = min(events["local_day"])
-    for k in range(10, 150):
+    # Each day looked at is a search of the whole season: start the day before the
+    # season's first no_reply alert was created (one known on a day is in the season's
+    # list too, created by then), not weeks before it.
+    listed = find_alerts(events, max(events["local_day"]), rules)
+    created = listed.loc[listed["kind"] == "no_reply", "created_at"]
+    first = max(10, (min(created).date() - start).days - 1) if len(created) else 10
+    for k in range(first, 150):
         day = start + dt.timedelta(days=k)
         found = find_alerts(events, day, rules)
         silent = found[(found["kind"] == "no_reply") & found["resolved_at"].isna()]

@@ -17,6 +17,9 @@ from training.predictor import REASON_POOL, ModelRefused, Predictor, worded
 # OpenMP's default number of threads, which tests/conftest.py sets to this process's share
 # of the cores (the model's own default of two oversubscribes them under pytest-xdist).
 THREADS = {"num_threads": 0}
+# training/config.toml's learning rate (the model's own default is half that): early
+# stopping ends each fold in half the rounds, and the fits cost half as much.
+FIT = {"min_data_in_leaf": 50, "learning_rate": 0.1, **THREADS}
 
 
 def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]:
@@ -38,16 +41,14 @@ def _synthetic(n: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray,
 @pytest.fixture(scope="module")
 def fitted() -> tuple[DropoutClassifier, pd.DataFrame, np.ndarray, np.ndarray]:
     X, y, _, groups = _synthetic(12_000, 1)
-    model = DropoutClassifier(params={"min_data_in_leaf": 50, **THREADS}, num_boost_round=400).fit(
-        X, y, groups
-    )
+    model = DropoutClassifier(params=FIT, num_boost_round=400).fit(X, y, groups)
     X_test, y_test, p_test, _ = _synthetic(20_000, 2)
     return model, X_test, y_test, p_test
 
 
 def test_fit_returns_self_and_sets_fitted_attributes() -> None:
-    X, y, _, groups = _synthetic(3000, 3)
-    model = DropoutClassifier(params=THREADS, num_boost_round=50)
+    X, y, _, groups = _synthetic(1000, 3)  # any fit: small and short
+    model = DropoutClassifier(params=THREADS, num_boost_round=20)
     assert model.fit(X, y, groups) is model
     assert model.features_ == list(X.columns)
     assert hasattr(model, "booster_") and hasattr(model, "calibration_")
@@ -149,7 +150,7 @@ def test_the_calibrator_is_chosen_on_held_out_log_loss(fitted) -> None:  # type:
 
 def test_isotonic_is_tried_only_with_enough_candidates_not_rows() -> None:
     X, y, _, groups = _synthetic(1500, 4)  # 300 "candidates", five snapshots each
-    model = DropoutClassifier(params={"min_data_in_leaf": 50, **THREADS}, num_boost_round=200)
+    model = DropoutClassifier(params=FIT, num_boost_round=200)
     model.fit(X, y, groups)
     support = model.calibration_.support
     assert support["candidates_reneged"] <= 300 and "isotonic" not in support["held_out"]
