@@ -6,7 +6,9 @@ import contextlib
 import datetime as dt
 import fcntl
 import inspect
+import io
 import json
+import logging
 import os
 import pickle
 import shutil
@@ -376,6 +378,48 @@ def run_cli(
         timeout=timeout,
         check=False,
         input=input if input is not None else "",
+    )
+
+
+def cli_here(*args: str, input: str = "") -> subprocess.CompletedProcess[str]:
+    """``keepwarm ARGS`` through the console script's own entry point (``cli.main.main``:
+    its exit codes, its one-line messages) in this process, for checks about a command's
+    answer rather than about a fresh process: a process of its own (``run_cli``) costs
+    seconds of CPU for its imports alone.
+
+    As in a fresh process: ``sys.argv``, standard input (``input``, then end of file: a
+    question asked gets no answer), output and error captured, and ``main``'s own logging
+    set-up (its console handler writes into the captured error); the logging and the
+    environment this process had are restored afterwards. KEEPWARM_HOME is the test's.
+    """
+    from cli.main import main
+
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in ("mlflow", "alembic")}
+    environ = dict(os.environ)
+    out, err = io.StringIO(), io.StringIO()
+    code: int | str | None = 0
+    saved = sys.argv, sys.stdin, sys.stdout, sys.stderr
+    sys.argv, sys.stdin, sys.stdout, sys.stderr = ["keepwarm", *args], io.StringIO(input), out, err
+    root.handlers = []  # so that main's logging.basicConfig installs its console handler
+    get_settings.cache_clear()
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code
+    finally:
+        sys.argv, sys.stdin, sys.stdout, sys.stderr = saved
+        root.handlers, root.level = handlers, level
+        for name, was in levels.items():
+            logging.getLogger(name).setLevel(was)
+        for name in set(os.environ) - set(environ):  # what main set (MLflow's URI, say)
+            del os.environ[name]
+        os.environ.update(environ)
+        get_settings.cache_clear()
+    returncode = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess(
+        ["keepwarm", *args], returncode, out.getvalue(), err.getvalue()
     )
 
 

@@ -18,12 +18,16 @@ import pandas as pd
 import pytest
 from sqlalchemy import Engine, text
 
+from config import get_settings
 from store.db import make_engine, migrate, open_store
 from store.pgserver import PostgresServer
-from tests.conftest import KEEPWARM, SAMPLE, DemoRun, PrefectServer, run_cli
+from tests.conftest import KEEPWARM, SAMPLE, DemoRun, PrefectServer, cli_here, run_cli
 
 
 def test_simulate_then_ingest_then_ingest_again(tmp_path: Path, keepwarm_home: Path) -> None:
+    # `simulate` runs as a user runs it, in a process of its own; the ingests are answered
+    # by the CLI's entry point in this process (cli_here: the other ingest tests run it in
+    # a process). 40 candidates a season: their number is checked, not a season's size.
     out = tmp_path / "bundles"
     sim = run_cli(
         "simulate",
@@ -31,7 +35,7 @@ def test_simulate_then_ingest_then_ingest_again(tmp_path: Path, keepwarm_home: P
         "--seasons",
         "2023,2024",
         "--candidates",
-        "120",
+        "40",
         "--seed",
         "9",
         home=keepwarm_home,
@@ -40,10 +44,10 @@ def test_simulate_then_ingest_then_ingest_again(tmp_path: Path, keepwarm_home: P
     assert {p.name for p in out.iterdir()} == {"2023-autumn", "2024-autumn"}
     for name in ("candidates", "events", "outcomes", "content", "truth"):
         assert (out / "2023-autumn" / f"{name}.csv").is_file()
-    first = run_cli("ingest", str(out / "2023-autumn"), home=keepwarm_home)
+    first = cli_here("ingest", str(out / "2023-autumn"))
     assert first.returncode == 0, first.stderr
-    assert "candidates 120 new" in first.stdout
-    again = run_cli("ingest", str(out / "2023-autumn"), home=keepwarm_home)
+    assert "candidates 40 new" in first.stdout
+    again = cli_here("ingest", str(out / "2023-autumn"))
     assert again.returncode == 0
     assert "events 0 new" in again.stdout
     assert (keepwarm_home / "keepwarm.db").is_file()
@@ -80,7 +84,7 @@ def test_bad_bundle_exits_1_with_file_row_column_and_no_traceback(
 def test_user_errors_exit_1_without_traceback(
     args: tuple[str, ...], words: str, keepwarm_home: Path
 ) -> None:
-    done = run_cli(*args, home=keepwarm_home)
+    done = cli_here(*args)  # the entry point's answer (the bundle test: in a process)
     assert done.returncode == 1
     assert words in done.stderr
     assert "Traceback" not in done.stderr
@@ -91,7 +95,6 @@ def test_demo_loads_two_past_seasons_and_one_in_progress(
 ) -> None:
     from sqlalchemy import func, select
 
-    from config import get_settings
     from store.schema import Event, Outcome, Score
 
     # demo_run ran `keepwarm demo --candidates 60` (and checked it exited 0)
@@ -111,7 +114,6 @@ def test_demo_loads_two_past_seasons_and_one_in_progress(
 
 
 def test_keys_create_prints_the_key_alone_on_the_last_line(keepwarm_home: Path) -> None:
-    from config import get_settings
     from serving.auth import KeyCache
     from store.db import open_store
 
@@ -122,12 +124,14 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(keepwarm_home: Path) 
     principal = KeyCache(open_store(get_settings())).lookup(key)
     assert principal is not None and (principal.role, principal.hr_owner) == ("hr", "hr07")
 
-    listed = run_cli("keys", "list", home=keepwarm_home)
+    # what a script reads off the process's last line: the create runs in a process of its
+    # own; listing and revoking are answered by the CLI's entry point here (cli_here)
+    listed = cli_here("keys", "list")
     assert "hr07" in listed.stdout and key not in listed.stdout  # only a prefix is ever shown
     db = (keepwarm_home / "keepwarm.db").read_bytes()
     assert key.encode() not in db  # stored hashed
 
-    revoked = run_cli("keys", "revoke", str(principal.key_id), home=keepwarm_home)
+    revoked = cli_here("keys", "revoke", str(principal.key_id))
     assert revoked.returncode == 0
     assert KeyCache(open_store(get_settings())).lookup(key) is None
 
@@ -143,7 +147,7 @@ def test_keys_create_prints_the_key_alone_on_the_last_line(keepwarm_home: Path) 
 def test_keys_create_refuses_bad_roles(
     args: tuple[str, ...], words: str, keepwarm_home: Path
 ) -> None:
-    done = run_cli("keys", "create", *args, home=keepwarm_home)
+    done = cli_here("keys", "create", *args)
     assert done.returncode == 1
     assert words in done.stderr and "Traceback" not in done.stderr
 
@@ -151,16 +155,19 @@ def test_keys_create_refuses_bad_roles(
 def test_forget_consent_retention_and_audit_from_the_cli(
     served_home: Path, engine: Engine, prefect_server: PrefectServer
 ) -> None:
+    # The retention run is the one that needs a process of its own (Prefect configured
+    # before its import, the run's server); forget, consent and audit are answered by the
+    # CLI's entry point in this process (cli_here): a process each cost seconds of CPU.
     with engine.connect() as conn:
         cid, other = [r[0] for r in conn.execute(text(
             "SELECT candidate_id FROM candidates ORDER BY candidate_id LIMIT 2"))]  # fmt: skip
-    assert run_cli("forget", cid, home=served_home).returncode == 1  # asks; no answer: no
-    done = run_cli("forget", cid, "--yes", home=served_home)
+    assert cli_here("forget", cid).returncode == 1  # asks; no answer: no
+    done = cli_here("forget", cid, "--yes")
     assert done.returncode == 0, done.stderr
     removed = json.loads(done.stdout.strip().splitlines()[-1])["removed"]
     assert removed["candidates"] == 1 and removed["events"] > 0
-    assert "no such candidate" in run_cli("forget", cid, "--yes", home=served_home).stderr
-    consent = run_cli("withdraw-consent", other, home=served_home)
+    assert "no such candidate" in cli_here("forget", cid, "--yes").stderr
+    consent = cli_here("withdraw-consent", other)
     assert consent.returncode == 0 and "outside signals deleted" in consent.stdout
     # the small seasons' outcomes are all before July 2025: a year and a half on, all are due
     kept = run_cli(
@@ -175,13 +182,13 @@ def test_forget_consent_retention_and_audit_from_the_cli(
             text("SELECT COUNT(*) FROM candidates WHERE candidate_id NOT LIKE 'anon-%'")
         ).scalar_one()
     assert named == 0
-    listed = run_cli("audit", "--json", home=served_home)
+    listed = cli_here("audit", "--json")
     assert listed.returncode == 0, listed.stderr
     entries = [json.loads(line) for line in listed.stdout.splitlines()]
     actions = [e["action"] for e in entries]
     assert {"erase", "consent_withdrawn", "pseudonymise"} <= set(actions)
     assert all(e["actor"].startswith(("cli:", "flow:")) for e in entries)
-    erased = run_cli("audit", "--candidate", cid, home=served_home)
+    erased = cli_here("audit", "--candidate", cid)
     assert "erase" in erased.stdout and cid not in erased.stdout  # found by id, shown by hash
 
 
@@ -349,10 +356,11 @@ def test_a_row_the_store_refuses_gives_a_reason_and_leaves_no_personal_data(
 
 
 def test_effects_learns_and_stores_or_says_what_is_wrong(keepwarm_home: Path) -> None:
-    bad = run_cli("effects", "--as-of", "31/07/2025", home=keepwarm_home)
+    # the command's answers, not a process's: the CLI's entry point in this process
+    bad = cli_here("effects", "--as-of", "31/07/2025")
     assert bad.returncode == 1 and "--as-of" in bad.stderr and "Traceback" not in bad.stderr
     # an empty store: nothing to learn from, so every action keeps its assumed default
-    done = run_cli("effects", "--as-of", "2025-07-31", home=keepwarm_home)
+    done = cli_here("effects", "--as-of", "2025-07-31")
     assert done.returncode == 0, done.stderr
     assert "action effects learned as of 2025-07-31" in done.stdout
     lines = [line for line in done.stdout.splitlines() if line.startswith("  ")]

@@ -2,13 +2,16 @@
 
 The promotion gate's decisions are unit-tested in tests/training/test_tracking.py; the
 scoring and retention flows start from the trained home (tests/conftest.py) instead of
-training a model of their own.
+training a model of their own, and the train flow's smoke test reads what `keepwarm
+demo`'s run of it registered. Where another test runs a flow end to end, a test of what
+its body does calls that body as a plain function (`.fn`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -31,6 +34,7 @@ from training.config import load_config
 from training.monitor import checks
 from training.predictor import Predictor
 from training.tracking import MODEL_NAME, configure, load_champion, log_and_register
+from training.train import TrainResult
 
 DAY = dt.date(2024, 12, 2)
 DEMO_DAY = dt.date(2025, 12, 1)  # `keepwarm demo`'s today
@@ -38,6 +42,9 @@ DEMO_DAY = dt.date(2025, 12, 1)  # `keepwarm demo`'s today
 
 @pytest.fixture(scope="module")
 def harness() -> Iterator[None]:
+    # Prefect's test harness, a temporary server of its own, not the run's shared one
+    # (conftest.prefect_server): that one runs with --no-services, and the task runs'
+    # states a resumed run is checked by reach a server as events its services record.
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
@@ -45,31 +52,45 @@ def harness() -> Iterator[None]:
 
 
 def test_train_flow_registers_the_model_with_its_evidence(
-    harness: None, small_store: Engine, settings: Settings
+    demo_run: DemoRun, keepwarm_home: Path
 ) -> None:
-    from flows.pipeline import train_flow
+    # The train flow's run is `keepwarm demo`'s (conftest.demo_run: the CLI's train path,
+    # `train_flow`, built once per test run): what it registered is read here, in a copy
+    # of its home, instead of training another model in this process. The CLI printed
+    # the flow's result: its headline (to 4 decimals) and the registration.
+    import mlflow
 
-    result, first = train_flow(["2023-autumn"], "2024-autumn", "auto")
-    assert (first.version, first.alias) == ("1", "champion")
-    assert "first model" in first.reason
-    head = result.headline()
+    from config import get_settings
+
+    shutil.copytree(demo_run.home, keepwarm_home)
+    get_settings.cache_clear()
+    settings = get_settings()
+    lines = demo_run.stdout.splitlines()
+    head = next(json.loads(line) for line in lines if line.startswith('{"auc'))
+    said = next(line for line in lines if line.startswith("model version "))
+    version, alias, reason = re.fullmatch(r"model version (\S+) -> (\S+): (.*)", said).groups()
+    assert (version, alias) == ("1", "champion")
+    assert "first model" in reason
     assert head["auc"] > head["auc_rules"]
     assert head["auc_oracle"] is not None
 
     client = configure(settings)
-    run = client.get_run(first.run_id)
-    assert run.data.metrics["keepwarm.all.auc"] == pytest.approx(head["auc"])
+    run_id = client.get_model_version(MODEL_NAME, version).run_id
+    model, served_version = load_champion(settings)  # the model the flow fitted
+    run = client.get_run(run_id)
+    assert run.data.metrics["keepwarm.all.auc"] == pytest.approx(head["auc"], abs=5e-5)
     assert run.data.tags["promotion.decision"] == "champion"
     assert run.data.params["folds"] == str(load_config().folds)  # the configuration it used
     # lineage: seasons, what fitting chose, and the code it ran
     assert run.data.params["train_seasons"] == "2023-autumn"
     assert run.data.params["fitted_on"] == "2023-autumn"
-    assert int(run.data.params["chosen_rounds"]) == result.model.rounds_
-    assert run.data.params["calibrator"] == result.model.calibration_.kind
+    # (the registered model keeps its trees, not the fitting's ``rounds_``: one tree a round)
+    assert int(run.data.params["chosen_rounds"]) == model.booster_.current_iteration()
+    assert run.data.params["calibrator"] == model.calibration_.kind
     assert run.data.params["trained_by"] == "flow:train"
     assert run.data.tags["code.package_version"]
     assert len(run.data.tags.get("code.git_commit", "")) == 40
-    artifacts = {a.path for a in client.list_artifacts(first.run_id)}
+    artifacts = {a.path for a in client.list_artifacts(run_id)}
     assert {
         "plots",
         "data_fingerprint.json",
@@ -86,21 +107,32 @@ def test_train_flow_registers_the_model_with_its_evidence(
     assert "fairness.gender.min_impact_ratio" in run.data.metrics
     breach = run.data.tags["fairness.flagged"]
     # the model card: what it is for, what it saw, how good and how fair, its limits
-    import mlflow
-
-    card = mlflow.artifacts.load_dict(f"runs:/{first.run_id}/model_card.json")
+    card = mlflow.artifacts.load_dict(f"runs:/{run_id}/model_card.json")
     assert card["training"]["train_seasons"] == ["2023-autumn"]
     assert card["metrics_by_season"][0]["auc"] == pytest.approx(head["auc"], abs=0.05)
     assert set(card["fairness"]) == {"gender", "school_tier", "home_region"}
     assert card["fairness_flagged"] == ([] if breach == "none" else breach.split("; "))
     assert any("gender" in x for x in card["inputs"]["not_used_en"]) and card["known_limits"]
-    assert (breach == "none") == ("fairness flagged" not in first.reason)
-    plots = {Path(a.path).name for a in client.list_artifacts(first.run_id, "plots")}
+    assert (breach == "none") == ("fairness flagged" not in reason)
+    plots = {Path(a.path).name for a in client.list_artifacts(run_id, "plots")}
     assert plots == {"roc.png", "calibration.png", "lift.png", "feature_importance.png"}
+    assert served_version == version and model.features_
 
+
+def test_a_model_no_better_than_the_champion_is_registered_as_the_challenger(
+    served_home: Path, trained_result: TrainResult
+) -> None:
     # the gate's decision reaches the registry: a model no better than the champion is
-    # registered as the challenger, and the champion keeps serving
-    same = log_and_register(result, {"trained_by": "a test"}, settings, "auto")
+    # registered as the challenger, and the champion keeps serving (the trained home's
+    # champion is ``trained_result``'s model: the same model again)
+    import mlflow
+
+    from config import get_settings
+
+    settings = get_settings()
+    client = configure(settings)
+    first = client.get_registered_model(MODEL_NAME).aliases["champion"]
+    same = log_and_register(trained_result, {"trained_by": "a test"}, settings, "auto")
     assert (same.version, same.alias) == ("2", "challenger")
     assert "does not clear zero" in same.reason
     gate = mlflow.artifacts.load_dict(f"runs:/{same.run_id}/promotion.json")
@@ -109,12 +141,12 @@ def test_train_flow_registers_the_model_with_its_evidence(
     assert client.get_run(same.run_id).data.metrics["promotion.auc_diff"] == 0
     aliases = client.get_registered_model(MODEL_NAME).aliases
     assert {a: str(v) for a, v in aliases.items()} == {
-        "champion": first.version,
+        "champion": str(first),
         "challenger": same.version,
     }
     assert client.get_run(same.run_id).data.tags["promotion.decision"] == "challenger"
     served, version = load_champion(settings)
-    assert version == first.version and served.features_
+    assert version == str(first) and served.features_
 
 
 def test_daily_scoring_flow_stores_the_score_history(harness: None, engine: Engine) -> None:
@@ -184,13 +216,14 @@ def test_scoring_a_past_day_sees_only_what_was_known_then(
     pd.testing.assert_frame_equal(today, back_then)
 
 
-def test_retention_flow_retires_old_candidates_and_records_it(
-    harness: None, engine: Engine
-) -> None:
+def test_retention_flow_retires_old_candidates_and_records_it(engine: Engine) -> None:
+    # The flow runs end to end in tests/test_cli.py (`keepwarm retention` on the trained
+    # home, with this test's first checks); here its body runs as a plain function
+    # (`.fn`: no Prefect run), for the record it keeps and what a second run finds.
     from flows.pipeline import retention_flow
 
     # the small seasons' outcomes are all before July 2025: a year and a half on, all are due
-    result = retention_flow(dt.date(2026, 12, 31))
+    result = retention_flow.fn(dt.date(2026, 12, 31))
     assert result["candidates"] > 700 and result["mode"] == "pseudonymise"
     with engine.connect() as conn:
         named = conn.execute(
@@ -201,7 +234,7 @@ def test_retention_flow_retires_old_candidates_and_records_it(
     assert named == 0
     recorded = audit.entries(engine, action="pseudonymise")
     assert list(recorded["actor"]) == ["flow:retention"]
-    assert retention_flow(dt.date(2026, 12, 31))["candidates"] == 0  # nothing left to retire
+    assert retention_flow.fn(dt.date(2026, 12, 31))["candidates"] == 0  # nothing left to retire
 
 
 def test_cli_trains_scores_and_writes_the_scores_file_without_noise(
@@ -484,16 +517,18 @@ def _forget_day(engine: Engine, day: dt.date) -> None:
         conn.execute(delete(OutreachAction).where(OutreachAction.plan_date == day))
 
 
-def test_the_api_day_run_stores_what_the_daily_flow_stores(harness: None, engine: Engine) -> None:
+def test_the_api_day_run_stores_what_the_daily_flow_stores(engine: Engine) -> None:
+    # The daily flow runs end to end in the tests above; what it stores is its day-run
+    # task's, called here as a plain function (`.fn`: no Prefect run) on the same day.
     from fastapi.testclient import TestClient
 
     from config import get_settings
-    from flows.pipeline import daily_scoring_flow
+    from flows.pipeline import day_run_task
     from serving.auth import create_key
     from serving.main import create_app
 
     before = DAY - dt.timedelta(days=1)
-    daily_scoring_flow(DAY)
+    day_run_task.fn(engine, DAY)
     by_flow = _day_stored(engine, DAY)
     assert len(by_flow["scores"]) > 100 and len(by_flow["actions"]) > 0
     _forget_day(engine, DAY)

@@ -16,7 +16,7 @@ from store.bundle import BundleError, KeepwarmError, read_bundle
 from store.db import make_engine, migrate
 from store.ingest import ingest_bundle
 from store.workbook import read_mapping
-from tests.conftest import SAMPLE, assert_same, run_cli, snapshot
+from tests.conftest import SAMPLE, assert_same, cli_here, run_cli, snapshot
 
 # The team's headers -> the contract's columns, one sheet per table.
 SHEETS = {
@@ -298,29 +298,29 @@ def test_a_mapped_sheet_that_is_not_there_is_named(workbook_dir: Path, tmp_path:
 
 
 def test_cli_ingests_a_workbook_and_refuses_without_a_traceback(
-    workbook_dir: Path, tmp_path: Path
+    workbook_dir: Path, tmp_path: Path, keepwarm_home: Path
 ) -> None:
-    home = tmp_path / "home"
     mapping = str(tmp_path / "mapping.toml")
-    ok = run_cli("ingest", str(workbook_dir), "--columns", mapping, home=home)
+    # the workbook is ingested as a user runs the CLI, in a process of its own; the
+    # refusals are answered by its entry point in this process (tests/test_cli.cli_here),
+    # in the same home
+    ok = run_cli("ingest", str(workbook_dir), "--columns", mapping, home=keepwarm_home)
     assert ok.returncode == 0, ok.stderr
     assert "candidates 25 new, 0 updated; events 2596 new" in ok.stdout
 
     bad = tmp_path / "bad.toml"
     bad.write_text('[events.columns]\n"面试评分" = "score"\n', encoding="utf-8")
-    refused = run_cli("ingest", str(workbook_dir), "--columns", str(bad), home=home)
+    refused = cli_here("ingest", str(workbook_dir), "--columns", str(bad))
     assert refused.returncode == 1
     assert "column mapping bad.toml: [events.columns] '面试评分' = 'score'" in refused.stderr
     assert "Traceback" not in refused.stderr + refused.stdout
 
-    missing = run_cli(
-        "ingest", str(workbook_dir), "--columns", str(tmp_path / "no.toml"), home=home
-    )
+    missing = cli_here("ingest", str(workbook_dir), "--columns", str(tmp_path / "no.toml"))
     assert missing.returncode == 1
     assert "column mapping no.toml: no such file" in missing.stderr
 
     write_workbook(workbook_dir / "offers.xlsx", {("candidates", 5, "start_date"): "2023/07/06"})
-    cell = run_cli("ingest", str(workbook_dir), "--columns", mapping, home=home)
+    cell = cli_here("ingest", str(workbook_dir), "--columns", mapping)
     assert cell.returncode == 1
     assert "offers.xlsx, sheet 候选人, row 7, column 期望入职日期: must be a date" in cell.stderr
     assert "Traceback" not in cell.stderr

@@ -11,7 +11,7 @@ import pytest
 from fairlearn.metrics import MetricFrame, selection_rate
 
 from features.catalogue import FEATURE_NAMES
-from tests.conftest import run_cli
+from tests.conftest import cli_here
 from training.evaluate import top_of_each_day as selected
 from training.fairness import GROUPINGS, fairness_report, home_region
 
@@ -84,7 +84,9 @@ def test_gender_is_never_a_model_input() -> None:
 
 
 def test_the_cli_audits_the_finished_season_and_ends_with_json(served_home: Path) -> None:
-    done = run_cli("fairness", "--bootstrap", "50", home=served_home)
+    # the command's answers, not a process's: the CLI's entry point in this process, on
+    # the trained home (served_home is this test's KEEPWARM_HOME)
+    done = cli_here("fairness", "--bootstrap", "50")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert set(report) == {"gender", "school_tier", "home_region"}
@@ -93,5 +95,5 @@ def test_the_cli_audits_the_finished_season_and_ends_with_json(served_home: Path
         for g in part["groups"].values():
             assert {"selection_rate", "recall", "fpr"} <= set(g)
     assert set(report["gender"]["groups"]) <= {"female", "male", "unknown"}
-    refused = run_cli("fairness", "--season", "2031-autumn", home=served_home)
+    refused = cli_here("fairness", "--season", "2031-autumn")
     assert refused.returncode == 1 and "not a finished season" in refused.stderr
