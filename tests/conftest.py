@@ -86,8 +86,12 @@ def keepwarm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     # a shell working for a tenant would move every test's store and model under tenants/
     monkeypatch.delenv("KEEPWARM_TENANT", raising=False)
     monkeypatch.delenv("KEEPWARM_TENANTS", raising=False)
-    # MLflow's set_tracking_uri exports MLFLOW_TRACKING_URI; keep it from leaking between tests.
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # MLflow's set_tracking_uri exports MLFLOW_TRACKING_URI; keep it from leaking between
+    # tests. Set, then deleted: monkeypatch undoes only what it saw, and a delenv of an unset
+    # variable it does not see, so what MLflow exported during the test outlived it (into
+    # the next module's fixtures, built before that test's own home).
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
     get_settings.cache_clear()
     yield home
     get_settings.cache_clear()
@@ -194,6 +198,20 @@ def small_seasons(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     root = built_once(tmp_path_factory, "seasons", build)
     return {season: root / season for season in SEASONS}
+
+
+def simulated_bundles(
+    factory: pytest.TempPathFactory, candidates: int, first_seed: int
+) -> list[Path]:
+    """Bundles of a finished season and the next one (``SEASONS``), ``candidates`` each,
+    without truth, seeded ``first_seed`` and ``first_seed + 1``: for a module's fixture."""
+    from simulator import simulate_season, write_bundle
+
+    tmp = factory.mktemp("seasons")
+    return [
+        write_bundle(simulate_season(season, candidates, first_seed + k, truth=False), tmp / season)
+        for k, season in enumerate(SEASONS)
+    ]
 
 
 @pytest.fixture

@@ -30,9 +30,8 @@ from features.population import (
 )
 from features.source import load_candidates, load_content, load_events, load_outcomes
 from serving.services.daily import DayState, day_features, rank_scores
-from simulator import simulate_season, write_bundle
 from store.ingest import ingest_bundle
-from tests.conftest import as_home, migrated_store
+from tests.conftest import as_home, migrated_store, simulated_bundles
 from training.model import DropoutClassifier
 from training.predictor import Predictor
 
@@ -42,11 +41,7 @@ SEASONS = ("2023-autumn", "2024-autumn")
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """A finished season and the next one, simulated once for both databases."""
-    tmp = tmp_path_factory.mktemp("seasons")
-    return [
-        write_bundle(simulate_season(season, 60, 3 + k, truth=False), tmp / season)
-        for k, season in enumerate(SEASONS)
-    ]
+    return simulated_bundles(tmp_path_factory, 60, 3)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])

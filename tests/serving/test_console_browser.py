@@ -26,11 +26,11 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from sqlalchemy import Engine, text
 
-from config import Settings, get_settings
+from config import Settings
 from outreach.plan import question_topics
 from serving.users import create_user
 from store.db import open_store
-from tests.conftest import run_daily
+from tests.conftest import as_home, run_daily
 from tests.serving.conftest import DAY, running_server
 
 PASSWORD = "correct horse battery"
@@ -57,10 +57,9 @@ def live(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     """A served copy of the trained home: daily runs on DAY and a week before, two users."""
     home = tmp_path_factory.mktemp("console") / "home"
     shutil.copytree(trained_home, home)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("KEEPWARM_HOME", str(home))
-        get_settings.cache_clear()
-        engine = open_store(Settings(home=home))
+    # as_home: this home's own registry, whatever MLflow URI an earlier test's fixture left
+    with as_home(home) as settings:
+        engine = open_store(settings)
         run_daily(engine, DAY - dt.timedelta(days=7))
         run_daily(engine, DAY)
         with engine.connect() as conn:
@@ -81,7 +80,6 @@ def live(trained_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         create_user(engine, "lena", "lead", PASSWORD)
         create_user(engine, "hana", "hr", PASSWORD, owners[0])
         engine.dispose()
-        get_settings.cache_clear()
     with running_server(home, KEEPWARM_MODEL_POLL_SECONDS="0") as url:
         yield {"url": url, "owner": owners[0], "other_candidate": other, "home": home}
 

@@ -17,8 +17,8 @@ from sqlalchemy import Engine
 from features.build import build_features
 from features.population import scored_population
 from features.source import load_content, load_events, load_outcomes, load_profile_versions
-from simulator import simulate_season, write_bundle
 from store.ingest import ingest_bundle
+from tests.conftest import simulated_bundles
 from training.config import load_config
 from training.train import load_season_data, season_features, season_snapshots, season_spine
 
@@ -28,11 +28,7 @@ SEASONS = ["2023-autumn", "2024-autumn"]
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     """Two small seasons, simulated once for both databases."""
-    tmp = tmp_path_factory.mktemp("seasons")
-    return [
-        write_bundle(simulate_season(season, 50, 5 + k, truth=False), tmp / season)
-        for k, season in enumerate(SEASONS)
-    ]
+    return simulated_bundles(tmp_path_factory, 50, 5)
 
 
 def test_features_in_parts_equal_the_whole_season_build(store: Engine, bundles: list[Path]) -> None:
