@@ -302,7 +302,7 @@ def test_cli_ingests_a_workbook_and_refuses_without_a_traceback(
 ) -> None:
     mapping = str(tmp_path / "mapping.toml")
     # the workbook is ingested as a user runs the CLI, in a process of its own; the
-    # refusals are answered by its entry point in this process (tests/test_cli.cli_here),
+    # refusals are answered by its entry point in this process (tests.conftest.cli_here),
     # in the same home
     ok = run_cli("ingest", str(workbook_dir), "--columns", mapping, home=keepwarm_home)
     assert ok.returncode == 0, ok.stderr

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import mlflow
 import pytest
-from typer.testing import CliRunner
 
-from cli.main import app
 from config import get_settings
 from store.db import open_store
 from store.errors import KeepwarmError
+from tests.conftest import cli_here
 from training.compare import compare_versions
 from training.config import load_config
 from training.tracking import configure, log_and_register
@@ -41,8 +40,8 @@ def test_compare_prints_both_versions_on_a_held_out_season_and_logs_it(
     version = _second_version()
     # in this process (the CLI's command, not its process, is what is tested): a fresh
     # process would import everything again
-    done = CliRunner().invoke(app, ["compare", "--challenger", version, "--bootstrap", "40"])
-    assert done.exit_code == 0, done.output
+    done = cli_here("compare", "--challenger", version, "--bootstrap", "40")
+    assert done.returncode == 0, done.stderr
     out = done.stdout
     assert f"challenger v{version} vs champion v1 on 2024-autumn" in out
     for row in ("all ", "horizon=<=60d", "horizon=>180d", "competing_offer=yes", "school_tier="):
