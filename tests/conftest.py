@@ -510,6 +510,8 @@ def drain_prefect_workers() -> None:
 def _start_prefect_server(home: Path) -> dict[str, object]:
     import httpx
 
+    from flows.runtime import _SERVICES
+
     home.mkdir(parents=True, exist_ok=True)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -521,8 +523,16 @@ def _start_prefect_server(home: Path) -> dict[str, object]:
         "PREFECT_SERVER_DATABASE_TIMEOUT": "30",
         "PREFECT_LOGGING_LEVEL": "WARNING",
     }
+    # One service runs: the task-run recorder, which stores the task runs' states that
+    # reach the server as events (test_flows checks a resumed run by them); the others
+    # (schedulers, triggers, the repossessor...) are the deployment's, not the tests'.
+    env |= {
+        f"PREFECT_SERVER_SERVICES_{service}_ENABLED": "false"
+        for service in _SERVICES
+        if service != "TASK_RUN_RECORDER"
+    }
     command = [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host",
-               "127.0.0.1", "--port", str(port), "--no-services", "--no-ui"]  # fmt: skip
+               "127.0.0.1", "--port", str(port), "--no-ui"]  # fmt: skip
     with (home / "server.log").open("ab") as log:
         proc = subprocess.Popen(
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True

@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,7 @@ from store import audit
 from store.db import open_store
 from store.ingest import ingest_bundle
 from store.schema import Alert, Candidate, OutreachAction, Score
-from tests.conftest import DemoRun, PrefectServer, run_cli
+from tests.conftest import DemoRun, PrefectServer, drain_prefect_workers, run_cli
 from tests.outreach.test_digest import bot  # noqa: F401 (a fixture: a local chat-bot receiver)
 from training.config import load_config
 from training.monitor import checks
@@ -41,14 +42,23 @@ DEMO_DAY = dt.date(2025, 12, 1)  # `keepwarm demo`'s today
 
 
 @pytest.fixture(scope="module")
-def harness() -> Iterator[None]:
-    # Prefect's test harness, a temporary server of its own, not the run's shared one
-    # (conftest.prefect_server): that one runs with --no-services, and the task runs'
-    # states a resumed run is checked by reach a server as events its services record.
-    from prefect.testing.utilities import prefect_test_harness
+def harness(prefect_server: PrefectServer) -> Iterator[None]:
+    # The run's Prefect server (conftest.prefect_server; its task-run recorder stores the
+    # task runs' states a resumed run is checked by) instead of Prefect's test harness,
+    # which started one more server (about 20 s of CPU). The other worker's CLI runs share
+    # that server: the daily slot gets a name of this module's own.
+    from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
+    from flows import pipeline
+
+    patch = pytest.MonkeyPatch()
+    patch.setattr(pipeline, "DAILY_LOCK", f"{pipeline.DAILY_LOCK}-{uuid.uuid4().hex[:8]}")
+    try:
+        with temporary_settings({PREFECT_API_URL: prefect_server.url}):
+            yield
+            drain_prefect_workers()
+    finally:
+        patch.undo()
 
 
 def test_train_flow_registers_the_model_with_its_evidence(
@@ -463,7 +473,6 @@ def test_a_daily_run_on_postgresql_holds_one_connection_and_leaves_none(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The store role may hold two connections at once: one engine per run needs one."""
-    import uuid
 
     from sqlalchemy import create_engine, text
 
