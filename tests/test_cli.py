@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -192,25 +193,40 @@ def test_forget_consent_retention_and_audit_from_the_cli(
     assert "erase" in erased.stdout and cid not in erased.stdout  # found by id, shown by hash
 
 
-@pytest.fixture
-def busy_machine() -> Iterator[Callable[[], None]]:
-    """Every core kept busy by a busy loop of its own, until the test calls the stop it is
-    given (or ends).
+@dataclass
+class BusyCore:
+    """A core kept busy by a busy loop, for a process started with ``preexec_fn=pin`` to
+    share, until ``stop()``."""
 
-    One loop a core saturates the CPUs (with the other test worker beside it, the load
-    is about twice the cores); twice as many made this the suite's slowest test and
-    starved the other worker for two minutes.
+    core: int
+    stop: Callable[[], None]
+
+    def pin(self) -> None:
+        os.sched_setaffinity(0, {self.core})
+
+
+@pytest.fixture
+def busy_machine() -> Iterator[BusyCore]:
+    """The busy machine, confined to one core: the run under test and a busy loop share
+    it (the run and its temporary server get half of it at most, as on a 2-core machine
+    at a load of 4), while the other cores stay free for the rest of the suite.
+
+    A loop on every core, kept to the end of the run, made this the suite's slowest
+    test (115 s on CI) and starved the other test worker; one a core until the
+    temporary server answered still burned about 80 s of CPU.
     """
-    count = len(os.sched_getaffinity(0))
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    core = max(os.sched_getaffinity(0))
+    loop = subprocess.Popen(
+        [sys.executable, "-c", "while True: pass"],
+        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
+    )
 
     def stop() -> None:
-        for loop in loops:
-            loop.kill()
-            loop.wait()
+        loop.kill()
+        loop.wait()
 
     try:
-        yield stop
+        yield BusyCore(core, stop)
     finally:
         stop()
 
@@ -233,11 +249,10 @@ def _answers(port: int) -> bool:
     return False
 
 
-def test_a_flow_runs_on_a_busy_machine(busy_machine: Callable[[], None], tmp_path: Path) -> None:
+def test_a_flow_runs_on_a_busy_machine(busy_machine: BusyCore, tmp_path: Path) -> None:
     # The busy machine of issue 14, where Prefect's temporary server took longer than its
-    # 20 s to start: every core is kept busy until the temporary server answers (its
-    # start-up is what failed there), then the run must finish. Loops kept to the end of
-    # the run made this the suite's slowest test (115 s on CI), slowing the other worker.
+    # 20 s to start: the run's core is kept busy until the temporary server answers (its
+    # start-up is what failed there), then the run must finish.
     # `retention` on an empty home is the cheapest command that runs a flow. A run
     # stopped with a reason: a user's too-short budget in the test after next (the
     # message), any Prefect failure at the CLI in the next one (one line, exit 1).
@@ -249,6 +264,7 @@ def test_a_flow_runs_on_a_busy_machine(busy_machine: Callable[[], None], tmp_pat
             stdout=out,
             stderr=err,
             text=True,
+            preexec_fn=busy_machine.pin,  # the run, and the server it starts, on the busy core
         )
         port, loaded = None, time.monotonic()
         while run.poll() is None:
@@ -257,7 +273,7 @@ def test_a_flow_runs_on_a_busy_machine(busy_machine: Callable[[], None], tmp_pat
                 break
             time.sleep(0.5)
         loaded = time.monotonic() - loaded
-        busy_machine()  # stop the loops: the server started (or the run ended) under load
+        busy_machine.stop()  # the server started (or the run ended) under load
         run.wait(timeout=900)
         out.seek(0)
         err.seek(0)
