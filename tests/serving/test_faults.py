@@ -7,9 +7,12 @@ PostgreSQL server stopped under a running service, a tracking server that is not
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
+import itertools
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,14 +24,16 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from config import Settings, get_settings
 from serving.auth import create_key
+from serving.main import create_app
 from serving.schemas import MAX_EVENTS
 from store.db import make_engine, migrate, open_store
 from store.pgserver import running_postgres
-from tests.conftest import KEEPWARM
+from tests.conftest import KEEPWARM, cli_here
 from tests.serving.conftest import DAY, auth, running_server
 
 COUNTED = ("candidates", "events", "outcomes")
@@ -124,12 +129,46 @@ def _kill_while(
     return False
 
 
+KILLED_INGEST = 200  # candidates in the killed ingest's bundle
+
+
+@pytest.fixture(scope="module")
+def killed_bundle(small_seasons: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small 2023 season's first ``KILLED_INGEST`` candidates (half of them) with
+    all their rows, the files' other lines as they were: each run, killed or not, reads,
+    checks and writes half as much, and the write still lasts long enough (a second or
+    more) for kills at several moments in it."""
+    source = small_seasons["2023-autumn"]
+    dest = tmp_path_factory.mktemp("killed-ingest") / source.name
+    dest.mkdir()
+    kept: set[str] | None = None
+    for path in sorted(source.iterdir(), key=lambda p: p.name != "candidates.csv"):
+        if path.suffix != ".csv":
+            shutil.copy(path, dest / path.name)
+            continue
+        with path.open(newline="", encoding="utf-8") as src:
+            rows = csv.reader(src)
+            header = next(rows)
+            if "candidate_id" not in header:  # content.csv
+                shutil.copy(path, dest / path.name)
+                continue
+            if kept is None:  # candidates.csv
+                chosen = list(itertools.islice(rows, KILLED_INGEST))
+                kept = {row[header.index("candidate_id")] for row in chosen}
+            else:
+                at = header.index("candidate_id")
+                chosen = [row for row in rows if row[at] in kept]
+        with (dest / path.name).open("w", newline="", encoding="utf-8") as out:
+            csv.writer(out, lineterminator="\n").writerows([header, *chosen])
+    return dest
+
+
 def test_a_killed_ingest_leaves_the_store_before_or_after(
-    store_url: str, small_seasons: dict[str, Path], tmp_path: Path
+    store_url: str, killed_bundle: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine = make_engine(store_url)
     migrate(engine)
-    bundle = small_seasons["2023-autumn"]
+    bundle = killed_bundle
     env = _env(tmp_path / "home", KEEPWARM_DATABASE_URL=store_url)
     # Kills land in the ingest's write (seen from the store: its write lock): as it
     # begins, 0.4 s in, then twice as far (plus 0.4 s) each time, until a run writes to
@@ -141,12 +180,14 @@ def test_a_killed_ingest_leaves_the_store_before_or_after(
         seen.add(_counts(engine, COUNTED))
         delay = 2 * delay + 0.4
     full = _counts(engine, COUNTED)
-    assert kills >= 2 and full[0] == 400
+    assert kills >= 2 and full[0] == KILLED_INGEST
     # every kill left nothing or everything, never a part
     assert seen <= {(0, 0, 0), full}, (seen, full)
-    # and loading again is complete and changes nothing more
-    assert subprocess.run([KEEPWARM, "ingest", str(bundle)], env=env, capture_output=True,
-                          check=False).returncode == 0  # fmt: skip
+    # and loading again is complete and changes nothing more: the command's entry point in
+    # this process (a process of its own is for the kills)
+    monkeypatch.setenv("KEEPWARM_DATABASE_URL", store_url)
+    again = cli_here("ingest", str(bundle))
+    assert again.returncode == 0, again.stderr
     assert _counts(engine, COUNTED) == full
     engine.dispose()
 
@@ -195,8 +236,9 @@ def test_killed_daily_scoring_is_before_or_after_and_a_rerun_completes(
 
 
 def test_a_server_killed_in_a_write_keeps_the_batch_whole(
-    served_home: Path, engine: Engine
-) -> None:
+    served_home: Path, engine: Engine, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     key = create_key(engine, "ats").key
     with engine.connect() as conn:
         ids = [r[0] for r in conn.execute(text("SELECT candidate_id FROM candidates LIMIT 200"))]
@@ -221,10 +263,31 @@ def test_a_server_killed_in_a_write_keeps_the_batch_whole(
         if cut:
             break
     assert cut, "the server always answered before the kill: make the batch slower"
-    with running_server(served_home, KEEPWARM_MODEL_POLL_SECONDS="0") as url:
-        r = httpx.post(f"{url}/v1/events", json=batch, headers=auth(key), timeout=120)
+    # the service started again over the same home takes the batch whole, once
+    with _service_here(monkeypatch, caplog, KEEPWARM_MODEL_POLL_SECONDS="0") as api:
+        r = api.post("/v1/events", json=batch, headers=auth(key))
         assert r.status_code == 200, r.text
     assert _counts(engine, ("events",))[0] == before + len(batch)
+
+
+@contextlib.contextmanager
+def _service_here(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, **env: str
+) -> Iterator[TestClient]:
+    """The service as ``keepwarm serve`` makes it (``create_app``: its start-up, its
+    store, its registry and model, its shutdown) over this test's KEEPWARM_HOME and
+    ``env``, in this process, for the checks where the server's process is not the point:
+    a ``keepwarm serve`` of its own costs seconds of CPU for its imports alone. A record
+    logged with a traceback fails the test, as ``running_server`` fails on a traceback in
+    the server's error output."""
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    with TestClient(create_app(get_settings()), raise_server_exceptions=False) as api:
+        yield api
+    get_settings.cache_clear()
+    traced = [r.getMessage() for r in caplog.records if r.exc_info]
+    assert traced == [], traced
 
 
 def _post_quietly(url: str, key: str, batch: list[dict[str, str]], answer: list) -> None:
@@ -241,48 +304,51 @@ def pg_alone() -> Iterator:
 
 
 def test_a_lost_store_answers_503_and_comes_back_without_a_restart(
-    pg_alone, keepwarm_home: Path
-) -> None:
+    pg_alone, keepwarm_home: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
     url = pg_alone.create_database()
     engine = open_store(Settings(home=keepwarm_home, database_url=url))
     key = create_key(engine, "admin").key
     engine.dispose()
     headers = auth(key)
     profile = {"candidate_id": "F1", "season": "2025-autumn", "hr_owner": "hr01"}
-    with running_server(
-        keepwarm_home, ready="/healthz", KEEPWARM_DATABASE_URL=url,
+    # the service in this process: the store goes away under it, not the service's process
+    with _service_here(
+        monkeypatch, caplog, KEEPWARM_DATABASE_URL=url,
         KEEPWARM_MODEL_POLL_SECONDS="0", KEEPWARM_CACHE_SYNC_SECONDS="0",
     ) as api:  # fmt: skip
-        assert (
-            httpx.post(f"{api}/v1/candidates", json=[profile], headers=headers).status_code == 200
-        )
+        assert api.get("/healthz").status_code == 200
+        assert api.post("/v1/candidates", json=[profile], headers=headers).status_code == 200
         pg_alone.stop()
-        down = httpx.post(f"{api}/v1/candidates", json=[{**profile, "candidate_id": "F2"}],
-                          headers=headers)  # fmt: skip
+        down = api.post("/v1/candidates", json=[{**profile, "candidate_id": "F2"}],
+                        headers=headers)  # fmt: skip
         assert down.status_code == 503 and down.headers["retry-after"]
         assert down.json()["error"]["code"] == "store_unavailable"
-        ready = httpx.get(f"{api}/readyz")
+        ready = api.get("/readyz")
         assert ready.status_code == 503 and ready.json()["detail"] == "store unreachable"
         pg_alone.start()
-        up = httpx.post(f"{api}/v1/candidates", json=[{**profile, "candidate_id": "F2"}],
-                        headers=headers)  # fmt: skip
+        up = api.post("/v1/candidates", json=[{**profile, "candidate_id": "F2"}],
+                      headers=headers)  # fmt: skip
         assert up.status_code == 200, up.text
-        seen = httpx.get(f"{api}/v1/candidates/F1", headers=headers)
+        seen = api.get("/v1/candidates/F1", headers=headers)
         assert seen.status_code == 200, seen.text
-        assert httpx.get(f"{api}/readyz").json()["detail"] == "no champion model"
+        assert api.get("/readyz").json()["detail"] == "no champion model"
     engine = make_engine(url)
     assert _counts(engine, ("candidates",))[0] == 2  # F1, and F2 once: nothing half-written
     engine.dispose()
 
 
 def test_an_unreachable_registry_at_start_means_not_ready_not_a_crash(
-    served_home: Path,
+    served_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with running_server(
-        served_home, ready="/healthz", KEEPWARM_MLFLOW_TRACKING_URI="http://127.0.0.1:9",
+    # the service's start-up in this process: a crash would raise here, or log a traceback
+    with _service_here(
+        monkeypatch, caplog, KEEPWARM_MLFLOW_TRACKING_URI="http://127.0.0.1:9",
         KEEPWARM_MODEL_POLL_SECONDS="0",
     ) as api:  # fmt: skip
-        ready = httpx.get(f"{api}/readyz")
+        assert api.get("/healthz").status_code == 200
+        ready = api.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["detail"] == "model registry unreachable"
 
