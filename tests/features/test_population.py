@@ -169,7 +169,10 @@ def test_the_kept_state_gives_the_days_features_and_forgets_the_inactive(
     store, population = two_seasons
     first = min(population["entry_day"])
     state = DayState()
-    for k in range(0, 400, 20):
+    # every 40 days from the first season's third week into the next season's start: its
+    # candidates entering (whole builds), mid-season days (new days appended to kept
+    # rows, others rebuilt), its end (everyone dropped), the empty gap and a new season
+    for k in range(20, 400, 40):
         day = first + dt.timedelta(days=k)
         kept, candidates, _ = day_features(store, day, state)
         # without a state, day_features gives load_day's candidates as load_day read them

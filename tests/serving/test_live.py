@@ -64,7 +64,9 @@ def test_model_reloads_under_traffic_without_a_failed_request(live: tuple[str, s
     threads = [threading.Thread(target=hammer) for _ in range(4)]
     for t in threads:
         t.start()
-    time.sleep(1.0)
+    deadline = time.monotonic() + 60
+    while len(seen) < 2 * len(threads) and time.monotonic() < deadline:
+        time.sleep(0.05)  # traffic flowing (answers coming back) before the alias moves
     new = _new_champion_version()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(v == new for _, v in seen[-8:]):
