@@ -145,12 +145,14 @@ def compare_versions(
             }
         )
         mlflow.log_params({"resamples": cmp.resamples, "level": cmp.level, "season": chosen})
+        metrics: dict[str, float] = {}
         for r in cmp.table.itertuples(index=False):
             slug = r.slice.replace("=", "_").replace(">", "gt").replace("<", "le")
             for key in ("challenger", "champion", "diff", "lo", "hi"):
                 value = float(getattr(r, key))
                 if value == value:  # not NaN
-                    mlflow.log_metric(f"{slug}.{r.metric}.{key}", value)
+                    metrics[f"{slug}.{r.metric}.{key}"] = value
+        mlflow.log_metrics(metrics)  # one batch (log_batch), not a call a metric
         folder = Path(tmp)
         cmp.table.to_csv(folder / "comparison.csv", index=False)
         daily.to_csv(folder / "by_day.csv", index=False)
