@@ -121,8 +121,9 @@ def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
     ``triggers`` sorted by ``ts`` (stable), with ``answered_at`` and ``answered_by`` (the
     answer's ``ts`` and ``event_id``; missing when none came). Of answers at the same
     instant, the first in ``answers``' order. What ``pd.merge_asof(direction="forward",
-    by="candidate_id")`` gives, in numpy: merge_asof paid 6 ms a call on a handful of
-    rows (pandas' string columns), and alerts make six such calls per day.
+    by="candidate_id")`` gives, in numpy (``_answer_positions``, which ``_episodes`` runs
+    on positions): merge_asof paid 6 ms a call on a handful of rows (pandas' string
+    columns), and alerts make six such calls per day.
     """
     if triggers.empty:
         return triggers.assign(answered_at=pd.Series(dtype="datetime64[ns]"), answered_by=None)
@@ -130,22 +131,48 @@ def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
     # in the frame (``AlertState`` rebuilds a few candidates at a time)
     left = triggers.sort_values("ts", kind="stable").reset_index(drop=True)
     n_left = len(left)
-    # one resolution on both sides: stores and frames disagree (s, us, ns); "strictly
-    # after" is at or after the trigger plus a microsecond
-    key = np.concatenate(
-        [
-            (left["ts"] + pd.Timedelta(microseconds=1)).to_numpy("datetime64[ns]").view("i8"),
-            answers["ts"].to_numpy("datetime64[ns]").view("i8"),
-        ]
-    )
     ids = np.concatenate(
         [left["candidate_id"].to_numpy(dtype=object), answers["candidate_id"].to_numpy(object)]
     )
-    code = pd.factorize(ids)[0]
+    answer = _answer_positions(
+        np.arange(n_left),
+        np.arange(n_left, len(ids)),
+        np.concatenate([_ns(left["ts"]), _ns(answers["ts"])]),
+        pd.factorize(ids)[0],
+    )
+    answer[answer >= 0] -= n_left
+    found = answers[["ts", "event_id"]].reset_index(drop=True).reindex(answer)  # -1: none
+    found = found.set_axis(left.index)
+    return left.assign(answered_at=found["ts"], answered_by=found["event_id"])
+
+
+def _ns(ts: pd.Series) -> np.ndarray:
+    """Times as int64 nanoseconds (NaT as numpy's NaT): one resolution for every frame
+    (stores and frames disagree: s, us, ns)."""
+    return ts.to_numpy("datetime64[ns]").view("i8")
+
+
+_NAT = np.datetime64("NaT", "ns").view("i8")
+
+
+def _answer_positions(
+    trig: np.ndarray, ans: np.ndarray, ts_ns: np.ndarray, code: np.ndarray
+) -> np.ndarray:
+    """``_next_answer`` on positions: for each trigger in ``trig`` (positions into
+    ``ts_ns``, the times as ``_ns`` gives them, and ``code``, the candidates factorized),
+    the position (from ``ans``) of the first answer strictly after it of the same
+    candidate, -1 when none; of answers at the same instant, the first in ``ans``."""
+    n_left = trig.shape[0]
+    if not n_left:
+        return np.zeros(0, dtype=np.int64)
+    # "strictly after" is at or after the trigger plus a microsecond
+    at = ts_ns[trig]
+    key = np.concatenate([np.where(at == _NAT, _NAT, at + 1000), ts_ns[ans]])
+    codes = np.concatenate([code[trig], code[ans]])
     is_answer = np.arange(len(key)) >= n_left
     # by candidate, then time; on a tie a trigger before the answer (it counts), and
     # answers in their own order (lexsort is stable)
-    order = np.lexsort((is_answer, key, code))
+    order = np.lexsort((is_answer, key, codes))
     position = np.where(is_answer[order], np.arange(len(order)), len(order))
     following = np.minimum.accumulate(position[::-1])[::-1]  # next answer at or after
     found_at = np.empty(n_left, dtype=np.int64)
@@ -154,20 +181,11 @@ def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
     answer = np.full(n_left, -1, dtype=np.int64)
     answer[hit] = order[found_at[hit]] - n_left
     same = np.zeros(n_left, dtype=bool)
-    same[hit] = code[answer[hit] + n_left] == code[:n_left][hit]
+    same[hit] = codes[answer[hit] + n_left] == codes[:n_left][hit]
     answer[~same] = -1
-    found = answers[["ts", "event_id"]].reset_index(drop=True).reindex(answer)  # -1: none
-    found = found.set_axis(left.index)
-    return left.assign(answered_at=found["ts"], answered_by=found["event_id"])
-
-
-def _first_since_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
-    """Of runs of triggers with no answer between them, keep the first of each run."""
-    if triggers.empty:
-        return triggers
-    with_next = _next_answer(triggers, answers)
-    key = with_next["answered_by"].fillna("<open>")
-    return with_next.loc[~with_next.assign(_k=key).duplicated(["candidate_id", "_k"])]
+    out = np.full(n_left, -1, dtype=np.int64)
+    out[same] = ans[answer[same]]
+    return out
 
 
 def asks_reply(events: pd.DataFrame) -> pd.Series:
@@ -187,49 +205,86 @@ def asks_reply(events: pd.DataFrame) -> pd.Series:
 
 
 def _episodes(events: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
+    """Every alert episode in ``events`` (``ts`` for ``ts_utc``): the trigger's row with
+    ``answered_at`` and ``answered_by`` (``_next_answer``), ``kind``, ``window`` (days)
+    and ``notify``, kind by kind, each by time; a frame without columns when none.
+
+    On positions into ``events`` and one frame made at the end: a frame per kind paid
+    pandas' fixed costs a dozen times over on the few candidates a day rebuilds."""
     ev = events
-    cand_answer = ev[ev["type"].isin(["message_replied", "call_answered"])]
-    hr_contact = ev[ev["type"].isin(HR_CONTACT) & (ev["actor"].fillna("hr") == "hr")]
-    hr_call = ev[ev["type"] == "call_made"]
-    parts = []
+    if ev.empty:
+        return pd.DataFrame()
+    kind = ev["type"].to_numpy(dtype=object)
+    actor = ev["actor"].to_numpy(dtype=object)
+    topic = ev["topic"].to_numpy(dtype=object)
+    ts_ns = _ns(ev["ts"])
+    code = pd.factorize(ev["candidate_id"].to_numpy(dtype=object))[0]
+    sort_key = np.where(ts_ns == _NAT, np.iinfo(np.int64).max, ts_ns)  # NaT last
 
-    hr_msgs = ev[
-        (ev["type"] == "message_sent") & (ev["actor"].fillna("hr") == "hr") & asks_reply(ev)
-    ]
-    no_reply = _first_since_answer(hr_msgs, cand_answer)
-    parts.append(no_reply.assign(kind="no_reply", window=rules.no_reply_days, notify="hr"))
+    def of(*types: str) -> np.ndarray:
+        out = kind == types[0]
+        for t in types[1:]:
+            out = out | (kind == t)
+        return np.asarray(out, dtype=bool)
 
-    questions = ev[(ev["type"] == "candidate_question")]
-    asked = _first_since_answer(questions, hr_contact)
-    parts.append(asked.assign(kind="question_unanswered", window=rules.question_days, notify="hr"))
+    by_hr = np.asarray(pd.isna(actor) | (actor == "hr"), dtype=bool)
+    cand_answer = of("message_replied", "call_answered")
+    hr_contact = of(*HR_CONTACT) & by_hr
+    hr_call = of("call_made")
+    steps = of("offer_approval_step", "offer_approved")
+    parts: list[tuple[np.ndarray, np.ndarray, str, float, str]] = []
 
-    steps = ev[ev["type"].isin(["offer_approval_step", "offer_approved"])]
-    requested = _next_answer(ev[ev["type"] == "offer_approval_requested"], steps)
-    parts.append(
-        requested.assign(
-            kind="approval_pending", window=rules.dept_manager_days, notify="dept_manager"
-        )
-    )
-    after_manager = steps[(steps["type"] == "offer_approved") | (steps["actor"] == "hr_director")]
-    manager = ev[(ev["type"] == "offer_approval_step") & (ev["actor"] == "dept_manager")]
-    parts.append(
-        _next_answer(manager, after_manager).assign(
-            kind="approval_pending", window=rules.hr_director_days, notify="hr_director"
-        )
-    )
+    def episode(
+        triggers: np.ndarray, answers: np.ndarray, first: bool, kind: str, window: float, who: str
+    ) -> None:
+        trig = np.flatnonzero(triggers)
+        if not trig.size:
+            return
+        trig = trig[np.argsort(sort_key[trig], kind="stable")]
+        answer = _answer_positions(trig, np.flatnonzero(answers), ts_ns, code)
+        if first:  # of runs of triggers with no answer between them, the first of each run
+            ids = ev["event_id"].to_numpy(dtype=object)
+            seen: set[tuple[int, object]] = set()
+            keep = np.zeros(trig.size, dtype=bool)
+            for i, (c, a) in enumerate(zip(code[trig].tolist(), answer.tolist(), strict=True)):
+                by = ids[a] if a >= 0 and not pd.isna(ids[a]) else "<open>"
+                if (c, by) not in seen:
+                    seen.add((c, by))
+                    keep[i] = True
+            trig, answer = trig[keep], answer[keep]
+        parts.append((trig, answer, kind, window, who))
 
-    signals = ev[(ev["type"] == "external_signal") & (ev["topic"] == "competing_offer")]
-    parts.append(
-        _next_answer(signals, hr_call).assign(kind="competing_offer", window=0.0, notify="hr")
+    hr_msgs = of("message_sent") & by_hr & asks_reply(ev).to_numpy(dtype=bool)
+    episode(hr_msgs, cand_answer, True, "no_reply", rules.no_reply_days, "hr")
+    questions = of("candidate_question")
+    episode(questions, hr_contact, True, "question_unanswered", rules.question_days, "hr")
+    requested = of("offer_approval_requested")
+    episode(requested, steps, False, "approval_pending", rules.dept_manager_days, "dept_manager")
+    after_manager = steps & (of("offer_approved") | np.asarray(actor == "hr_director", dtype=bool))
+    manager = of("offer_approval_step") & np.asarray(actor == "dept_manager", dtype=bool)
+    episode(
+        manager, after_manager, False, "approval_pending", rules.hr_director_days, "hr_director"
     )
-    extension = ev[ev["type"] == "offer_extension_requested"]
-    parts.append(
-        _next_answer(extension, hr_contact).assign(
-            kind="extension_requested", window=0.0, notify="hr"
-        )
+    signals = of("external_signal") & np.asarray(topic == "competing_offer", dtype=bool)
+    episode(signals, hr_call, False, "competing_offer", 0.0, "hr")
+    extension = of("offer_extension_requested")
+    episode(extension, hr_contact, False, "extension_requested", 0.0, "hr")
+    if not parts:
+        return pd.DataFrame()
+    rows = np.concatenate([p[0] for p in parts])
+    answer = np.concatenate([p[1] for p in parts])
+    sizes = [p[0].size for p in parts]
+    out = ev.iloc[rows].reset_index(drop=True)
+    found = ev[["ts", "event_id"]].reset_index(drop=True).reindex(answer)  # -1: none
+    found = found.set_axis(out.index)
+    return out.assign(
+        answered_at=found["ts"],
+        answered_by=found["event_id"],
+        kind=[p[2] for p, n in zip(parts, sizes, strict=True) for _ in range(n)],
+        # each kind's window as the rules hold it (an int stays one, as in a concat)
+        window=np.concatenate([np.full(n, p[3]) for p, n in zip(parts, sizes, strict=True)]),
+        notify=[p[4] for p, n in zip(parts, sizes, strict=True) for _ in range(n)],
     )
-    found = [p for p in parts if not p.empty]
-    return pd.concat(found, ignore_index=True) if found else pd.DataFrame()
 
 
 def find_alerts(
@@ -379,8 +434,9 @@ class AlertState:
         counts = pd.Series(cands[episodic]).value_counts().to_dict()
         if active is not None:  # the inactive keep their episodes, only filtered out
             counts = {**{c: n for c, n in self._seen.items() if c not in active}, **counts}
-        self.update(events[known], counts)
-        return self.current(events[known], as_of, active, risk_history)
+        seen = events[known]
+        self.update(seen, counts)
+        return self.current(seen, as_of, active, risk_history)
 
 
 def _details(episodes: pd.DataFrame) -> list[dict[str, object]]:
