@@ -346,15 +346,26 @@ def _profile(candidates: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _profile_at(candidates: pd.DataFrame, point: pd.DataFrame) -> pd.DataFrame:
+def profiles(candidates: pd.DataFrame) -> pd.DataFrame:
+    """The profile columns of one row per candidate, indexed by candidate_id: what
+    ``finish_features`` works out from ``candidates`` each call, for a caller that
+    passes the same candidates day after day (``outreach.replay``)."""
+    return _profile(candidates)
+
+
+def _profile_at(
+    candidates: pd.DataFrame, point: pd.DataFrame, profile: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Profile features aligned to ``point``'s rows.
 
     ``candidates`` is one row per candidate, or profile versions with ``known_from``
     (``features.source.load_profile_versions``): each row then reads the newest version
     known by the end of its ``as_of``, or the first one for a day before any was known.
+    ``profile``: ``profiles(candidates)`` if the caller has it (one row per candidate).
     """
     if "known_from" not in candidates.columns:
-        return _profile(candidates).reindex(point["candidate_id"])
+        whole = _profile(candidates) if profile is None else profile
+        return whole.reindex(point["candidate_id"])
     left = pd.DataFrame(
         {
             "candidate_id": point["candidate_id"].astype(str).to_numpy(),
@@ -454,12 +465,15 @@ def point_frame(con: duckdb.DuckDBPyConnection, spine: pd.DataFrame) -> pd.DataF
         con.unregister("spine")
 
 
-def finish_features(point: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+def finish_features(
+    point: pd.DataFrame, candidates: pd.DataFrame, profile: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The profile columns and the ratios, on the point-in-time columns: the feature rows.
 
     ``candidates``: one row per candidate, or profile versions (``_profile_at``).
+    ``profile``: ``profiles(candidates)``, when the caller keeps it (one row per candidate).
     """
-    profile = _profile_at(candidates, point)
+    profile = _profile_at(candidates, point, profile)
     start = profile.pop("start_date").to_numpy()
     out = point.reset_index(drop=True)
     for col in profile.columns:

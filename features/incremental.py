@@ -195,15 +195,24 @@ class FeatureState:
         finally:
             self._con.unregister("ev")
 
-    def features(self, spine: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
-        """``build_features`` for ``spine`` from the kept rows (``update`` them first)."""
+    def features(
+        self,
+        spine: pd.DataFrame,
+        candidates: pd.DataFrame,
+        profile: pd.DataFrame | None = None,
+    ) -> pd.DataFrame:
+        """``build_features`` for ``spine`` from the kept rows (``update`` them first).
+
+        ``profile``: ``features.build.profiles(candidates)``, for a caller that passes the
+        same candidates (one row each) every day and keeps it: the same rows, sooner.
+        """
         if spine.empty:
             return empty_features()
         with self._lock:
             if not self._has_table:  # no events seen yet: what the full build gives
                 return build_features(_no_events(), candidates, spine)
             point = point_frame(self._con, spine)
-        return finish_features(point, candidates)
+        return finish_features(point, candidates, profile)
 
 
 def _no_events() -> pd.DataFrame:

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from features.build import build_features
+from features.build import build_features, profiles
 from features.incremental import FeatureState
 from features.population import scored_population
 from outreach.alerts import AlertRules, AlertState, open_questions
@@ -199,6 +199,7 @@ class KeepwarmPolicy(Counted):
         self.cfg = PlanConfig(capacity=10_000, holdout_share=0.0)
         self.history: list[pd.DataFrame] = []  # the daily scores, as the store keeps them
         self.state = FeatureState()
+        self.profile = profiles(pop.frame)  # the candidates' profiles never change here
         self.alert_state = AlertState(self.rules)  # ``find_alerts``, incrementally
 
     def act(self, obs: Observation, rng: np.random.Generator) -> Actions:
@@ -210,10 +211,11 @@ class KeepwarmPolicy(Counted):
         events = self.view.events()
         ids = self.ids[live]
         spine = pd.DataFrame({"candidate_id": ids, "as_of": [day] * len(ids)})
-        # the incremental day: only candidates with new events are rebuilt (equal to
-        # ``build_features`` over the whole log, ``tests/features/test_incremental.py``)
-        self.state.update(events, self.content)
-        feats = self.state.features(spine, self.frame)
+        # the incremental day: only live candidates with new events are rebuilt (equal to
+        # ``build_features`` over the whole log, ``tests/features/test_incremental.py``);
+        # the others' rows are neither read nor kept up to date until they are live again
+        self.state.update(events, self.content, candidate_ids=ids)
+        feats = self.state.features(spine, self.frame, self.profile)
         # alerts and plans only concern the live candidates: the others' events change nothing
         events = events[events["candidate_id"].isin(set(ids))]
         risk = self.model.predict_proba(feats[self.model.features_])[:, 1]
