@@ -115,37 +115,6 @@ def _end_of_day_utc(day: dt.date, offset_min: pd.Series) -> pd.Series:
     return end - pd.to_timedelta(offset_min, unit="min")
 
 
-def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
-    """For each trigger, the first answer strictly after it (same candidate).
-
-    ``triggers`` sorted by ``ts`` (stable), with ``answered_at`` and ``answered_by`` (the
-    answer's ``ts`` and ``event_id``; missing when none came). Of answers at the same
-    instant, the first in ``answers``' order. What ``pd.merge_asof(direction="forward",
-    by="candidate_id")`` gives, in numpy (``_answer_positions``, which ``_episodes`` runs
-    on positions): merge_asof paid 6 ms a call on a handful of rows (pandas' string
-    columns), and alerts make six such calls per day.
-    """
-    if triggers.empty:
-        return triggers.assign(answered_at=pd.Series(dtype="datetime64[ns]"), answered_by=None)
-    # stable sorts: a candidate's rows keep their order on equal times, whoever else is
-    # in the frame (``AlertState`` rebuilds a few candidates at a time)
-    left = triggers.sort_values("ts", kind="stable").reset_index(drop=True)
-    n_left = len(left)
-    ids = np.concatenate(
-        [left["candidate_id"].to_numpy(dtype=object), answers["candidate_id"].to_numpy(object)]
-    )
-    answer = _answer_positions(
-        np.arange(n_left),
-        np.arange(n_left, len(ids)),
-        np.concatenate([_ns(left["ts"]), _ns(answers["ts"])]),
-        pd.factorize(ids)[0],
-    )
-    answer[answer >= 0] -= n_left
-    found = answers[["ts", "event_id"]].reset_index(drop=True).reindex(answer)  # -1: none
-    found = found.set_axis(left.index)
-    return left.assign(answered_at=found["ts"], answered_by=found["event_id"])
-
-
 def _ns(ts: pd.Series) -> np.ndarray:
     """Times as int64 nanoseconds (NaT as numpy's NaT): one resolution for every frame
     (stores and frames disagree: s, us, ns)."""
@@ -158,10 +127,13 @@ _NAT = np.datetime64("NaT", "ns").view("i8")
 def _answer_positions(
     trig: np.ndarray, ans: np.ndarray, ts_ns: np.ndarray, code: np.ndarray
 ) -> np.ndarray:
-    """``_next_answer`` on positions: for each trigger in ``trig`` (positions into
-    ``ts_ns``, the times as ``_ns`` gives them, and ``code``, the candidates factorized),
-    the position (from ``ans``) of the first answer strictly after it of the same
-    candidate, -1 when none; of answers at the same instant, the first in ``ans``."""
+    """For each trigger in ``trig`` (positions into ``ts_ns``, the times as ``_ns`` gives
+    them, and ``code``, the candidates factorized), the position (from ``ans``) of the
+    first answer strictly after it of the same candidate, -1 when none; of answers at
+    the same instant, the first in ``ans``. What ``pd.merge_asof(direction="forward",
+    by="candidate_id")`` gives (``tests/outreach/test_alerts.py``), in numpy on
+    positions: merge_asof paid 6 ms a call on a handful of rows (pandas' string
+    columns), and alerts make six such calls per day."""
     n_left = trig.shape[0]
     if not n_left:
         return np.zeros(0, dtype=np.int64)
@@ -206,7 +178,7 @@ def asks_reply(events: pd.DataFrame) -> pd.Series:
 
 def _episodes(events: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
     """Every alert episode in ``events`` (``ts`` for ``ts_utc``): the trigger's row with
-    ``answered_at`` and ``answered_by`` (``_next_answer``), ``kind``, ``window`` (days)
+    ``answered_at`` and ``answered_by`` (``_answer_positions``), ``kind``, ``window`` (days)
     and ``notify``, kind by kind, each by time; a frame without columns when none.
 
     On positions into ``events`` and one frame made at the end: a frame per kind paid
@@ -227,6 +199,7 @@ def _episodes(events: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
             out = out | (kind == t)
         return np.asarray(out, dtype=bool)
 
+    ids = ev["event_id"].to_numpy(dtype=object)
     by_hr = np.asarray(pd.isna(actor) | (actor == "hr"), dtype=bool)
     cand_answer = of("message_replied", "call_answered")
     hr_contact = of(*HR_CONTACT) & by_hr
@@ -243,7 +216,6 @@ def _episodes(events: pd.DataFrame, rules: AlertRules) -> pd.DataFrame:
         trig = trig[np.argsort(sort_key[trig], kind="stable")]
         answer = _answer_positions(trig, np.flatnonzero(answers), ts_ns, code)
         if first:  # of runs of triggers with no answer between them, the first of each run
-            ids = ev["event_id"].to_numpy(dtype=object)
             seen: set[tuple[int, object]] = set()
             keep = np.zeros(trig.size, dtype=bool)
             for i, (c, a) in enumerate(zip(code[trig].tolist(), answer.tolist(), strict=True)):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from outreach.alerts import AlertRules, _next_answer, alert_text, find_alerts
+from outreach.alerts import AlertRules, _answer_positions, _ns, alert_text, find_alerts
 
 RULES = AlertRules()
 
@@ -222,6 +222,26 @@ def _merge_asof_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.Data
     left["_key"] = (left["ts"] + pd.Timedelta(microseconds=1)).astype("datetime64[ns]")
     merged = pd.merge_asof(left, right, on="_key", by="candidate_id", direction="forward")
     return merged.drop(columns="_key")
+
+
+def _next_answer(triggers: pd.DataFrame, answers: pd.DataFrame) -> pd.DataFrame:
+    """``_answer_positions`` on two frames, as ``_merge_asof_answer`` gives its result:
+    ``triggers`` sorted by ``ts`` (stable), with ``answered_at`` and ``answered_by``."""
+    left = triggers.sort_values("ts", kind="stable").reset_index(drop=True)
+    n_left = len(left)
+    ids = np.concatenate(
+        [left["candidate_id"].to_numpy(dtype=object), answers["candidate_id"].to_numpy(object)]
+    )
+    answer = _answer_positions(
+        np.arange(n_left),
+        np.arange(n_left, len(ids)),
+        np.concatenate([_ns(left["ts"]), _ns(answers["ts"])]),
+        pd.factorize(ids)[0],
+    )
+    answer[answer >= 0] -= n_left
+    found = answers[["ts", "event_id"]].reset_index(drop=True).reindex(answer)  # -1: none
+    found = found.set_axis(left.index)
+    return left.assign(answered_at=found["ts"], answered_by=found["event_id"])
 
 
 def test_the_next_answer_is_the_forward_as_of_join_by_candidate() -> None:
