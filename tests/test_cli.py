@@ -215,18 +215,16 @@ def busy_machine() -> Iterator[BusyCore]:
     test (115 s on CI) and starved the other test worker; one a core until the
     temporary server answered still burned about 80 s of CPU.
     """
-    core = max(os.sched_getaffinity(0))
-    loop = subprocess.Popen(
-        [sys.executable, "-c", "while True: pass"],
-        preexec_fn=lambda: os.sched_setaffinity(0, {core}),
-    )
+    busy = BusyCore(max(os.sched_getaffinity(0)), stop=lambda: None)
+    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=busy.pin)
 
     def stop() -> None:
         loop.kill()
         loop.wait()
 
+    busy.stop = stop
     try:
-        yield BusyCore(core, stop)
+        yield busy
     finally:
         stop()
 

@@ -29,12 +29,11 @@ from sqlalchemy import Engine, text
 
 from config import Settings, get_settings
 from serving.auth import create_key
-from serving.main import create_app
 from serving.schemas import MAX_EVENTS
 from store.db import make_engine, migrate, open_store
 from store.pgserver import running_postgres
 from tests.conftest import KEEPWARM, cli_here
-from tests.serving.conftest import DAY, auth, running_server
+from tests.serving.conftest import DAY, app_client, auth, running_server
 
 COUNTED = ("candidates", "events", "outcomes")
 
@@ -283,7 +282,7 @@ def _service_here(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
-    with TestClient(create_app(get_settings()), raise_server_exceptions=False) as api:
+    with app_client(get_settings()) as api:
         yield api
     get_settings.cache_clear()
     traced = [r.getMessage() for r in caplog.records if r.exc_info]
