@@ -102,13 +102,14 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+        with httpx.Client(timeout=2) as client:  # one: each new client loads the CA certificates
+            for _ in range(600):
+                try:
+                    if client.get(f"{url}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.3)
         headers = {"Accept-Encoding": "gzip"}
         lead = httpx.Client(base_url=url, headers=headers, timeout=120, follow_redirects=True)
         hr = httpx.Client(base_url=url, headers=headers, timeout=120, follow_redirects=True)

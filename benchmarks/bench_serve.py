@@ -118,17 +118,18 @@ def _server(cmd: list[str], env: dict[str, str], ready: str) -> Iterator[str]:
     )
     try:
         deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(ready, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError(f"{cmd[0]} exited early")
-            time.sleep(0.5)
-        else:
-            raise RuntimeError(f"{cmd[0]} did not become ready")
+        with httpx.Client(timeout=2) as client:  # one: each new client loads the CA certificates
+            while time.monotonic() < deadline:
+                try:
+                    if client.get(ready).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{cmd[0]} exited early")
+                time.sleep(0.5)
+            else:
+                raise RuntimeError(f"{cmd[0]} did not become ready")
         yield ready.rsplit("/", 1)[0]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -539,11 +539,12 @@ def _start_prefect_server(home: Path) -> dict[str, object]:
         )
     url = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + PREFECT_SERVER_BUDGET
-    while time.monotonic() < deadline and proc.poll() is None:
-        with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                return {"url": url, "pid": proc.pid}
-        time.sleep(0.5)
+    with httpx.Client(timeout=5) as client:  # one: each new client loads the CA certificates
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(httpx.TransportError):
+                if client.get(f"{url}/health").status_code == 200:
+                    return {"url": url, "pid": proc.pid}
+            time.sleep(0.5)
     _stop(proc.pid)
     raise RuntimeError(f"the tests' Prefect server did not start; see {home / 'server.log'}")
 

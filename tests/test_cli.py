@@ -241,9 +241,9 @@ def _temporary_server_port(parent: int) -> int | None:
     return None
 
 
-def _answers(port: int) -> bool:
+def _answers(client: httpx.Client, port: int) -> bool:
     with contextlib.suppress(httpx.HTTPError):
-        return httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200
+        return client.get(f"http://127.0.0.1:{port}/api/health").status_code == 200
     return False
 
 
@@ -255,7 +255,11 @@ def test_a_flow_runs_on_a_busy_machine(busy_machine: BusyCore, tmp_path: Path) -
     # stopped with a reason: a user's too-short budget in the test after next (the
     # message), any Prefect failure at the CLI in the next one (one line, exit 1).
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "MLFLOW_"))}
-    with (tmp_path / "out").open("w+") as out, (tmp_path / "err").open("w+") as err:
+    with (
+        (tmp_path / "out").open("w+") as out,
+        (tmp_path / "err").open("w+") as err,
+        httpx.Client(timeout=2) as client,  # one: each new client loads the CA certificates
+    ):
         run = subprocess.Popen(
             [KEEPWARM, "retention"],
             env={**env, "KEEPWARM_HOME": str(tmp_path / "home")},
@@ -267,7 +271,7 @@ def test_a_flow_runs_on_a_busy_machine(busy_machine: BusyCore, tmp_path: Path) -
         port, loaded = None, time.monotonic()
         while run.poll() is None:
             port = _temporary_server_port(run.pid) or port  # a second start has a new port
-            if port is not None and _answers(port):
+            if port is not None and _answers(client, port):
                 break
             time.sleep(0.5)
         loaded = time.monotonic() - loaded

@@ -110,14 +110,15 @@ class Stack:
     def await_http(self, unit: str, url: str, ok: tuple[int, ...] = (200,)) -> None:
         deadline = time.monotonic() + START_BUDGET
         process = self.processes[unit]
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"{unit} stopped:\n{self.log(unit)}"
-            try:
-                if httpx.get(url, timeout=5).status_code in ok:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(1)
+        with httpx.Client(timeout=5) as client:  # one: each new client loads the CA certificates
+            while time.monotonic() < deadline:
+                assert process.poll() is None, f"{unit} stopped:\n{self.log(unit)}"
+                try:
+                    if client.get(url).status_code in ok:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(1)
         pytest.fail(f"{unit} did not answer {url} within {START_BUDGET} s:\n{self.log(unit)}")
 
     def run(self, *args: str, budget: int = 600) -> subprocess.CompletedProcess[str]:
