@@ -320,7 +320,13 @@ class Settings(BaseSettings):
     def tracking_uri(self) -> str:
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
-        return f"sqlite:///{self.resolved_home / 'mlflow.db'}"
+        return f"sqlite:///{self.registry_file}"
+
+    @property
+    def registry_file(self) -> Path | None:
+        """The embedded MLflow registry's SQLite file, made by the first ``configure``
+        (``training.tracking``); None when a tracking URI is configured."""
+        return None if self.mlflow_tracking_uri else self.resolved_home / "mlflow.db"
 
     @property
     def prefect_home(self) -> Path:

@@ -132,6 +132,12 @@ class AppState:
         with self._reload_lock:
             self._refresh_shift()
             current = self.model.version if self.model else None
+            registry = self.settings.registry_file
+            if registry is not None and not registry.exists():
+                # nothing trained in this home: no champion, and no empty registry made
+                # for the asking (MLflow's set-up of a new one: ~4 s of CPU at each start)
+                self.registry_error = None
+                return current, False
             if not _answers(self.settings.tracking_uri):
                 # MLflow's client would retry for minutes: ask the socket first
                 log.warning("the model registry does not answer; keeping version %s", current)
