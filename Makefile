@@ -17,6 +17,7 @@ help:
 	@echo "make demo   - set up, then simulate, ingest, train and score on the embedded store"
 	@echo "make test   - set up (PostgreSQL and Chromium included), then run the whole test suite"
 	@echo "make test-deploy - the company deployment (PostgreSQL, MLflow and Prefect servers, worker, API)"
+	@echo "make compile - compile keepwarm's own packages (make demo and make test do it first)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the speed benchmarks in benchmarks/"
 	@echo "make audit-deps - pip-audit of the pinned set (needs PyPI's or OSV's advisory data)"
