@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 SMALL_TRAINING = Path(__file__).parent / "data" / "training-small.toml"
 # Set before numpy, LightGBM or a child process starts, so the whole run sees them.
@@ -508,8 +508,6 @@ def drain_prefect_workers() -> None:
 
 
 def _start_prefect_server(home: Path) -> dict[str, object]:
-    import httpx
-
     from flows.runtime import _SERVICES
 
     home.mkdir(parents=True, exist_ok=True)
@@ -538,15 +536,29 @@ def _start_prefect_server(home: Path) -> dict[str, object]:
             command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     url = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + PREFECT_SERVER_BUDGET
-    with httpx.Client(timeout=5) as client:  # one: each new client loads the CA certificates
-        while time.monotonic() < deadline and proc.poll() is None:
-            with contextlib.suppress(httpx.TransportError):
-                if client.get(f"{url}/health").status_code == 200:
-                    return {"url": url, "pid": proc.pid}
-            time.sleep(0.5)
+    if answered(f"{url}/health", proc, PREFECT_SERVER_BUDGET, every=0.5):
+        return {"url": url, "pid": proc.pid}
     _stop(proc.pid)
     raise RuntimeError(f"the tests' Prefect server did not start; see {home / 'server.log'}")
+
+
+def answered(
+    url: str, proc: subprocess.Popen[Any], budget: float, every: float, timeout: float = 5
+) -> bool:
+    """Whether ``url`` answered 200 within ``budget`` wall-clock seconds while ``proc``
+    (the server behind it) ran, asked every ``every`` seconds through one client: each
+    new httpx client (``httpx.get``'s own) loads the CA certificates again, ~60 ms of
+    CPU, which made these waits ~80 s of a run's CPU."""
+    import httpx
+
+    deadline = time.monotonic() + budget
+    with httpx.Client(timeout=timeout) as client:
+        while time.monotonic() < deadline and proc.poll() is None:
+            with contextlib.suppress(httpx.TransportError):
+                if client.get(url).status_code == 200:
+                    return True
+            time.sleep(every)
+    return False
 
 
 def _stop(pid: int) -> None:

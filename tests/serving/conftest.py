@@ -12,12 +12,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -26,7 +24,7 @@ from config import Settings, get_settings
 from serving.auth import create_key
 from serving.main import create_app
 from store.db import open_store
-from tests.conftest import SCORED_DAY, as_home
+from tests.conftest import SCORED_DAY, answered, as_home
 
 DAY = SCORED_DAY  # the day the tests serve; marked scored_day, they start with its run done
 
@@ -160,19 +158,10 @@ def running_server(
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        # one client for the whole wait: each of httpx.get's own clients loads the CA
-        # certificates again (~60 ms of CPU), 49 s of the suite's CPU in this loop alone
-        with httpx.Client(timeout=2) as client:
-            while time.monotonic() < deadline:
-                with contextlib.suppress(httpx.TransportError):
-                    if client.get(f"{url}{ready}").status_code == 200:
-                        break
-                if proc.poll() is not None:
-                    raise RuntimeError("keepwarm serve exited: " + err_file.read_text()[-2000:])
-                time.sleep(0.3)
-            else:
-                raise RuntimeError("keepwarm serve did not become ready")
+        if not answered(f"{url}{ready}", proc, 120, every=0.3, timeout=2):
+            if proc.poll() is not None:
+                raise RuntimeError("keepwarm serve exited: " + err_file.read_text()[-2000:])
+            raise RuntimeError("keepwarm serve did not become ready")
         served = ServerUrl(url)
         served.pid = proc.pid
         yield served
