@@ -18,10 +18,6 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
@@ -102,10 +98,20 @@ def configure(settings: Settings) -> MlflowClient:
 
 
 def _plots(result: TrainResult, folder: Path) -> list[Path]:
+    """The test season's ROC, calibration, lift and gain-importance charts, as PNGs in
+    ``folder``. Drawn on ``matplotlib.figure.Figure`` without pyplot (matplotlib's way for
+    servers: no global backend or figure registry), imported here: matplotlib is ~1 s of
+    each serving or CLI process's start-up that never draws."""
+    from matplotlib.figure import Figure
+
+    def subplots(figsize: tuple[float, float]) -> tuple[Any, Any]:
+        fig = Figure(figsize=figsize)
+        return fig, fig.subplots()
+
     test = result.test
     y = test["label"].to_numpy()
     paths = []
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = subplots(figsize=(5, 5))
     for name in ("keepwarm", "logistic", "rules"):
         fpr, tpr, _ = roc_curve(y, test[f"risk_{name}"])
         ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc_score(y, test[f'risk_{name}']):.3f})")
@@ -114,18 +120,16 @@ def _plots(result: TrainResult, folder: Path) -> list[Path]:
     ax.legend()
     paths.append(folder / "roc.png")
     fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = subplots(figsize=(5, 5))
     obs, pred = calibration_curve(y, test["risk_keepwarm"], n_bins=10, strategy="quantile")
     ax.plot(pred, obs, "o-", label="keepwarm")
     ax.plot([0, 1], [0, 1], ":", color="grey")
     ax.set(xlabel="predicted risk", ylabel="observed renege rate", title="Calibration")
     paths.append(folder / "calibration.png")
     fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = subplots(figsize=(6, 4))
     order = np.argsort(-test["risk_keepwarm"].to_numpy())
     share = np.arange(1, len(y) + 1) / len(y)
     ax.plot(share, np.cumsum(y[order]) / max(y.sum(), 1), label="keepwarm")
@@ -138,17 +142,15 @@ def _plots(result: TrainResult, folder: Path) -> list[Path]:
     ax.legend()
     paths.append(folder / "lift.png")
     fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
-    plt.close(fig)
 
     booster = result.model.booster_
     gain = pd.Series(booster.feature_importance("gain"), index=booster.feature_name())
     top = gain.sort_values().tail(20)
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig, ax = subplots(figsize=(6, 6))
     ax.barh(top.index, top.to_numpy())
     ax.set(title="Feature importance (gain)")
     paths.append(folder / "feature_importance.png")
     fig.savefig(paths[-1], dpi=100, bbox_inches="tight")
-    plt.close(fig)
     return paths
 
 
