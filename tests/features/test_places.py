@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +83,25 @@ def test_names_it_cannot_place_give_none(name: str | None) -> None:
 def test_an_unplaced_name_still_equals_its_own_spellings() -> None:
     assert city_key("火星 ") == city_key("火星") != city_key("水星")
     assert city_key(None) is None and city_key(" ") is None
+
+
+_PINYIN_LOADED = """
+import sys
+from features.places import place_city
+chinese = [place_city(n) for n in ("上海", "江苏省昆山市", "恩施州", "火星")]
+before = "pypinyin" in sys.modules
+latin = place_city("Kunshan")
+print(before, "pypinyin" in sys.modules, chinese[1] == latin)
+"""
+
+
+def test_only_a_latin_name_loads_the_pinyin_tiers() -> None:
+    # A fresh process: this one has read Latin names already. Chinese names are placed
+    # without pypinyin (about a second of every ingest, scoring and serving process).
+    done = subprocess.run(
+        [sys.executable, "-c", _PINYIN_LOADED], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["False", "True", "True"]
 
 
 def _events() -> pd.DataFrame:
