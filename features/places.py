@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -155,6 +156,16 @@ def _tiers(names: list[dict[str, set[Place]]]) -> tuple[dict[str, Place | None],
     )
 
 
+def _short_tiers(spell: Callable[[str], str]) -> list[dict[str, set[Place]]]:
+    """The short names of provinces, of prefectures and of county-level cities (those
+    whose full name ends in 市), as ``spell`` writes them: three tiers, in that order."""
+    names: list[dict[str, set[Place]]] = [{} for _ in range(3)]
+    for d in _divisions():
+        if d.level < 2 or d.name.endswith("市"):
+            _add(names[d.level], spell(d.short), d.place)
+    return names
+
+
 @cache
 def _index() -> tuple[dict[str, Place | None], ...]:
     """Name in Chinese characters -> place, in tiers tried in order.
@@ -162,35 +173,23 @@ def _index() -> tuple[dict[str, Place | None], ...]:
     Full names come first (苏州市, 昆山市), then short names of provinces, of
     prefectures, of county-level cities (吉林 is the province, 海南 the island).
     """
-    names: list[dict[str, set[Place]]] = [{} for _ in range(5)]
+    full: list[dict[str, set[Place]]] = [{}, {}]
     for d in _divisions():
-        if d.level < 2:
-            _add(names[0], d.name, d.place)
-            _add(names[2 + d.level], d.short, d.place)
-        else:
-            _add(names[1], d.name, d.place)
-            if d.name.endswith("市"):
-                _add(names[4], d.short, d.place)
-    return _tiers(names)
+        _add(full[d.level // 2], d.name, d.place)
+    return _tiers([*full, *_short_tiers(str)])
 
 
 @cache
 def _latin_index() -> tuple[dict[str, Place | None], ...]:
-    """Name in Latin letters -> place: the English names that are not pinyin, then the
-    short names of provinces, prefectures and county-level cities in pinyin.
+    """Name in Latin letters -> place: the English names that are not pinyin, then
+    ``_index``'s short names in pinyin.
 
     Apart from ``_index`` and built on the first Latin name: its keys are all
     ``[a-z]+`` and ``_index``'s all Chinese, so no name finds a place in both, and a
     process that reads only Chinese names never loads pypinyin (about a second).
     """
-    names: list[dict[str, set[Place]]] = [{} for _ in range(3)]
-    for d in _divisions():
-        if d.level < 2:
-            _add(names[d.level], _pinyin(d.short), d.place)
-        elif d.name.endswith("市"):
-            _add(names[2], _pinyin(d.short), d.place)
     exonyms = {latin: _lookup(_index(), full) for latin, full in _EXONYMS.items()}
-    return (exonyms, *_tiers(names))
+    return (exonyms, *_tiers(_short_tiers(_pinyin)))
 
 
 def _lookup(tiers: tuple[dict[str, Place | None], ...], text: str) -> Place | None:
