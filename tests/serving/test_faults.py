@@ -170,14 +170,15 @@ def test_a_killed_ingest_leaves_the_store_before_or_after(
     bundle = killed_bundle
     env = _env(tmp_path / "home", KEEPWARM_DATABASE_URL=store_url)
     # Kills land in the ingest's write (seen from the store: its write lock): as it
-    # begins, 0.4 s in, then twice as far (plus 0.4 s) each time, until a run writes to
+    # begins, 0.05 s in, then twice as far (plus 0.2 s) each time, until a run writes to
     # the end; a kill while it reads and checks the bundle, before any write, would prove
-    # nothing. Steps of 0.4 s all along took a run (a process) per 0.4 s of the write.
+    # nothing. Steps of 0.4 s all along took a run (a process) per 0.4 s of the write; a
+    # first step of 0.4 s outlasted the whole write on a quiet machine (one kill only).
     seen, kills, delay = set(), 0, 0.0
     while _kill_while(["ingest", str(bundle)], env, lambda: _writing(engine), delay):
         kills += 1
         seen.add(_counts(engine, COUNTED))
-        delay = 2 * delay + 0.4
+        delay = 2 * delay + (0.2 if delay else 0.05)
     full = _counts(engine, COUNTED)
     assert kills >= 2 and full[0] == KILLED_INGEST
     # every kill left nothing or everything, never a part
