@@ -7,6 +7,7 @@ Plan actions, topics and alert texts have their words beside their code
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Literal
 
 from outreach.plan import TOPIC_WORDS, WORDS
@@ -427,6 +428,45 @@ CODE_WORDS: dict[str, tuple[str, str]] = {
     "西北": ("西北", "Northwest"),
     "东北": ("东北", "Northeast"),
 }
+
+
+# A calibration segment's groups (``training.evaluate.segment_labels``), for the model
+# card's known limits; school tiers and horizon bands are worded by ``segment_group``.
+SEGMENT_GROUP_WORDS: dict[tuple[str, str], tuple[str, str]] = {
+    ("competing_offer", "mentioned"): ("提到过竞争 offer", "mentioned a competing offer"),
+    ("competing_offer", "signal"): (
+        "有竞争 offer 的外部信号",
+        "an outside signal of a competing offer",
+    ),
+    ("competing_offer", "no"): ("未见竞争 offer", "no competing offer seen"),
+    ("far_from_home", "yes"): ("异地入职", "working away from home"),
+    ("far_from_home", "no"): ("在家乡入职", "working in their home city"),
+    ("far_from_home", "unknown"): ("家乡未记录", "home city not recorded"),
+    ("school_tier", "unknown"): ("学校层级未记录", "school tier not recorded"),
+}
+_HORIZON = re.compile(r"^(?:<=(\d+)|(\d+)-(\d+)|>(\d+))d$")
+
+
+def segment_group(segment: str, group: str, lang: str) -> str:
+    """A segment's group as a reader says it: ("school_tier", "3") -> 学校层级 3 / school
+    tier 3; ("horizon", "31-90d") -> 距入职 31-90 天 / 31-90 days to the start. A group
+    with no words is given as the segment's name and the group."""
+    zh = lang == "zh"
+    pair = SEGMENT_GROUP_WORDS.get((segment, group))
+    if pair is not None:
+        return pair[0] if zh else pair[1]
+    if segment == "school_tier" and group.isdigit():
+        return f"学校层级 {group}" if zh else f"school tier {group}"
+    found = _HORIZON.match(group) if segment == "horizon" else None
+    if found is not None:
+        upto, low, high, over = found.groups()
+        if upto:
+            return f"距入职 {upto} 天内" if zh else f"{upto} days or less to the start"
+        if over:
+            return f"距入职超过 {over} 天" if zh else f"over {over} days to the start"
+        return f"距入职 {low}-{high} 天" if zh else f"{low}-{high} days to the start"
+    name = t(segment, "zh") if zh else t(segment, "en")
+    return f"{name}: {group}"
 
 
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

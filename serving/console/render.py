@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from serving.deps import Viewer, page_lang
-from serving.i18n import date_words, t
+from serving.i18n import date_words, segment_group, t
 from training.predictor import shown_risk
 
 HERE = Path(__file__).parent
@@ -74,22 +74,42 @@ def _fmt_date(ctx: Any, value: Any, time: bool = False) -> str:
 
 
 FLAG = re.compile(r"(\w+) impact ratio ([\d.]+) < ([\d.]+)")
+# the model card's limit for a segment whose held-out calibration is off
+# (``training.modelcard.build_card``)
+SEGMENT_OFF = re.compile(
+    r"On the held-out season, risk for (\w+) = (\S+) is off by ([+-][\d.]+%) "
+    r"\(observed minus predicted, 95% ([+-][\d.]+%) to ([+-][\d.]+%)\)\."
+)
 
 
 @pass_context
 def _fmt_flag(ctx: Any, value: Any) -> str:
-    """A bias-audit flag ("school_tier impact ratio 0.72 < 0.8", ``training.fairness``)
-    in the reader's words."""
+    """A known limit of the model card in the reader's words: a bias-audit flag
+    ("school_tier impact ratio 0.72 < 0.8", ``training.fairness``) or a segment whose
+    risk is off on the held-out season ("risk for far_from_home = yes is off by ...")."""
     lang = ctx.get("lang", "zh")
 
-    def words(found: re.Match[str]) -> str:
+    def flag(found: re.Match[str]) -> str:
         group, ratio, floor = found.groups()
         name = t(group, lang)
         if lang == "en":
             return f"{name}: lowest impact ratio {ratio}, under {floor}"
         return f"{name}：最低影响比 {ratio}，低于 {floor}"
 
-    return FLAG.sub(words, str(value))
+    def segment(found: re.Match[str]) -> str:
+        name, group, gap, low, high = found.groups()
+        words = segment_group(name, group, lang)
+        if lang == "en":
+            return (
+                f"On the held-out season, risk for the group “{words}” is off by {gap} "
+                f"(observed minus predicted, 95% {low} to {high})."
+            )
+        return (
+            f"留出赛季中，“{words}”这组候选人的风险偏差 {gap}"
+            f"（实际减预测，95% 区间 {low} 至 {high}）。"
+        )
+
+    return SEGMENT_OFF.sub(segment, FLAG.sub(flag, str(value)))
 
 
 SEASON = re.compile(r"^(\d{4})-(autumn|spring|summer|winter)$")
