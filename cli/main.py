@@ -23,6 +23,7 @@ from typer.exceptions import TyperException
 
 from config import get_settings
 from config.logs import SafeFormatter, WithheldError, public_url, safe_traceback
+from config.runtime import pace_garbage_collector
 from store.errors import KeepwarmError
 
 if TYPE_CHECKING:
@@ -919,6 +920,7 @@ _ERRNO_HINTS = {
 
 
 def main() -> None:
+    pace_garbage_collector()  # before the command imports MLflow, scikit-learn, Prefect...
     # MLflow configures its own console logger at import; keep it to warnings.
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     console = logging.StreamHandler()
