@@ -114,9 +114,16 @@ def sign_in(w: Watched, live: dict[str, Any], name: str, path: str = "/today") -
     assert "/login" in w.page.url
     w.page.fill("input[name=name]", name)
     w.page.fill("input[name=password]", PASSWORD)
-    w.page.click("form[action='/login'] button[type=submit]")
-    w.page.wait_for_load_state("networkidle")
+    follow(w, "form[action='/login'] button[type=submit]")
     assert w.page.url.endswith(path), w.page.url
+
+
+def follow(w: Watched, selector: str) -> None:
+    """Click ``selector`` and wait for the page it leads to (its load event, after any
+    redirect). The console's pages are whole documents, with no requests after they load:
+    waiting for the network to go quiet too cost half a second a click."""
+    with w.page.expect_navigation():
+        w.page.click(selector)
 
 
 def shoot(w: Watched, name: str) -> None:
@@ -168,8 +175,7 @@ def test_lead_filters_and_sorts_the_risk_list(browser, live) -> None:
         "rows => rows.map(r => r.dataset.risk)"
     )]  # fmt: skip
     assert risks == sorted(risks, reverse=True)
-    w.page.click("#sort-risk")  # the same column again: lowest first
-    w.page.wait_for_load_state("networkidle")
+    follow(w, "#sort-risk")  # the same column again: lowest first
     up = [float(r) for r in w.page.locator("#risk-list tbody tr").evaluate_all(
         "rows => rows.map(r => r.dataset.risk)"
     )]  # fmt: skip
@@ -187,8 +193,7 @@ def test_marking_an_action_done_shows_in_the_timeline(browser, live) -> None:
         row.locator("button.mark-done").click()
     done_row = w.page.locator(f"#plan tbody tr[data-action='{action_id}']")
     assert done_row.locator(".done").count() == 1
-    w.page.click(f"#plan tbody tr[data-action='{action_id}'] td a")
-    w.page.wait_for_load_state("networkidle")
+    follow(w, f"#plan tbody tr[data-action='{action_id}'] td a")
     assert w.page.url.endswith(f"/candidates/{candidate}")
     assert w.page.locator(f"#timeline tr[data-event='action-{action_id}']").count() == 1
     assert charts_drawn(w) >= 1
@@ -202,8 +207,7 @@ def test_language_switch_and_review_charts(browser, live) -> None:
     # over) is then loaded once, in English: the language holds from page to page
     sign_in(w, live, "lena", "/model")
     assert w.page.locator("html").get_attribute("lang") == "zh-CN"
-    w.page.click("#lang-switch")
-    w.page.wait_for_load_state("networkidle")
+    follow(w, "#lang-switch")
     assert w.page.locator("html").get_attribute("lang") == "en"
     assert w.page.url.endswith("/model")
     assert w.page.locator("#nav-risk").inner_text() == "Risk list"
@@ -220,11 +224,11 @@ def test_language_switch_and_review_charts(browser, live) -> None:
 
 def test_pages_fit_a_phone(browser, live) -> None:
     w = open_page(browser, live, width=390, height=844)
-    sign_in(w, live, "hana", "/risk")  # waits for the network to go idle, as below
+    sign_in(w, live, "hana", "/risk")
     for path in ("/risk", "/today", "/review"):
         if path != "/risk":  # signed in on it
             w.page.goto(live["url"] + path)
-            w.page.wait_for_load_state("networkidle")
+        charts_drawn(w)  # the review's charts take their width once drawn
         overflow = w.page.evaluate(
             "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
@@ -338,8 +342,7 @@ def test_no_raw_code_on_any_page_in_either_language(browser: Browser, live: dict
     # English from /model (the switch reloads the page it is on) back to /review
     for lang, order in (("zh", pages), ("en", pages[::-1])):
         if lang == "en":
-            w.page.click("#lang-switch")
-            w.page.wait_for_load_state("networkidle")
+            follow(w, "#lang-switch")
             assert w.page.locator("html").get_attribute("lang") == "en"
         for path in order:
             if w.page.url != live["url"] + path:
@@ -425,7 +428,7 @@ def test_an_override_keeps_the_shown_score_and_its_reason_stays_internal(
     w.page.emulate_media(media="print")
     w.page.goto(live["url"] + f"/candidates/{cid}")
     w.page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
-    w.page.wait_for_load_state("networkidle")
+    charts_drawn(w)
     shot(w, "candidate-print")
     assert w.errors == []
 
