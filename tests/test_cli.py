@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,14 +195,24 @@ def test_forget_consent_retention_and_audit_from_the_cli(
 
 @dataclass
 class BusyCore:
-    """A core kept busy by a busy loop, for a process started with ``preexec_fn=pin`` to
-    share, until ``stop()``."""
+    """A core to keep busy with a busy loop from ``start()`` to ``stop()``, for a process
+    started with ``preexec_fn=pin`` to share."""
 
     core: int
-    stop: Callable[[], None]
+    loop: subprocess.Popen[bytes] | None = None
 
     def pin(self) -> None:
         os.sched_setaffinity(0, {self.core})
+
+    def start(self) -> None:
+        if self.loop is None:
+            self.loop = subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                         preexec_fn=self.pin)  # fmt: skip
+
+    def stop(self) -> None:
+        if self.loop is not None:
+            self.loop.kill()
+            self.loop.wait()
 
 
 @pytest.fixture
@@ -213,20 +223,14 @@ def busy_machine() -> Iterator[BusyCore]:
 
     A loop on every core, kept to the end of the run, made this the suite's slowest
     test (115 s on CI) and starved the other test worker; one a core until the
-    temporary server answered still burned about 80 s of CPU.
+    temporary server answered still burned about 80 s of CPU. The test starts the loop
+    when the temporary server's process appears: the server's start is what failed.
     """
-    busy = BusyCore(max(os.sched_getaffinity(0)), stop=lambda: None)
-    loop = subprocess.Popen([sys.executable, "-c", "while True: pass"], preexec_fn=busy.pin)
-
-    def stop() -> None:
-        loop.kill()
-        loop.wait()
-
-    busy.stop = stop
+    busy = BusyCore(max(os.sched_getaffinity(0)))
     try:
         yield busy
     finally:
-        stop()
+        busy.stop()
 
 
 def _temporary_server_port(parent: int) -> int | None:
@@ -249,8 +253,9 @@ def _answers(client: httpx.Client, port: int) -> bool:
 
 def test_a_flow_runs_on_a_busy_machine(busy_machine: BusyCore, tmp_path: Path) -> None:
     # The busy machine of issue 14, where Prefect's temporary server took longer than its
-    # 20 s to start: the run's core is kept busy until the temporary server answers (its
-    # start-up is what failed there), then the run must finish.
+    # 20 s to start: the run's core is kept busy from the moment the temporary server's
+    # process appears until it answers (its start-up is what failed there), then the run
+    # must finish.
     # `retention` on an empty home is the cheapest command that runs a flow. A run
     # stopped with a reason: a user's too-short budget in the test after next (the
     # message), any Prefect failure at the CLI in the next one (one line, exit 1).
@@ -268,13 +273,16 @@ def test_a_flow_runs_on_a_busy_machine(busy_machine: BusyCore, tmp_path: Path) -
             text=True,
             preexec_fn=busy_machine.pin,  # the run, and the server it starts, on the busy core
         )
-        port, loaded = None, time.monotonic()
+        port, loaded = None, 0.0
         while run.poll() is None:
             port = _temporary_server_port(run.pid) or port  # a second start has a new port
+            if port is not None and not loaded:
+                busy_machine.start()  # the server is starting: from now on, under load
+                loaded = time.monotonic()
             if port is not None and _answers(client, port):
                 break
-            time.sleep(0.5)
-        loaded = time.monotonic() - loaded
+            time.sleep(0.1 if port is None else 0.5)
+        loaded = time.monotonic() - loaded if loaded else 0.0
         busy_machine.stop()  # the server started (or the run ended) under load
         run.wait(timeout=900)
         out.seek(0)

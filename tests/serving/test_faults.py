@@ -215,12 +215,12 @@ def test_killed_daily_scoring_is_before_or_after_and_a_rerun_completes(
     plan_day = f"WHERE plan_date = '{DAY.isoformat()}'"
     lock = served_home / "locks" / "keepwarm-daily-scoring.lock"
     seen_scores, seen_plans, kills = set(), set(), 0
-    # Killed while it holds the day's slot, a few seconds into its work (the check, the
-    # scores, the alerts, the plans), or at once if it finished within those seconds: a
+    # Killed while it holds the day's slot, a second into its work (the check, the
+    # scores, the alerts, the plans), or at once if it finished within that second: a
     # slot left taken by a killed run (Prefect's temporary server keeps its lease in
     # memory) made every later run wait an hour, then fail. One kill shows it: each run
     # starts a temporary server (~20 s of CPU), and a kill at once, then 3 s in, took two.
-    for delay in (3.0, 0.0):
+    for delay in (1.0, 0.0):
         if _kill_while(args, env, lambda: _holding(lock), delay):
             kills += 1
             seen_scores.add(_counts(engine, ("scores",), day)[0])
