@@ -11,27 +11,23 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= 2
 UV_VERSION ?= 0.13.8
 
-.PHONY: help install compile system-deps browser-deps bench-deps demo test test-deploy lint format bench audit-deps clean
+.PHONY: help install system-deps browser-deps bench-deps demo test test-deploy lint format bench audit-deps clean
 
 help:
 	@echo "make demo   - set up, then simulate, ingest, train and score on the embedded store"
 	@echo "make test   - set up (PostgreSQL and Chromium included), then run the whole test suite"
 	@echo "make test-deploy - the company deployment (PostgreSQL, MLflow and Prefect servers, worker, API)"
-	@echo "make compile - compile keepwarm's own packages (make demo and make test do it first)"
 	@echo "make lint   - ruff and mypy"
 	@echo "make bench  - the speed benchmarks in benchmarks/"
 	@echo "make audit-deps - pip-audit of the pinned set (needs PyPI's or OSV's advisory data)"
 
 # uv installs the pinned set (about 230 packages) far faster than pip: 73 s against 15 min 39 s,
 # one after the other on this 2-core machine under the same heavy load (2026-11-30).
-# uv itself comes from PyPI, pinned here. Unlike pip, uv leaves the packages uncompiled unless
-# told: where PYTHONDONTWRITEBYTECODE is set (as on this machine) every process, each test
-# worker, CLI run, server and kernel, then compiled what it imported again (keepwarm's flow and
-# serving modules: 12.3 s of CPU to import against 5.3 s). Compiling once costs ~30 s of CPU.
+# uv itself comes from PyPI, pinned here.
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -57,23 +53,23 @@ browser-deps:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; \
 	fi
 
-# keepwarm's own packages, compiled before a run: where PYTHONDONTWRITEBYTECODE is set, each
-# process (test worker, CLI run, server, kernel) otherwise compiled what it imported of
-# them again, 50-60 s of the suite's CPU (py-spy, 2026-12-01); a second compile skips
-# what is up to date. (The editable install leaves them to Python; uv compiles the rest.)
-PACKAGES := config store simulator cli features training serving flows outreach
+# Bytecode: each module is compiled the first time a process imports it, and kept (in .venv,
+# and in keepwarm's own __pycache__ folders) for every later process. Where
+# PYTHONDONTWRITEBYTECODE is set (as on this machine), every process (each test worker, CLI
+# run, server and kernel) compiled what it imported again: 50-60 s of the suite's CPU
+# (py-spy, 2026-12-01). Compiling the whole environment at install instead (uv's
+# --compile-bytecode: 17,871 files, ~27 s of CPU, 17 s on two cores) compiles far more than
+# any run imports (test suites of the libraries, plotly's validators...).
+unexport PYTHONDONTWRITEBYTECODE
 
-compile: install
-	@$(BIN)/python -m compileall -q $(PACKAGES)
-
-demo: install compile
+demo: install
 	$(BIN)/keepwarm demo
 
-test: install system-deps browser-deps compile
+test: install system-deps browser-deps
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 # The deployment of the README's "Deploy" section, started for real (a few minutes).
-test-deploy: install system-deps compile
+test-deploy: install system-deps
 	$(BIN)/python -m pytest tests/test_deploy.py -m deploy $(PYTEST_ARGS)
 
 lint: install
