@@ -26,7 +26,7 @@ from store.db import open_store
 from store.ingest import ingest_bundle
 from store.pgserver import PostgresServer, psql_command
 from store.schema import Candidate, Event, OutreachAction, Score
-from tests.conftest import SAMPLE, PrefectServer, drain_prefect_workers, run_cli
+from tests.conftest import SAMPLE, PrefectServer, cli_here, drain_prefect_workers
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = dt.date(2024, 12, 2)
@@ -314,18 +314,18 @@ def _csrf(page: str) -> str:
     return found.group(1)
 
 
-def test_the_cli_works_for_the_tenant_it_is_given(tmp_path: Path) -> None:
-    home = tmp_path / "home"
-    made = run_cli(
-        "--tenant", "acme", "keys", "create", "--role", "hr", "--owner", "hr01", home=home
-    )
+def test_the_cli_works_for_the_tenant_it_is_given(keepwarm_home: Path) -> None:
+    # the CLI's entry point in this process (cli_here): the tenant is chosen by its
+    # option, not by anything a fresh process would do differently
+    home = keepwarm_home
+    made = cli_here("--tenant", "acme", "keys", "create", "--role", "hr", "--owner", "hr01")
     assert made.returncode == 0, made.stderr
     assert (home / "tenants" / "acme" / "keepwarm.db").exists()
     assert not (home / "keepwarm.db").exists()
-    listed = run_cli("--tenant", "globex", "keys", "list", home=home)
+    listed = cli_here("--tenant", "globex", "keys", "list")
     assert listed.returncode == 0 and "hr01" not in listed.stdout
-    assert "hr01" in run_cli("--tenant", "acme", "keys", "list", home=home).stdout
-    refused = run_cli("--tenant", "Acme", "keys", "list", home=home)
+    assert "hr01" in cli_here("--tenant", "acme", "keys", "list").stdout
+    refused = cli_here("--tenant", "Acme", "keys", "list")
     assert refused.returncode == 1 and "not a tenant name" in refused.stderr
 
 

@@ -24,7 +24,7 @@ from serving.main import create_app
 from serving.users import create_user, disable_user, set_password
 from store.db import open_store
 from store.schema import ConsoleUser, Event, OutreachAction
-from tests.conftest import as_home, built_once, run_cli
+from tests.conftest import as_home, built_once, cli_here
 from tests.serving.conftest import DAY
 
 PASSWORD = "correct horse battery"
@@ -318,23 +318,20 @@ def test_a_new_password_ends_the_old_sessions(console: TestClient, engine: Engin
 def test_users_create_reads_the_password_from_stdin_and_stores_a_hash(
     served_home: Path, engine: Engine
 ) -> None:
-    done = run_cli(
-        "users", "create", "wei", "--role", "hr", "--owner", "hr02",
-        home=served_home, input="a long passphrase\n",
-    )  # fmt: skip
+    # the CLI's entry point in this process (cli_here), its standard input a pipe's
+    done = cli_here("users", "create", "wei", "--role", "hr", "--owner", "hr02",
+                    input="a long passphrase\n")  # fmt: skip
     assert done.returncode == 0, done.stderr
     with engine.connect() as conn:
         stored = conn.execute(
             select(ConsoleUser.password_hash).where(ConsoleUser.name == "wei")
         ).scalar_one()
     assert stored.startswith("$argon2") and "a long passphrase" not in stored
-    short = run_cli("users", "create", "ma", "--role", "lead", home=served_home, input="short\n")
+    short = cli_here("users", "create", "ma", "--role", "lead", input="short\n")
     assert short.returncode == 1 and "at least 10" in short.stderr
-    no_owner = run_cli(
-        "users", "create", "li", "--role", "hr", home=served_home, input="a long passphrase\n"
-    )
+    no_owner = cli_here("users", "create", "li", "--role", "hr", input="a long passphrase\n")
     assert no_owner.returncode == 1 and "--owner" in no_owner.stderr
-    listed = run_cli("users", "list", home=served_home)
+    listed = cli_here("users", "list")
     assert "wei" in listed.stdout and "$argon2" not in listed.stdout
 
 
