@@ -429,6 +429,11 @@ def test_an_override_keeps_the_shown_score_and_its_reason_stays_internal(
     w.page.goto(live["url"] + f"/candidates/{cid}")
     w.page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
     charts_drawn(w)
+    # plotly redraws responsive charts a moment after a resize: shot once they fit the page
+    w.page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-chart] svg.main-svg')]"
+        ".every(s => s.getBoundingClientRect().right <= document.documentElement.clientWidth)"
+    )
     shot(w, "candidate-print")
     assert w.errors == []
 
