@@ -95,6 +95,17 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     pace_garbage_collector()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """What is alive once the tests are done is frozen too: pytest's collections at the end
+    of the run (its unraisable-exception check runs two) and the interpreter's last one
+    would each walk every object the tests left, and a run waits for its slowest worker to
+    exit: 6-9 s of wall at the end of a whole run, one worker's gc passes and exit while
+    the other idled (py-spy, 2026-12-02). A test's own unraisable exceptions are still
+    reported with that test."""
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def keepwarm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     home = tmp_path / "keepwarm-home"
