@@ -11,10 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-import jupytext
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from tests.conftest import DEMO_CANDIDATES, DemoRun
 
@@ -50,6 +47,11 @@ def test_notebook_runs_top_to_bottom(name: str, demo_run: DemoRun, keepwarm_home
         KEEPWARM_NB_REPLAY_FIRST_DAY="01-01",
         MPLBACKEND="Agg",
     )
+    # Jupyter's libraries load in the worker that runs the notebooks only (not at collection)
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+
     notebook = jupytext.read(NOTEBOOKS / f"{name}.py")
     client = NotebookClient(
         notebook,
