@@ -11,6 +11,8 @@ windows) with an ASOF join. No Python loop runs per candidate.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable
 
 import duckdb
@@ -422,7 +424,7 @@ def build_features(
     if spine.empty:
         return empty_features()
     ev = event_frame(events, content)
-    con = duckdb.connect()
+    con = duckdb_connection()
     try:
         con.register("ev", ev)
         con.execute(f"CREATE TEMP TABLE daily AS {daily_sql()}")
@@ -430,6 +432,26 @@ def build_features(
     finally:
         con.close()
     return finish_features(point, candidates)
+
+
+_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (process id, database)
+_DATABASE_LOCK = threading.Lock()
+
+
+def duckdb_connection() -> duckdb.DuckDBPyConnection:
+    """A new connection (DuckDB's ``cursor``) to this process's in-memory DuckDB database;
+    close it when done. Its ``TEMP`` tables and registered frames are its own.
+
+    ``duckdb.connect()`` creates a whole database each time: 13 ms of CPU (its catalog,
+    its buffer manager, its threads), more than a build for one candidate takes; a
+    connection to an existing one costs 0.2 ms (measured on DuckDB 2.0, 2026-12-02). A
+    process forked from this one (the simulator's workers) opens its own database.
+    """
+    global _DATABASE
+    with _DATABASE_LOCK:
+        if _DATABASE is None or _DATABASE[0] != os.getpid():
+            _DATABASE = (os.getpid(), duckdb.connect())
+        return _DATABASE[1].cursor()
 
 
 def empty_features() -> pd.DataFrame:

@@ -30,7 +30,6 @@ import datetime as dt
 import threading
 from collections.abc import Iterable
 
-import duckdb
 import pandas as pd
 
 from features.build import (
@@ -38,6 +37,7 @@ from features.build import (
     append_sql,
     build_features,
     daily_sql,
+    duckdb_connection,
     empty_features,
     event_frame,
     finish_features,
@@ -53,7 +53,7 @@ class FeatureState:
     """
 
     def __init__(self) -> None:
-        self._con = duckdb.connect()
+        self._con = duckdb_connection()
         self._lock = threading.Lock()
         self._seen: dict[str, int] = {}
         self._replied: dict[str, pd.Timestamp] = {}  # a kept candidate's latest reply
@@ -117,7 +117,7 @@ class FeatureState:
                         if self._has_table:
                             self._con.execute("INSERT INTO daily SELECT * FROM fresh")
                         else:
-                            self._con.execute("CREATE TABLE daily AS SELECT * FROM fresh")
+                            self._con.execute("CREATE TEMP TABLE daily AS SELECT * FROM fresh")
                             self._has_table = True
                 finally:
                     self._con.unregister("ev")
