@@ -11,6 +11,7 @@ windows) with an ASOF join. No Python loop runs per candidate.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from collections.abc import Callable
@@ -434,7 +435,7 @@ def build_features(
     return finish_features(point, candidates)
 
 
-_DATABASE: tuple[int, duckdb.DuckDBPyConnection] | None = None  # (process id, database)
+_DATABASE: duckdb.DuckDBPyConnection | None = None
 _DATABASE_LOCK = threading.Lock()
 
 
@@ -444,14 +445,27 @@ def duckdb_connection() -> duckdb.DuckDBPyConnection:
 
     ``duckdb.connect()`` creates a whole database each time: 13 ms of CPU (its catalog,
     its buffer manager, its threads), more than a build for one candidate takes; a
-    connection to an existing one costs 0.2 ms (measured on DuckDB 2.0, 2026-12-02). A
-    process forked from this one (the simulator's workers) opens its own database.
+    connection to an existing one costs 0.2 ms (measured on DuckDB 2.0, 2026-12-02).
     """
     global _DATABASE
     with _DATABASE_LOCK:
-        if _DATABASE is None or _DATABASE[0] != os.getpid():
-            _DATABASE = (os.getpid(), duckdb.connect())
-        return _DATABASE[1].cursor()
+        if _DATABASE is None:
+            _DATABASE = duckdb.connect()
+        return _DATABASE.cursor()
+
+
+def _forget_database_in_child() -> None:
+    """After ``os.fork``: the child opens a database of its own. The copy it inherited
+    is kept alive for good: its threads did not come along, and freeing it (at the
+    latest when the child's interpreter exits) waits for them or aborts the process.
+    keepwarm's own worker processes are spawned, not forked (simulator, replay)."""
+    global _DATABASE, _DATABASE_LOCK
+    if _DATABASE is not None:
+        ctypes.pythonapi.Py_IncRef(ctypes.py_object(_DATABASE))
+    _DATABASE, _DATABASE_LOCK = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_database_in_child)
 
 
 def empty_features() -> pd.DataFrame:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -157,3 +159,55 @@ def test_what_cannot_be_appended_is_left_to_a_rebuild(season: dict[str, pd.DataF
     assert state.appendable([one], {one: len(mine)}, day) == []  # no day after the last run
     assert state.appendable([one], {one: len(mine)}, day + dt.timedelta(days=1)) == [one]
     assert state.append(one_new(type="message_opened"), content, counts) == [one]
+
+
+def test_states_on_the_process_database_keep_their_own_rows(
+    season: dict[str, pd.DataFrame],
+) -> None:
+    # every state and build is a connection to one DuckDB database per process
+    # (features.build.duckdb_connection): a state's kept table must be its own
+    events, candidates, content = season["events"], season["candidates"], season["content"]
+    day = min(events["local_day"]) + dt.timedelta(days=60)
+    known = _known(events, day)
+    ids = sorted(known["candidate_id"].astype(str).unique())
+    half = known[known["candidate_id"].astype(str).isin(ids[: len(ids) // 2])]
+    spine = pd.DataFrame({"candidate_id": ids, "as_of": [day] * len(ids)})
+    whole, part = FeatureState(), FeatureState()
+    whole.update(known, content)
+    part.update(half, content)
+    pd.testing.assert_frame_equal(
+        whole.features(spine, candidates), build_features(known, candidates, spine, content)
+    )
+    pd.testing.assert_frame_equal(
+        part.features(spine, candidates), build_features(half, candidates, spine, content)
+    )
+    part.close()
+    pd.testing.assert_frame_equal(  # and closing one leaves the other's rows
+        whole.features(spine, candidates), build_features(known, candidates, spine, content)
+    )
+
+
+FORK = """
+import os, sys
+from features.build import duckdb_connection
+
+con = duckdb_connection()
+con.execute("SELECT 1")
+pid = os.fork()
+if pid == 0:
+    child = duckdb_connection()
+    assert child.execute("SELECT 42").fetchall() == [(42,)]
+    sys.exit(0)  # the interpreter's own exit, which frees what the child inherited
+_, status = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(status))
+"""
+
+
+def test_a_forked_child_opens_its_own_database_and_exits_cleanly() -> None:
+    # DuckDB's threads do not survive a fork: freeing the inherited database in the child
+    # waited for them for ever, or aborted the child at its exit
+    done = subprocess.run(
+        [sys.executable, "-c", FORK], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["0"], done.stderr[-2000:]
